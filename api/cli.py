@@ -1,0 +1,28 @@
+"""The ``orienter`` command line: one root Typer app, one sub-app module per concern."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from api import cli_data, cli_places, cli_providers
+
+app = typer.Typer(
+    help="Orienter: GBV/SEA survivor services in Mali, travel times and conflict.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(cli_data.app, name="data", help="Obtain and check the data directory.")
+app.add_typer(cli_providers.app, name="providers", help="Validate and import the provider directory.")
+app.add_typer(cli_places.app, name="places", help="Search the settlements gazetteer.")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

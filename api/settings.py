@@ -1,0 +1,50 @@
+"""Orienter settings: one pydantic-settings class, read from ORIENTER_* variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """Where Orienter reads its data and writes its layers.
+
+    Every field can be set with an environment variable ``ORIENTER_<NAME>``
+    (for example ``ORIENTER_DATA_DIR=../shared/data``) or in a ``.env`` file.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ORIENTER_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("data/external"),
+        description="Data directory laid out as boundaries/, settlements/, population/, roads/, "
+        "facilities/, conflict/ (what `orienter data fetch` fills).",
+    )
+    providers: Path = Field(
+        default=Path("data/providers.geojson"), description="Provider directory (GeoJSON)."
+    )
+    build_dir: Path = Field(default=Path("build"), description="Where built layers are written.")
+    boundaries_dir: Path = Field(
+        default=Path("data/boundaries"),
+        description="Boundary files a user puts in the repository; used before the data directory's.",
+    )
+    speeds: Path | None = Field(
+        default=None, description="A speed table (TOML) replacing the default one."
+    )
+    grid_cell_m: float = Field(default=1000.0, gt=0, description="Travel-time grid cell size, metres.")
+    season: str = Field(default="dry", description="'dry' or 'rainy' (slows unpaved roads).")
+    caseworker_token_hashes: list[str] = Field(
+        default_factory=list,
+        description="SHA-256 hex digests of caseworker tokens that may see confidential providers.",
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests override them)."""
+    return Settings()
