@@ -1,0 +1,241 @@
+"""Settlements gazetteer: read OCHA populated places, search them by name.
+
+Search is accent- and case-insensitive, tolerates typos, knows common English
+exonyms (Timbuktu) and ranks larger places (capitals) first among equally good
+matches, so that "segou" finds the town of Ségou before a village called Ségou.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+from geo.crs import ensure_geographic
+from geo.errors import DataFileError
+
+__all__ = ["EXONYMS", "SETTLEMENT_COLUMNS", "Gazetteer", "normalize_name", "read_settlements"]
+
+SETTLEMENT_COLUMNS = [
+    "pcode",
+    "name",
+    "alt_names",
+    "place_class",
+    "adm1_pcode",
+    "adm1_name",
+    "adm2_pcode",
+    "adm2_name",
+    "adm3_pcode",
+    "adm3_name",
+    "geometry",
+]
+#: English (and older French) names in common use -> the gazetteer's name.
+EXONYMS: dict[str, str] = {
+    "timbuktu": "tombouctou",
+    "timbuctoo": "tombouctou",
+    "tombuctu": "tombouctou",
+    "koulikouro": "koulikoro",
+}
+#: Ranking bonus by place class (1 national capital … 5 village), in score points.
+_CLASS_BONUS = {1: 8.0, 2: 6.0, 3: 4.0, 4: 2.0, 5: 0.0}
+_OCHA_REQUIRED = ["featureNam", "pcode", "admin1Pcod", "admin2Pcod", "admin3Pcod"]
+
+
+def normalize_name(text: str) -> str:
+    """Lower-case, strip accents, punctuation to spaces: ``"Ségou-Koura"`` -> ``"segou koura"``."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"[^a-z0-9]+", " ", ascii_only.lower()).strip()
+
+
+def read_settlements(path: str | Path) -> gpd.GeoDataFrame:
+    """Read the OCHA populated places (COD-PP) layer into the settlements schema.
+
+    Raises
+    ------
+    DataFileError
+        The file is missing or unreadable, or lacks the OCHA columns.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: settlements file not found")
+    try:
+        raw = gpd.read_file(path)
+    except Exception as exc:
+        raise DataFileError(f"{path}: cannot be read as a vector layer ({exc})") from exc
+    missing = [c for c in _OCHA_REQUIRED if c not in raw.columns]
+    if missing:
+        raise DataFileError(f"{path}: missing column(s) {', '.join(missing)}")
+    alt_cols = [c for c in ("featureRef", "featureAlt", "featureA_1") if c in raw.columns]
+
+    def alts(row: pd.Series) -> str:
+        names = {str(row[c]) for c in alt_cols if pd.notna(row[c]) and str(row[c]).strip()}
+        names.discard(str(row["featureNam"]))
+        return "; ".join(sorted(names))
+
+    out = gpd.GeoDataFrame(
+        {
+            "pcode": raw["pcode"].astype("string"),
+            "name": raw["featureNam"].astype("string"),
+            "alt_names": raw.apply(alts, axis=1).astype("string"),
+            "place_class": pd.to_numeric(raw.get("popPlaceCl", 5), errors="coerce")
+            .fillna(5)
+            .astype("int8"),
+            "adm1_pcode": raw["admin1Pcod"].astype("string"),
+            "adm1_name": raw.get("admin1Name", pd.Series(pd.NA, index=raw.index)).astype("string"),
+            "adm2_pcode": raw["admin2Pcod"].astype("string"),
+            "adm2_name": raw.get("admin2Name", pd.Series(pd.NA, index=raw.index)).astype("string"),
+            "adm3_pcode": raw["admin3Pcod"].astype("string"),
+            "adm3_name": raw.get("admin3Name", pd.Series(pd.NA, index=raw.index)).astype("string"),
+        },
+        geometry=raw.geometry.values,
+        crs=raw.crs,
+    )
+    out = out[out.geometry.notna() & ~out.geometry.is_empty]
+    return ensure_geographic(out, source=str(path))[SETTLEMENT_COLUMNS].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    """A name index over settlements; build it once with :meth:`from_settlements`."""
+
+    places: gpd.GeoDataFrame
+    keys: tuple[str, ...]
+    keys_array: np.ndarray
+    key_rows: np.ndarray
+
+    @classmethod
+    def from_settlements(cls, settlements: gpd.GeoDataFrame) -> Gazetteer:
+        """Index every name and alternative name of ``settlements`` (settlements schema)."""
+        missing = [c for c in SETTLEMENT_COLUMNS if c not in settlements.columns]
+        if missing:
+            raise ValueError(f"settlements lacks column(s) {missing}; use read_settlements()")
+        places = settlements.reset_index(drop=True)
+        keys: list[str] = []
+        rows: list[int] = []
+        for i, (name, alt) in enumerate(zip(places["name"], places["alt_names"], strict=True)):
+            names = {normalize_name(name)}
+            if pd.notna(alt) and alt:
+                names |= {normalize_name(a) for a in str(alt).split(";")}
+            for key in names - {""}:
+                keys.append(key)
+                rows.append(i)
+        return cls(
+            places=places,
+            keys=tuple(keys),
+            keys_array=np.asarray(keys, dtype=str),
+            key_rows=np.asarray(rows, dtype=np.int64),
+        )
+
+    def lookup_pcode(self, pcode: str) -> pd.Series | None:
+        """The settlement with P-code ``pcode`` (case-insensitive), or None."""
+        hit = self.places[self.places["pcode"].str.upper() == str(pcode).strip().upper()]
+        return None if hit.empty else hit.iloc[0]
+
+    def search(
+        self, query: str, *, region: str | None = None, limit: int = 10, min_score: float = 70.0
+    ) -> pd.DataFrame:
+        """Best matches for ``query``, best first.
+
+        Parameters
+        ----------
+        query
+            A place name, any case, with or without accents, with small typos.
+        region
+            Restrict to one région (ADM1 P-code such as ``ML05``) or cercle (ADM2 P-code).
+        limit
+            At most this many results (1–100).
+        min_score
+            Drop matches whose similarity (0–100) is below this.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns pcode, name, adm1_pcode, adm1_name, adm2_pcode, adm2_name, adm3_pcode,
+            adm3_name, place_class, lon, lat, score (similarity 0–100).
+        """
+        if not isinstance(query, str):
+            raise TypeError(f"query must be a string, got {type(query).__name__}")
+        if not 1 <= limit <= 100:
+            raise ValueError(f"limit must be 1 to 100, got {limit}")
+        norm = normalize_name(query)
+        if not norm:
+            raise ValueError(f"query {query!r} holds no letters or digits")
+        norm = EXONYMS.get(norm, norm)
+        allowed = None
+        if region:
+            code = region.strip().upper()
+            col = "adm1_pcode" if len(code) <= 4 else "adm2_pcode"
+            allowed = set(np.flatnonzero((self.places[col].str.upper() == code).to_numpy()))
+            if not allowed:
+                raise ValueError(
+                    f"region {region!r} matches no settlement; give an ADM1/ADM2 P-code"
+                )
+        keys = self.keys_array
+        best: dict[int, float] = {}
+        for _key, score, key_index in process.extract(
+            norm, self.keys, scorer=fuzz.ratio, limit=max(200, limit * 20), score_cutoff=min_score
+        ):
+            row = int(self.key_rows[key_index])
+            best[row] = max(best.get(row, 0.0), float(score))
+        # exact names, whole-word prefixes ("segou" -> "segou koura") and, for
+        # autocomplete, partial prefixes ("seva" -> "sevare")
+        for mask, score in (
+            (keys == norm, 100.0),
+            (np.char.startswith(keys, norm + " "), 95.0),
+            (np.char.startswith(keys, norm), 90.0),
+        ):
+            for row in self.key_rows[np.flatnonzero(mask)]:
+                best[int(row)] = max(best.get(int(row), 0.0), score)
+        if allowed is not None:
+            best = {row: s for row, s in best.items() if row in allowed}
+        if not best:
+            return _empty_result()
+        rows = np.fromiter(best, dtype=np.int64)
+        scores = np.fromiter(best.values(), dtype=np.float64)
+        klass = self.places["place_class"].to_numpy()[rows]
+        rank = scores + np.vectorize(_CLASS_BONUS.get)(klass, 0.0)
+        order = np.lexsort((klass, -rank))[:limit]
+        picked = self.places.iloc[rows[order]]
+        result = pd.DataFrame(
+            {
+                "pcode": picked["pcode"].to_numpy(),
+                "name": picked["name"].to_numpy(),
+                "adm1_pcode": picked["adm1_pcode"].to_numpy(),
+                "adm1_name": picked["adm1_name"].to_numpy(),
+                "adm2_pcode": picked["adm2_pcode"].to_numpy(),
+                "adm2_name": picked["adm2_name"].to_numpy(),
+                "adm3_pcode": picked["adm3_pcode"].to_numpy(),
+                "adm3_name": picked["adm3_name"].to_numpy(),
+                "place_class": picked["place_class"].to_numpy(),
+                "lon": picked.geometry.x.to_numpy(),
+                "lat": picked.geometry.y.to_numpy(),
+                "score": np.round(scores[order], 1),
+            }
+        )
+        return result
+
+
+def _empty_result() -> pd.DataFrame:
+    return pd.DataFrame(
+        columns=[
+            "pcode",
+            "name",
+            "adm1_pcode",
+            "adm1_name",
+            "adm2_pcode",
+            "adm2_name",
+            "adm3_pcode",
+            "adm3_name",
+            "place_class",
+            "lon",
+            "lat",
+            "score",
+        ]
+    )
