@@ -1,0 +1,373 @@
+"""The travel-time graph: a 1 km off-road grid joined to a densified road network.
+
+This is the AccessMod / Malaria Atlas Project cost-surface model and the GOSTnets road
+graph in one sparse graph, solved exactly with Dijkstra:
+
+- every active grid cell is a node; neighbouring cells (8-connected) are joined by an
+  edge costing ``step_m * (pace_a + pace_b) / 2`` minutes, where ``pace`` is the off-road
+  minutes per metre in each cell: exactly scikit-image's ``MCP_Geometric`` rule;
+- every road stretch is cut into pieces no longer than half a cell; the pieces are
+  edges costing their true length at the mode's speed for the road class;
+- every road vertex is joined to the cell holding it by an off-road leg from the cell
+  centre (so leaving the road costs time: no spurious zero, pandana #170);
+- a per-cell ``cell_factor`` multiplies speeds (conflict scenarios); 0 closes a cell.
+
+Nodes 0 … n_cells-1 are grid cells, then road vertices, then points attached with
+:func:`attach_points` (providers).  The graph is symmetric (travel either way costs the
+same) and stored twice in CSR form: minutes and metres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import geopandas as gpd
+import numpy as np
+import scipy.sparse as sp
+import shapely
+from scipy.spatial import cKDTree
+
+from geo.crs import check_same_crs
+from geo.grid import Grid
+from geo.speeds import SpeedTable
+
+__all__ = [
+    "CostGraph",
+    "RoadVertices",
+    "attach_points",
+    "build_cost_graph",
+    "densify_roads",
+    "point_entries",
+]
+
+_NEIGHBOURS = ((0, 1, 1.0), (1, 0, 1.0), (1, 1, np.sqrt(2.0)), (1, -1, np.sqrt(2.0)))
+#: Dijkstra in scipy treats a stored 0 like any edge, but we never let a leg cost
+#: exactly nothing when its length is not zero; a zero-length leg costs this.
+_MIN_MINUTES = 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class RoadVertices:
+    """A road network cut into short segments, in a metric CRS."""
+
+    x: np.ndarray
+    y: np.ndarray
+    seg_a: np.ndarray
+    seg_b: np.ndarray
+    seg_length_m: np.ndarray
+    seg_class: np.ndarray
+    seg_paved: np.ndarray  # int8: 1 paved, 0 unpaved, -1 unknown
+    seg_road: np.ndarray  # row of the source road layer
+
+    @property
+    def n_vertices(self) -> int:
+        """Number of road vertices."""
+        return len(self.x)
+
+
+def densify_roads(roads: gpd.GeoDataFrame, *, max_segment_m: float) -> RoadVertices:
+    """Cut each road stretch into equal pieces of at most ``max_segment_m`` metres.
+
+    ``roads`` is a road layer (``geo.roads`` schema) already projected to a metric CRS.
+    Junctions keep their node ids (``u``/``v``); a piece's length is its share of the
+    stretch's true ``length_m``, so the network length is preserved exactly even where
+    the geometry is a straight stand-in for the real road.
+    """
+    if roads.crs is None or not roads.crs.is_projected:
+        raise ValueError("roads must be in a projected metric CRS; use .to_crs(METRIC_CRS)")
+    if not max_segment_m > 0:
+        raise ValueError(f"max_segment_m must be > 0, got {max_segment_m!r}")
+    lines = roads.geometry.values
+    n_lines = len(lines)
+    junction_ids, inverse = np.unique(
+        np.concatenate([roads["u"].to_numpy(), roads["v"].to_numpy()]), return_inverse=True
+    )
+    ju, jv = inverse[:n_lines], inverse[n_lines:]
+    n_junctions = len(junction_ids)
+    jx = np.empty(n_junctions)
+    jy = np.empty(n_junctions)
+    start = shapely.get_coordinates(shapely.get_point(lines, 0))
+    end = shapely.get_coordinates(shapely.get_point(lines, -1))
+    jx[jv], jy[jv] = end[:, 0], end[:, 1]
+    jx[ju], jy[ju] = start[:, 0], start[:, 1]
+    geom_len = shapely.length(lines)
+    n_seg = np.maximum(1, np.ceil(geom_len / max_segment_m)).astype(np.int64)
+    n_inner = n_seg - 1
+    inner_offset = np.concatenate([[0], np.cumsum(n_inner)[:-1]])
+    inner_line = np.repeat(np.arange(n_lines), n_inner)
+    inner_k = np.arange(int(n_inner.sum())) - np.repeat(inner_offset, n_inner) + 1
+    inner_pts = shapely.line_interpolate_point(
+        lines[inner_line], inner_k / n_seg[inner_line], normalized=True
+    )
+    inner_xy = shapely.get_coordinates(inner_pts).reshape(-1, 2)
+    seg_line = np.repeat(np.arange(n_lines), n_seg)
+    seg_start = np.concatenate([[0], np.cumsum(n_seg)[:-1]])
+    k = np.arange(int(n_seg.sum())) - np.repeat(seg_start, n_seg)
+    base = n_junctions + inner_offset[seg_line]
+    seg_a = np.where(k == 0, ju[seg_line], base + k - 1)
+    seg_b = np.where(k == n_seg[seg_line] - 1, jv[seg_line], base + k)
+    paved = roads["paved"].astype("boolean")
+    paved_code = np.where(paved.isna(), -1, paved.fillna(False).astype(int)).astype(np.int8)
+    return RoadVertices(
+        x=np.concatenate([jx, inner_xy[:, 0]]),
+        y=np.concatenate([jy, inner_xy[:, 1]]),
+        seg_a=seg_a.astype(np.int64),
+        seg_b=seg_b.astype(np.int64),
+        seg_length_m=(roads["length_m"].to_numpy(float) / n_seg)[seg_line],
+        seg_class=roads["road_class"].to_numpy(dtype=object)[seg_line],
+        seg_paved=paved_code[seg_line],
+        seg_road=seg_line,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class CostGraph:
+    """A travel-time graph for one mode and scenario (see the module docstring)."""
+
+    grid: Grid
+    node_x: np.ndarray
+    node_y: np.ndarray
+    minutes: sp.csr_matrix
+    metres: sp.csr_matrix
+    cell_pace: np.ndarray  # off-road minutes per metre of each cell (inf = closed)
+    n_road: int
+    mode: str
+    description: dict = field(default_factory=dict)
+
+    @property
+    def n_cells(self) -> int:
+        """Number of grid-cell nodes (they come first)."""
+        return self.grid.n_cells
+
+    @property
+    def n_nodes(self) -> int:
+        """All nodes: cells, road vertices, attached points."""
+        return len(self.node_x)
+
+    @cached_property
+    def road_tree(self) -> cKDTree | None:
+        """KD-tree of road vertices (for snapping points), None without roads."""
+        if self.n_road == 0:
+            return None
+        sl = slice(self.n_cells, self.n_cells + self.n_road)
+        return cKDTree(np.column_stack([self.node_x[sl], self.node_y[sl]]))
+
+
+def _pace(speed_kph: np.ndarray | float) -> np.ndarray:
+    """Minutes per metre at ``speed_kph``; inf where the speed is 0."""
+    speed = np.asarray(speed_kph, dtype=float)
+    with np.errstate(divide="ignore"):
+        return np.where(speed > 0, 60.0 / (speed * 1000.0), np.inf)
+
+
+def build_cost_graph(
+    grid: Grid,
+    roads: RoadVertices | None,
+    speeds: SpeedTable,
+    *,
+    mode: str,
+    season: str = "dry",
+    cell_factor: np.ndarray | None = None,
+) -> CostGraph:
+    """Build the travel-time graph of ``mode`` over ``grid`` and ``roads``.
+
+    Parameters
+    ----------
+    grid
+        Active cells over the study area (metric CRS).
+    roads
+        Densified roads in the grid's CRS (:func:`densify_roads`), or None for off-road only.
+    speeds
+        Speed table; ``mode`` must be one of its modes.
+    season
+        ``"dry"`` or ``"rainy"`` (slows unpaved roads and off-road travel).
+    cell_factor
+        Speed multiplier per active cell (node order), > 0 slows or speeds, 0 closes the
+        cell.  Road pieces take the smaller factor of the cells at their two ends.
+    """
+    speeds.mode(mode)  # validates the mode name
+    n_cells = grid.n_cells
+    if cell_factor is None:
+        cell_factor = np.ones(n_cells)
+    cell_factor = np.asarray(cell_factor, dtype=float)
+    if cell_factor.shape != (n_cells,) or (cell_factor < 0).any() or np.isnan(cell_factor).any():
+        raise ValueError(f"cell_factor must be {n_cells} numbers >= 0 (one per active cell)")
+    with np.errstate(divide="ignore"):
+        cell_pace = np.where(
+            cell_factor > 0,
+            _pace(speeds.offroad_speed_kph(mode, season))
+            / np.where(cell_factor > 0, cell_factor, 1),
+            np.inf,
+        )
+    rows, cols, mins, metres = [], [], [], []
+    node = grid.cell_node
+    for dr, dc, step in _NEIGHBOURS:
+        r0, r1 = max(0, -dr), grid.nrows - max(0, dr)
+        c0, c1 = max(0, -dc), grid.ncols - max(0, dc)
+        a = node[r0:r1, c0:c1].ravel()
+        b = node[r0 + dr : r1 + dr, c0 + dc : c1 + dc].ravel()
+        keep = (a >= 0) & (b >= 0)
+        a, b = a[keep], b[keep]
+        w = step * grid.cell_m * (cell_pace[a] + cell_pace[b]) / 2.0
+        ok = np.isfinite(w)
+        rows.append(a[ok])
+        cols.append(b[ok])
+        mins.append(w[ok])
+        metres.append(np.full(int(ok.sum()), step * grid.cell_m))
+    cx, cy = grid.cell_centres()
+    node_x, node_y = [cx], [cy]
+    n_road = 0
+    if roads is not None and roads.n_vertices:
+        n_road = roads.n_vertices
+        off = n_cells
+        vcell = grid.locate(roads.x, roads.y)
+        vfactor = np.where(vcell >= 0, cell_factor[np.maximum(vcell, 0)], 1.0)
+        seg_factor = np.minimum(vfactor[roads.seg_a], vfactor[roads.seg_b])
+        classes, class_idx = np.unique(roads.seg_class, return_inverse=True)
+        seg_speed = np.empty(len(roads.seg_a))
+        for ci, cls in enumerate(classes):
+            for paved_code, paved in ((1, True), (0, False), (-1, None)):
+                sel = (class_idx == ci) & (roads.seg_paved == paved_code)
+                if sel.any():
+                    seg_speed[sel] = speeds.road_speed_kph(mode, str(cls), paved, season)
+        w = roads.seg_length_m * _pace(seg_speed * seg_factor)
+        ok = np.isfinite(w)
+        a, b, w, m = _keep_fastest(
+            roads.seg_a[ok] + off,
+            roads.seg_b[ok] + off,
+            np.maximum(w[ok], _MIN_MINUTES),
+            roads.seg_length_m[ok],
+        )
+        rows.append(a)
+        cols.append(b)
+        mins.append(w)
+        metres.append(m)
+        # connectors: each road vertex to the cell holding it
+        inside = np.flatnonzero(vcell >= 0)
+        d = np.hypot(roads.x[inside] - cx[vcell[inside]], roads.y[inside] - cy[vcell[inside]])
+        w = d * cell_pace[vcell[inside]]
+        ok = np.isfinite(w)
+        rows.append(inside[ok] + off)
+        cols.append(vcell[inside][ok])
+        mins.append(np.maximum(w[ok], _MIN_MINUTES))
+        metres.append(d[ok])
+        node_x.append(roads.x)
+        node_y.append(roads.y)
+    n_nodes = n_cells + n_road
+    minutes, length = _symmetric_csr(rows, cols, mins, metres, n_nodes)
+    return CostGraph(
+        grid=grid,
+        node_x=np.concatenate(node_x),
+        node_y=np.concatenate(node_y),
+        minutes=minutes,
+        metres=length,
+        cell_pace=cell_pace,
+        n_road=n_road,
+        mode=mode,
+        description={"mode": mode, "season": season, "cell_m": grid.cell_m},
+    )
+
+
+def _symmetric_csr(rows, cols, mins, metres, n: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Both directions of every edge.  Callers pass edges without duplicates (see
+    :func:`_keep_fastest`); self-loops are dropped."""
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    w = np.concatenate(mins)
+    m = np.concatenate(metres)
+    keep = r != c
+    r, c, w, m = r[keep], c[keep], w[keep], m[keep]
+    r, c = np.concatenate([r, c]), np.concatenate([c, r])
+    w, m = np.concatenate([w, w]), np.concatenate([m, m])
+    minutes = sp.csr_matrix((w, (r, c)), shape=(n, n))
+    length = sp.csr_matrix((m, (r, c)), shape=(n, n))
+    minutes.sort_indices()
+    length.sort_indices()
+    return minutes, length
+
+
+def _keep_fastest(
+    a: np.ndarray, b: np.ndarray, w: np.ndarray, m: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Of parallel edges between the same two nodes (either direction), keep the fastest."""
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    order = np.lexsort((w, hi, lo))
+    lo, hi, w, m = lo[order], hi[order], w[order], m[order]
+    first = np.ones(len(lo), dtype=bool)
+    first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    return lo[first], hi[first], w[first], m[first]
+
+
+def point_entries(
+    graph: CostGraph, x: float, y: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where a point at (x, y) (graph CRS) enters the graph, and what the entry costs.
+
+    The point enters at the centre of the cell holding it and at every road vertex
+    within one cell width, each reached off-road at the pace of the point's cell.
+
+    Returns
+    -------
+    nodes, leg_minutes, leg_metres
+        Entry node ids and the off-road leg to each.  Empty when the point lies outside
+        the active grid or in a closed cell.
+    """
+    cell = int(graph.grid.locate(np.array([x]), np.array([y]))[0])
+    if cell < 0 or not np.isfinite(graph.cell_pace[cell]):
+        return np.empty(0, np.int64), np.empty(0), np.empty(0)
+    nodes = [cell]
+    if graph.road_tree is not None:
+        near = graph.road_tree.query_ball_point([x, y], r=graph.grid.cell_m)
+        nodes += [graph.n_cells + i for i in near]
+    nodes_arr = np.asarray(nodes, dtype=np.int64)
+    dist = np.hypot(graph.node_x[nodes_arr] - x, graph.node_y[nodes_arr] - y)
+    return nodes_arr, dist * graph.cell_pace[cell], dist
+
+
+def attach_points(graph: CostGraph, x: np.ndarray, y: np.ndarray) -> tuple[CostGraph, np.ndarray]:
+    """A new graph with one node per point, joined where :func:`point_entries` says.
+
+    Returns the new graph and the node ids of the points (-1 for a point that cannot
+    enter the graph: outside the grid or in a closed cell).
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    base = graph.n_nodes
+    rows, cols, mins, metres = [], [], [], []
+    ids = np.full(len(x), -1, dtype=np.int64)
+    for i, (px, py) in enumerate(zip(x, y, strict=True)):
+        nodes, leg_min, leg_m = point_entries(graph, px, py)
+        if len(nodes) == 0:
+            continue
+        ids[i] = base + i
+        rows.append(np.full(len(nodes), base + i))
+        cols.append(nodes)
+        mins.append(np.maximum(leg_min, _MIN_MINUTES))
+        metres.append(leg_m)
+    n = base + len(x)
+    if rows:
+        extra_min, extra_m = _symmetric_csr(rows, cols, mins, metres, n)
+    else:
+        extra_min = extra_m = sp.csr_matrix((n, n))
+    minutes = _pad(graph.minutes, n) + extra_min
+    length = _pad(graph.metres, n) + extra_m
+    new = replace(
+        graph,
+        node_x=np.concatenate([graph.node_x, x]),
+        node_y=np.concatenate([graph.node_y, y]),
+        minutes=minutes.tocsr(),
+        metres=length.tocsr(),
+    )
+    return new, ids
+
+
+def _pad(matrix: sp.csr_matrix, n: int) -> sp.csr_matrix:
+    m = matrix.tocsr(copy=True)
+    m.resize((n, n))
+    return m
+
+
+def check_graph_crs(graph: CostGraph, layer: gpd.GeoDataFrame) -> None:
+    """Raise unless ``layer`` is in the graph's CRS."""
+    check_same_crs(layer, graph.grid, what="layer vs travel-time graph")
