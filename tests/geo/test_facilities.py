@@ -70,8 +70,10 @@ def write_geojson(path: Path, features: list[dict[str, Any]]) -> Path:
 
 
 def test_who_csv_schema_types_and_dropped_rows(tmp_path: Path) -> None:
-    with pytest.warns(UserWarning, match="2 facilities without coordinates dropped"):
+    with pytest.warns(UserWarning) as caught:
         who = read_who_facilities(write_who(tmp_path))
+    messages = [str(w.message) for w in caught]
+    assert any("2 facilities without coordinates dropped" in m for m in messages)
     assert list(who.columns) == FACILITY_COLUMNS
     assert who.crs == GEOGRAPHIC_CRS
     assert (who.geometry.geom_type == "Point").all()
@@ -91,8 +93,9 @@ def test_who_csv_schema_types_and_dropped_rows(tmp_path: Path) -> None:
 
 
 def test_who_chu_pair_is_merged_keeping_the_specific_type(tmp_path: Path) -> None:
-    with pytest.warns(UserWarning, match="1 duplicate record"):
+    with pytest.warns(UserWarning) as caught:
         who = read_who_facilities(write_who(tmp_path))
+    assert any("1 duplicate record" in str(w.message) for w in caught)
     chu = who[who["name"].str.startswith("Chu Exemple")]
     assert len(chu) == 1
     row = chu.iloc[0]
