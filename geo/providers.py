@@ -394,6 +394,8 @@ def _check_record(record: Mapping[str, Any], add: Any) -> None:
             add(field, "must be a list of text values or null")
 
     confidential = record["confidential"]
+    if isinstance(confidential, np.bool_):  # a bool column built with pandas
+        confidential = bool(confidential)
     if confidential is not None and not isinstance(confidential, bool):
         add("confidential", f"must be true or false, got {confidential!r}")
     offers_shelter = isinstance(services, list) and "shelter" in services

@@ -236,6 +236,15 @@ def test_public_providers_drops_confidential_and_fails_closed():
     assert public_providers(gdf.drop(columns="confidential")).empty
 
 
+def test_frames_built_with_a_bool_column_validate_and_filter():
+    gdf = read_providers(FIXTURES / "good_providers.geojson")
+    gdf["confidential"] = gdf["confidential"].astype(bool)  # numpy booleans
+    assert validate_providers(gdf) == []
+    assert list(public_providers(gdf)["id"]) == ["test-osc-mopti", "test-hotline"]
+    gdf.loc[1, "confidential"] = False  # a shelter made public must be caught
+    assert [p.field for p in validate_providers(gdf)] == ["confidential"]
+
+
 def test_summary_counts():
     summary = provider_summary(read_providers(FIXTURES / "good_providers.geojson"))
     assert summary["total"] == 3 and summary["public"] == 2 and summary["confidential"] == 1
