@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from api import cli_data, cli_places, cli_providers
+from api import cli_data, cli_engine, cli_places, cli_providers
 
 app = typer.Typer(
     help="Orienter: GBV/SEA survivor services in Mali, travel times and conflict.",
@@ -14,8 +14,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(cli_data.app, name="data", help="Obtain and check the data directory.")
-app.add_typer(cli_providers.app, name="providers", help="Validate and import the provider directory.")
+app.add_typer(
+    cli_providers.app, name="providers", help="Validate and import the provider directory."
+)
 app.add_typer(cli_places.app, name="places", help="Search the settlements gazetteer.")
+app.command("build")(cli_engine.build)
+app.command("nearest")(cli_engine.nearest)
 
 
 def main() -> None:

@@ -19,7 +19,9 @@ __all__ = ["GEOGRAPHIC_CRS", "METRIC_CRS", "check_same_crs", "ensure_geographic"
 GEOGRAPHIC_CRS = CRS.from_epsg(4326)
 #: Lambert azimuthal equal-area centred on Mali (17.5 N, 4 W).  Scale error stays
 #: below 0.5 % over the country, so lengths in it are good to that order and areas exact.
-METRIC_CRS = CRS.from_proj4("+proj=laea +lat_0=17.5 +lon_0=-4 +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs")
+METRIC_CRS = CRS.from_proj4(
+    "+proj=laea +lat_0=17.5 +lon_0=-4 +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs"
+)
 
 
 def check_same_crs(left: Any, right: Any, *, what: str = "layers") -> None:

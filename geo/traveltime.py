@@ -16,6 +16,7 @@ reason, never a silent 0.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -169,15 +170,28 @@ def rank_sources(
     total = leg_min[:, None] + matrix.minutes[np.ix_(nodes, cols)].astype(np.float64)
     best_entry = np.argmin(total, axis=0)
     minutes = total[best_entry, np.arange(len(cols))]
+    entry = nodes[best_entry]
+    legs_min, legs_m = leg_min[best_entry], leg_m[best_entry]
+    # a source within two cells may be reached straight across country: without this a
+    # point next to a provider would pay two legs through a cell centre
+    src = matrix.sources[cols]
+    direct_m = np.hypot(graph.node_x[src] - x, graph.node_y[src] - y)
+    pace = graph.cell_pace[nodes[0]]
+    direct_min = direct_m * pace
+    closer = (direct_m <= 2 * graph.grid.cell_m) & (direct_min < minutes)
+    minutes = np.where(closer, direct_min, minutes)
+    entry = np.where(closer, src, entry)
+    legs_min = np.where(closer, direct_min, legs_min)
+    legs_m = np.where(closer, direct_m, legs_m)
     order = np.argsort(minutes, kind="stable")
     if k is not None:
         order = order[:k]
     return Ranking(
         columns=cols[order],
         minutes=minutes[order],
-        entry_node=nodes[best_entry[order]],
-        leg_minutes=leg_min[best_entry[order]],
-        leg_metres=leg_m[best_entry[order]],
+        entry_node=entry[order],
+        leg_minutes=legs_min[order],
+        leg_metres=legs_m[order],
     )
 
 
@@ -198,7 +212,7 @@ def route_line(
     nodes = np.asarray(path, dtype=np.int64)
     metres = 0.0
     indptr, indices, data = graph.metres.indptr, graph.metres.indices, graph.metres.data
-    for a, b in zip(nodes[:-1], nodes[1:], strict=True):
+    for a, b in itertools.pairwise(nodes):
         lo, hi = indptr[a], indptr[a + 1]
         pos = lo + np.searchsorted(indices[lo:hi], b)
         # sparse sums drop stored zeros: an edge missing here is a zero-length leg

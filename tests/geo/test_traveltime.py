@@ -242,3 +242,17 @@ def test_property_raising_a_speed_never_lengthens_a_time(net, boost):
     after, _ = nearest_source_times(faster, ids2)
     assert (after <= before * (1 + 1e-9) + 1e-9).all()
     assert after[: graph.n_cells].sum() < before[: graph.n_cells].sum()
+
+
+def test_point_beside_a_provider_goes_straight_there():
+    grid = _grid(6, 6)
+    graph = build_cost_graph(grid, None, SPEEDS, mode="walk")
+    graph, ids = attach_points(graph, np.array([2300.0]), np.array([3300.0]))
+    matrix = source_time_matrix(graph, ids)
+    rank = rank_sources(graph, matrix, 2300.0, 3400.0)  # 100 m away
+    pace = 60 / (SPEEDS.offroad_speed_kph("walk", "dry") * 1000)
+    assert rank.minutes[0] == pytest.approx(100 * pace)
+    assert rank.entry_node[0] == ids[0] and rank.leg_metres[0] == pytest.approx(100)
+    far = rank_sources(graph, matrix, 5500.0, 500.0)  # beyond two cells: through the graph
+    assert far.entry_node[0] != ids[0]
+    assert far.minutes[0] >= np.hypot(3200, 2800) * pace * (1 - 1e-9)

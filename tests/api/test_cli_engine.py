@@ -1,0 +1,102 @@
+"""`orienter build` and `orienter nearest` as a user runs them, on the real data directory."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.settings import get_settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def built(data_dir, tmp_path_factory):
+    build_dir = tmp_path_factory.mktemp("build")
+    providers = tmp_path_factory.mktemp("prov") / "providers.geojson"
+    shutil.copy("data/providers.geojson", providers)
+    env = {
+        "ORIENTER_DATA_DIR": str(data_dir),
+        "ORIENTER_BUILD_DIR": str(build_dir),
+        "ORIENTER_PROVIDERS": str(providers),
+    }
+    mp = pytest.MonkeyPatch()
+    for key, value in env.items():
+        mp.setenv(key, value)
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["build", "--mode", "car"])
+    assert result.exit_code == 0, result.output
+    yield build_dir, providers
+    mp.undo()
+    get_settings.cache_clear()
+
+
+def _steps(build_dir):
+    return json.loads((build_dir / "manifest.json").read_text())["steps"]
+
+
+def test_build_writes_layers_and_manifest(built):
+    build_dir, _ = built
+    manifest = json.loads((build_dir / "manifest.json").read_text())
+    assert manifest["inputs"]["roads"]["kind"] == "segments"
+    assert (build_dir / "surfaces/public/one_stop_centre-car-baseline.tif").is_file()
+    assert (build_dir / "isochrones/car-baseline.parquet").is_file()
+
+
+def test_nearest_from_kidal_is_gao(built):
+    result = CliRunner().invoke(
+        app, ["nearest", "--place", "Kidal", "--service", "one_stop_centre", "--k", "3", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    first = answer["results"][0]
+    assert first["id"] == "osc-gao" and first["travel_time_min"] > 180
+    times = [r["travel_time_min"] for r in answer["results"]]
+    assert times == sorted(times)
+    assert answer["query"]["place"]["name"] == "Kidal"
+    assert {"travel_time_min", "distance_km", "location_precision", "lat", "lon"} <= set(first)
+
+
+def test_nearest_never_shows_confidential_without_token(built, monkeypatch):
+    monkeypatch.delenv("ORIENTER_CASEWORKER_TOKEN", raising=False)
+    result = CliRunner().invoke(app, ["nearest", "--place", "Bamako", "--k", "20", "--json"])
+    assert result.exit_code == 0, result.output
+    ids = {r["id"] for r in json.loads(result.output)["results"]}
+    confidential = {
+        f["properties"]["id"]
+        for f in json.loads(Path("data/providers.geojson").read_text())["features"]
+        if f["properties"]["confidential"]
+    }
+    assert confidential and not ids & confidential
+
+
+def test_nearest_bad_input(built):
+    runner = CliRunner()
+    assert runner.invoke(app, ["nearest", "--lat", "12.6"]).exit_code != 0
+    bad = runner.invoke(app, ["nearest", "--lat", "12.6", "--lon", "-8", "--service", "massage"])
+    assert bad.exit_code != 0 and "allowed" in bad.output
+    assert (
+        runner.invoke(app, ["nearest", "--lat", "12.6", "--lon", "-8", "--mode", "walk"]).exit_code
+        != 0
+    )  # not built
+
+
+def test_rebuild_reuses_and_provider_change_rebuilds_only_what_depends(built):
+    build_dir, providers = built
+    result = CliRunner().invoke(app, ["build", "--mode", "car"])
+    assert result.exit_code == 0
+    before = _steps(build_dir)
+    assert "reused" in result.output
+    data = json.loads(providers.read_text())
+    data["features"] = [f for f in data["features"] if f["properties"]["id"] != "osc-kangaba"]
+    providers.write_text(json.dumps(data, ensure_ascii=False))
+    result = CliRunner().invoke(app, ["build", "--mode", "car"])
+    assert result.exit_code == 0, result.output
+    after = _steps(build_dir)
+    assert after["graph:car-baseline"]["built_at"] == before["graph:car-baseline"]["built_at"]
+    assert after["matrix:car-baseline"]["key"] != before["matrix:car-baseline"]["key"]
