@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -16,8 +17,10 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.table import Table
 
 from api._console import console, err_console, fail
+from api.datacheck import CheckReport, DatasetCheck, check_data
 from api.fetch import (
     CATALOGUE,
     FetchError,
@@ -161,3 +164,109 @@ def fetch(
             parts.append(f"required datasets still missing: {', '.join(missing)}")
         raise fail("; ".join(parts) + ". See the lines above and docs/data.md.")
     console.print("[green]Every required dataset is present.[/]", highlight=False)
+
+
+def _rows_text(check: DatasetCheck) -> str:
+    if check.shape is not None:
+        text = "×".join(str(n) for n in check.shape) + " cells"
+        if check.total_population is not None:
+            text += f", {check.total_population:,.0f} people"
+        return text
+    return f"{check.rows:,}" if check.rows is not None else ""
+
+
+_STATUS_STYLE = {
+    "ok": "[green]ok[/]",
+    "error": "[bold red]error[/]",
+    "missing": "[bold red]missing[/]",
+    "missing (optional)": "[yellow]missing (optional)[/]",
+}
+
+
+_DATE_SOURCE = {"validOn field": "validOn", "event dates": "events", "file modified": "file mtime"}
+
+
+def _check_table(report: CheckReport) -> Table:
+    table = Table(title=f"Data directory: {escape(report.data_dir)}", show_lines=False)
+    table.add_column("Dataset", no_wrap=True)
+    for name in ("Status", "File / folder", "Rows", "CRS", "Date", "Licence", "Problems"):
+        table.add_column(name, overflow="fold")
+    for c in report.datasets:
+        where = c.file if c.found else "searched " + " or ".join(c.searched)
+        date = (
+            f"{c.date} ({_DATE_SOURCE.get(c.date_source or '', c.date_source)})" if c.date else ""
+        )
+        notes = []
+        if c.problems:
+            notes.append("[red]error[/]" if c.found else "[red]not found[/]")
+        if c.warnings:
+            notes.append(f"[yellow]{len(c.warnings)} warning(s)[/]")
+        table.add_row(
+            escape(c.key) + ("" if c.required else "\n[dim]optional[/]"),
+            _STATUS_STYLE.get(c.status, c.status),
+            escape(where or ""),
+            _rows_text(c),
+            escape(c.crs or ""),
+            escape(date),
+            escape(c.licence),
+            ", ".join(notes),
+        )
+    return table
+
+
+@app.command("check")
+def check(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Find and load every dataset of the data directory and report what is there.
+
+    For each dataset: found or missing (and the folders searched), file, rows (or raster
+    shape and total population), CRS, date, licence, and the loader's errors and warnings.
+    Exits 1 when a required dataset is missing or does not load, or when no road layer
+    loads; every dataset is reported first.
+    """
+    settings = get_settings()
+    if as_json:
+        report = check_data(settings)
+        typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        with err_console.status("Checking datasets…") as status:
+            report = check_data(settings, progress=lambda key: status.update(f"Checking {key}…"))
+        console.print(_check_table(report))
+        details = [c for c in report.datasets if c.problems or c.warnings]
+        if details:
+            console.print("\n[bold]Problems and warnings[/]", highlight=False)
+        for c in details:
+            for line in c.problems:
+                console.print(
+                    f"[red]✗[/] [bold]{escape(c.key)}[/]: {escape(line)}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            for line in c.warnings:
+                console.print(
+                    f"[yellow]![/] [bold]{escape(c.key)}[/]: {escape(line)}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+        roads = (
+            f"Roads: the build will use {report.roads_build_uses}"
+            if report.roads_build_uses
+            else "Roads: no road data found"
+        )
+        roads += f"; loading: {', '.join(report.roads_loaded) or 'none'}"
+        console.print(roads, highlight=False, soft_wrap=True)
+        if report.roads_problem:
+            console.print(
+                f"[yellow]![/] roads: {escape(report.roads_problem)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if not report.ok:
+        raise fail(
+            "the data directory is not usable: "
+            + "; ".join(report.failures)
+            + ". See the report above and docs/data.md."
+        )
+    if not as_json:
+        console.print("[green]Every required dataset is present and loads.[/]", highlight=False)
