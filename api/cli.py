@@ -20,6 +20,8 @@ app.add_typer(
 app.add_typer(cli_places.app, name="places", help="Search the settlements gazetteer.")
 app.command("build")(cli_engine.build)
 app.command("nearest")(cli_engine.nearest)
+app.command("serve")(cli_engine.serve)
+app.command("up")(cli_engine.up)
 
 
 def main() -> None:

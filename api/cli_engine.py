@@ -146,3 +146,32 @@ def nearest(
 def _hours(minutes: float) -> str:
     h, m = divmod(round(minutes), 60)
     return f"{h} h {m:02d}" if h else f"{m} min"
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
+) -> None:
+    """Serve the API on http://HOST:PORT (no access log: queries are never recorded)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    console.print(f"Orienter on http://{host}:{port}  (API: /api/v1/health, /api/v1/nearest)")
+    uvicorn.run(create_app(), host=host, port=port, access_log=False, log_level="warning")
+
+
+def up(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
+) -> None:
+    """The main job: obtain the data, build every layer, then serve the app."""
+    from api.cli_data import fetch
+
+    try:
+        fetch()
+    except typer.Exit as exc:
+        if exc.exit_code:
+            raise
+    build()
+    serve(host=host, port=port)
