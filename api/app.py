@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mode: str = "car",
         scenario: str = "baseline",
         k: Annotated[int, Query(ge=1, le=20)] = 5,
+        routes: bool = False,
         authorization: Annotated[str | None, Header()] = None,
     ) -> dict:
         if service is not None and service not in SERVICE_KEYS:
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 k=k,
                 include_confidential=caseworker,
                 place=place_info,
+                routes=routes,
             )
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc

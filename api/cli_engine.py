@@ -57,6 +57,9 @@ def nearest(
     scenario: Annotated[str, typer.Option("--scenario", help="Scenario.")] = "baseline",
     k: Annotated[int, typer.Option("--k", min=1, max=20, help="How many providers.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    routes: Annotated[
+        bool, typer.Option("--routes", help="With --json: each route as a GeoJSON line.")
+    ] = False,
 ) -> None:
     """The nearest providers by travel time from a point or a place.
 
@@ -114,6 +117,7 @@ def nearest(
             k=k,
             include_confidential=caseworker,
             place=place_info,
+            routes=routes,
         )
     except ValueError as exc:
         raise fail(str(exc)) from exc

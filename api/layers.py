@@ -10,6 +10,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import shapely
 
 from api.settings import Settings
 from geo.costgraph import CostGraph, attach_points
@@ -119,6 +120,7 @@ def answer_nearest(
     k: int = 5,
     include_confidential: bool = False,
     place: dict | None = None,
+    routes: bool = False,
 ) -> dict:
     """The nearest-service answer as plain JSON-ready data."""
     if (mode, scenario) not in layers.graphs:
@@ -141,10 +143,18 @@ def answer_nearest(
         visible=visible,
         service=service,
         k=k,
+        with_routes=routes,
     )
     results = []
-    for row in found.results.to_dict("records"):
+    for i, row in enumerate(found.results.to_dict("records")):
         item = {f: _plain(row.get(f)) for f in PUBLIC_FIELDS if f in row}
+        if routes:
+            line = found.routes.geometry.iloc[i]
+            item["route"] = (
+                None
+                if line is None
+                else shapely.geometry.mapping(shapely.set_precision(line, 1e-6))
+            )
         results.append(item)
     query = {
         "lat": lat,

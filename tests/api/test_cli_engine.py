@@ -100,3 +100,29 @@ def test_rebuild_reuses_and_provider_change_rebuilds_only_what_depends(built):
     after = _steps(build_dir)
     assert after["graph:car-baseline"]["built_at"] == before["graph:car-baseline"]["built_at"]
     assert after["matrix:car-baseline"]["key"] != before["matrix:car-baseline"]["key"]
+
+
+def test_nearest_routes_are_lines_from_the_point_to_the_provider(built):
+    result = CliRunner().invoke(
+        app,
+        [
+            "nearest",
+            "--lat",
+            "18.44",
+            "--lon",
+            "1.40",
+            "--service",
+            "one_stop_centre",
+            "--k",
+            "2",
+            "--json",
+            "--routes",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    for r in json.loads(result.output)["results"]:
+        coords = r["route"]["coordinates"]
+        assert r["route"]["type"] == "LineString" and len(coords) > 10
+        assert coords[0] == pytest.approx([1.40, 18.44], abs=1e-6)  # starts at the query point
+        assert coords[-1] == pytest.approx([r["lon"], r["lat"]], abs=1e-5)  # ends at provider
+        assert r["distance_km"] > r["straight_km"] > 0
