@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,13 +32,18 @@ class Settings(BaseSettings):
     build_dir: Path = Field(default=Path("build"), description="Where built layers are written.")
     boundaries_dir: Path = Field(
         default=Path("data/boundaries"),
-        description="Boundary files a user puts in the repository; used before the data directory's.",
+        description="Boundary files a user puts in the repository (they win over the "
+        "data directory's).",
     )
     speeds: Path | None = Field(
         default=None, description="A speed table (TOML) replacing the default one."
     )
-    grid_cell_m: float = Field(default=1000.0, gt=0, description="Travel-time grid cell size, metres.")
-    season: str = Field(default="dry", description="'dry' or 'rainy' (slows unpaved roads).")
+    grid_cell_m: float = Field(
+        default=1000.0, gt=0, description="Travel-time grid cell size, metres."
+    )
+    season: Literal["dry", "rainy"] = Field(
+        default="dry", description="'dry' or 'rainy' (slows unpaved roads and off-road travel)."
+    )
     caseworker_token_hashes: list[str] = Field(
         default_factory=list,
         description="SHA-256 hex digests of caseworker tokens that may see confidential providers.",

@@ -104,15 +104,15 @@ def nearest_providers(
     reachable = np.isfinite(ranking.minutes)
     out["travel_time_min"] = np.where(reachable, np.round(ranking.minutes, 1), np.nan)
     out["reachable"] = reachable
-    out["unreachable_reason"] = np.where(
-        reachable, None, "no path: the area is cut off from this provider under this scenario"
-    )
+    cut_off = "no path: the area is cut off from this provider under this scenario"
+    out["unreachable_reason"] = [None if ok else cut_off for ok in reachable]
     geod = shapely.get_coordinates(rows.geometry.values) if len(rows) else np.empty((0, 2))
     out["lon"] = geod[:, 0] if len(rows) else []
     out["lat"] = geod[:, 1] if len(rows) else []
     straight = _geodesic_km(lon, lat, out["lon"].to_numpy(), out["lat"].to_numpy())
     out["straight_km"] = np.round(straight, 1)
-    lines, km = [], []
+    lines: list[shapely.LineString | None] = []
+    km: list[float] = []
     back = Transformer.from_crs(graph.grid.crs, GEOGRAPHIC_CRS, always_xy=True)
     for i in range(len(rows)):
         if not reachable[i]:

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import rasterio
@@ -128,7 +129,7 @@ def save_matrix(matrix: SourceMatrix, directory: str | Path) -> None:
 def load_matrix(directory: str | Path, *, mmap: bool = True) -> SourceMatrix:
     """Read a matrix written by :func:`save_matrix`, memory-mapped by default."""
     directory = Path(directory)
-    mode = "r" if mmap else None
+    mode: Literal["r"] | None = "r" if mmap else None
     return SourceMatrix(
         sources=np.load(directory / "sources.npy"),
         minutes=np.load(directory / "minutes.npy", mmap_mode=mode),
