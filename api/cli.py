@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from api import cli_data, cli_engine, cli_places, cli_providers
+from api import cli_conflict, cli_data, cli_engine, cli_places, cli_providers
 
 app = typer.Typer(
     help="Orienter: GBV/SEA survivor services in Mali, travel times and conflict.",
@@ -18,6 +18,7 @@ app.add_typer(
     cli_providers.app, name="providers", help="Validate and import the provider directory."
 )
 app.add_typer(cli_places.app, name="places", help="Search the settlements gazetteer.")
+app.add_typer(cli_conflict.app, name="conflict", help="Conflict zones and summaries.")
 app.command("build")(cli_engine.build)
 app.command("nearest")(cli_engine.nearest)
 app.command("serve")(cli_engine.serve)

@@ -15,7 +15,7 @@ import shapely
 from api.settings import Settings
 from geo.costgraph import CostGraph, attach_points
 from geo.crs import METRIC_CRS
-from geo.nearest import nearest_providers
+from geo.nearest import CLOSED_ORIGIN, nearest_providers
 from geo.settlements import Gazetteer
 from geo.store import load_graph, load_matrix
 from geo.traveltime import SourceMatrix
@@ -36,6 +36,7 @@ class Layers:
     graphs: dict[tuple[str, str], CostGraph]
     matrices: dict[tuple[str, str], SourceMatrix]
     gazetteer: Gazetteer | None = None
+    zone: np.ndarray | None = None  # conflict class per grid cell (0 low, 1 elevated, 2 high)
 
     @property
     def modes(self) -> list[str]:
@@ -61,16 +62,18 @@ def load_layers(settings: Settings, *, gazetteer: Gazetteer | None = None) -> La
         for scenario in manifest.get("scenarios", []):
             tag = f"{mode}-{scenario}"
             base = load_graph(root / "graphs" / f"{tag}.npz")
-            graphs[(mode, scenario)], _ = attach_points(base, px, py)
+            graphs[(mode, scenario)], _ = attach_points(base, px, py, keep_isolated=True)
             matrices[(mode, scenario)] = load_matrix(root / "matrices" / tag)
     if not graphs:
         raise NotBuiltError(f"the manifest in {root} lists no built mode; run `orienter build`")
+    zone_path = root / "conflict" / "zone.npy"
     return Layers(
         manifest=manifest,
         providers=providers,
         graphs=graphs,
         matrices=matrices,
         gazetteer=gazetteer,
+        zone=np.load(zone_path) if zone_path.is_file() else None,
     )
 
 
@@ -106,6 +109,10 @@ PUBLIC_FIELDS = (
     "source",
     "source_date",
     "last_verified",
+    "zone_class",
+    "route_conflict",
+    "scenario_effect",
+    "baseline_travel_time_min",
 )
 
 
@@ -134,19 +141,41 @@ def answer_nearest(
         if include_confidential
         else ~providers["confidential"].astype(bool).to_numpy()
     )
-    found = nearest_providers(
-        layers.graphs[(mode, scenario)],
-        layers.matrices[(mode, scenario)],
-        providers,
-        lon,
-        lat,
-        visible=visible,
-        service=service,
-        k=k,
-        with_routes=routes,
-    )
+
+    def run(scen: str, mask: np.ndarray, count: int):
+        return nearest_providers(
+            layers.graphs[(mode, scen)],
+            layers.matrices[(mode, scen)],
+            providers,
+            lon,
+            lat,
+            visible=mask,
+            service=service,
+            k=count,
+            with_routes=routes or layers.zone is not None,
+            cell_zone=layers.zone,
+        )
+
+    found = run(scenario, visible, k)
+    table = found.results
+    if layers.zone is not None and "route_worst_class" in table:
+        table["route_conflict"] = [
+            None if w is None else {"worst_class": w, "km_by_class": kmc}
+            for w, kmc in zip(table["route_worst_class"], table["route_km_by_class"], strict=True)
+        ]
+    if scenario != "baseline" and (mode, "baseline") in layers.graphs and len(table):
+        ids = set(table["id"])
+        same = visible & providers["id"].isin(ids).to_numpy()
+        base = run("baseline", same, len(ids)).results.set_index("id")
+        effects, base_times = [], []
+        for row in table.itertuples():
+            b = base.loc[row.id]
+            base_times.append(b["travel_time_min"])
+            effects.append(_scenario_effect(row, b))
+        table["baseline_travel_time_min"] = base_times
+        table["scenario_effect"] = effects
     results = []
-    for i, row in enumerate(found.results.to_dict("records")):
+    for i, row in enumerate(table.to_dict("records")):
         item = {f: _plain(row.get(f)) for f in PUBLIC_FIELDS if f in row}
         if routes:
             line = found.routes.geometry.iloc[i]
@@ -175,6 +204,25 @@ def answer_nearest(
             "built_at": layers.manifest.get("built_at"),
         },
     }
+
+
+def _scenario_effect(row, base) -> str:
+    """How the scenario changed this provider's route against the baseline."""
+    if not row.reachable and row.unreachable_reason == CLOSED_ORIGIN:
+        return "unreachable: the point itself lies in a closed high-conflict zone"
+    if not row.reachable:
+        return (
+            "unreachable: every route crosses a closed high-conflict zone"
+            if base["reachable"]
+            else "unreachable in the baseline too"
+        )
+    base_worst = base.get("route_worst_class")
+    worst = getattr(row, "route_worst_class", None)
+    if base_worst == "high" and worst != "high":
+        return "rerouted around the high-conflict zone"
+    if abs(row.travel_time_min - base["travel_time_min"]) < 0.05:
+        return "unchanged"
+    return "slower through conflict zones"
 
 
 def _plain(value):

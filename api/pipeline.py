@@ -1,4 +1,4 @@
-"""`orienter build`: every travel-time layer, cached under the build directory.
+"""`orienter build`: every travel-time and conflict layer, cached under the build directory.
 
 Each step has a key: the SHA-256 of what it depends on (input file hashes and
 parameters).  ``build/manifest.json`` records the key and outputs of every step; a step
@@ -14,39 +14,63 @@ for coverage statistics, which describe access and may count confidential servic
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from rasterio import features
 
 from api.datasets import find_dataset
 from api.settings import Settings
 from geo.boundaries import read_boundaries
-from geo.costgraph import attach_points, build_cost_graph, densify_roads
+from geo.conflict import clip_to_country, filter_events, read_conflict_events
+from geo.costgraph import CostGraph, attach_points, build_cost_graph, densify_roads, point_entries
 from geo.crs import METRIC_CRS
+from geo.demand import population_on_grid
 from geo.errors import DataFileError
-from geo.grid import make_grid
+from geo.grid import Grid, make_grid
 from geo.nearest import providers_offering
+from geo.population import read_population_raster
 from geo.providers import SERVICES, public_providers, read_providers
 from geo.roads import read_intercity_network, read_road_segments
 from geo.speeds import read_speed_table
-from geo.store import atomic_path, load_graph, save_graph, save_matrix, write_raster
-from geo.traveltime import isochrones, source_time_matrix, surface_from_matrix
+from geo.store import atomic_path, load_graph, load_matrix, save_graph, save_matrix, write_raster
+from geo.traveltime import SourceMatrix, isochrones, source_time_matrix, surface_from_matrix
+from geo.zones import (
+    DEFAULT_BANDWIDTH_M,
+    DEFAULT_EVENT_TYPES,
+    ConflictSurface,
+    admin_summary,
+    conflict_surface,
+    default_window,
+    scenario_cell_factor,
+    zone_at,
+    zone_polygons,
+)
 
-__all__ = ["SERVICE_KEYS", "BuildReport", "build_all", "choose_roads", "sha256_file"]
+__all__ = [
+    "SERVICE_KEYS",
+    "BuildReport",
+    "ConflictOptions",
+    "build_all",
+    "choose_roads",
+    "load_conflict",
+    "sha256_file",
+]
 
 SERVICE_KEYS: tuple[str, ...] = ("one_stop_centre", *SERVICES)
-SCENARIOS: tuple[str, ...] = ("baseline",)
 ISOCHRONE_MIN = (30, 60, 120, 300)
+LOSS_THRESHOLDS_MIN = (60, 120, 300)
 GRID_BUFFER_M = 5000.0
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 
 Progress = Callable[[str, int, int], None]
 
@@ -92,6 +116,43 @@ def load_roads(kind: str, paths: list[Path]) -> gpd.GeoDataFrame:
     return read_intercity_network(paths[0], paths[1])
 
 
+@dataclass(frozen=True)
+class ConflictOptions:
+    """Which events make the conflict zones (defaults: see ``geo.zones``)."""
+
+    start: date | None = None
+    end: date | None = None
+    event_types: tuple[str, ...] = DEFAULT_EVENT_TYPES
+    bandwidth_m: float = DEFAULT_BANDWIDTH_M
+    weight: str = "count"
+
+
+def load_conflict(
+    settings: Settings, grid: Grid, country, options: ConflictOptions
+) -> tuple[ConflictSurface, gpd.GeoDataFrame, int] | None:
+    """Zones from the data directory's conflict events; None when there is no event file.
+
+    Returns the surface, the events used (window and types) and how many events were
+    dropped for lying outside Mali.
+    """
+    path = find_dataset(settings, "conflict")
+    if path is None:
+        return None
+    events = read_conflict_events(path)
+    inside, dropped = clip_to_country(events, country)
+    start, end = options.start, options.end
+    if start is None or end is None:
+        d_start, d_end = default_window(inside)
+        start, end = start or d_start, end or d_end
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        used = filter_events(inside, start=start, end=end, event_types=list(options.event_types))
+    surface = conflict_surface(
+        used, grid, start=start, end=end, bandwidth_m=options.bandwidth_m, weight=options.weight
+    )
+    return surface, used, dropped
+
+
 @dataclass
 class BuildReport:
     """What a build did: steps run or reused, with seconds."""
@@ -135,36 +196,47 @@ class _Manifest:
             tmp.write_text(json.dumps(self.data, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
+@dataclass
+class _Context:
+    settings: Settings
+    root: Path
+    manifest: _Manifest
+    report: BuildReport
+    progress: Progress
+    grid: Grid
+    providers: gpd.GeoDataFrame
+    public_mask: np.ndarray
+    px: np.ndarray
+    py: np.ndarray
+    inputs: dict
+
+
 def build_all(
     settings: Settings,
     *,
     modes: list[str] | None = None,
+    conflict: ConflictOptions | None = None,
     progress: Progress | None = None,
 ) -> BuildReport:
-    """Build graphs, provider matrices, surfaces and isochrones for every mode.
-
-    ``progress(label, done, total)`` is called as work advances.
-    """
-
-    def tick(label: str, done: int, total: int) -> None:
-        if progress is not None:
-            progress(label, done, total)
-
+    """Build graphs, provider matrices, surfaces, isochrones, conflict zones and loss of
+    access for every mode and scenario.  ``progress(label, done, total)`` reports work."""
     root = settings.build_dir
     root.mkdir(parents=True, exist_ok=True)
     manifest = _Manifest(root / "manifest.json")
     report = BuildReport(manifest_path=manifest.path)
+    tick = progress or (lambda label, done, total: None)
+    conflict = conflict or ConflictOptions()
 
     adm0_path = find_dataset(settings, "adm0")
     if adm0_path is None:
         raise DataFileError(f"no country boundary (ADM0) under {settings.data_dir / 'boundaries'}")
     road_kind, road_paths = choose_roads(settings)
-    speeds_path = settings.speeds
-    speeds = read_speed_table(speeds_path)
-    providers_path = settings.providers
-    providers = read_providers(providers_path)
+    speeds = read_speed_table(settings.speeds)
+    providers = read_providers(settings.providers)
     located = providers[providers.geometry.notna() & ~providers.geometry.is_empty]
     located = located.reset_index(drop=True)
+    conflict_path = find_dataset(settings, "conflict")
+    pop_path = find_dataset(settings, "population_raster")
     inputs = {
         "adm0": {"path": str(adm0_path), "sha256": sha256_file(adm0_path)},
         "roads": {
@@ -174,11 +246,17 @@ def build_all(
         },
         "speeds": {"path": speeds.source, "sha256": sha256_file(Path(speeds.source))},
         "providers": {
-            "path": str(providers_path),
-            "sha256": sha256_file(providers_path),
+            "path": str(settings.providers),
+            "sha256": sha256_file(settings.providers),
             "located": len(located),
             "total": len(providers),
         },
+        "conflict": None
+        if conflict_path is None
+        else {"path": str(conflict_path), "sha256": sha256_file(conflict_path)},
+        "population": None
+        if pop_path is None
+        else {"path": str(pop_path), "sha256": sha256_file(pop_path)},
     }
     manifest.data["inputs"] = inputs
     manifest.data["parameters"] = {
@@ -193,151 +271,313 @@ def build_all(
         speeds.mode(m)
 
     t0 = time.perf_counter()
+    country_4326 = read_boundaries(adm0_path, level=0).union_all()
     adm0 = read_boundaries(adm0_path, level=0).to_crs(METRIC_CRS)
-    grid = make_grid(
-        adm0.union_all(), crs=METRIC_CRS, cell_m=settings.grid_cell_m, buffer_m=GRID_BUFFER_M
-    )
+    country = adm0.union_all()
+    grid = make_grid(country, crs=METRIC_CRS, cell_m=settings.grid_cell_m, buffer_m=GRID_BUFFER_M)
     roads = densify_roads(
         load_roads(road_kind, road_paths).to_crs(METRIC_CRS), max_segment_m=settings.grid_cell_m / 2
     )
     report.add("grid and roads", "built", time.perf_counter() - t0)
 
-    # the providers as built, aligned with the matrix columns
-    table_path = root / "providers.parquet"
-    with atomic_path(table_path) as tmp:
-        located.to_parquet(tmp)
-    px, py = _project(located)
-    public_mask = located.index.isin(public_providers(located).index)
+    # conflict zones (scenarios exist only when there is conflict data)
+    zones = None
+    scenarios = ["baseline"]
+    if conflict_path is not None:
+        t = time.perf_counter()
+        loaded = load_conflict(settings, grid, country_4326, conflict)
+        assert loaded is not None
+        zones, used, dropped = loaded
+        _write_conflict(root, settings, zones, used, dropped)
+        manifest.data["conflict"] = {
+            **zones.describe(),
+            "dropped_outside_mali": dropped,
+            "event_types": list(conflict.event_types),
+        }
+        scenarios = ["baseline", "slowed", "avoid"]
+        report.add("conflict zones", "built", time.perf_counter() - t)
+        located = located.assign(zone_class=zone_at(zones, located.geometry).to_numpy())
+    manifest.data["modes"] = modes
+    manifest.data["scenarios"] = scenarios
+    manifest.data["services"] = list(SERVICE_KEYS)
+    manifest.save()
 
-    total_steps = len(modes) * len(SCENARIOS)
+    with atomic_path(root / "providers.parquet") as tmp:
+        located.to_parquet(tmp)
+    metric = located.to_crs(METRIC_CRS)
+    px, py = metric.geometry.x.to_numpy(), metric.geometry.y.to_numpy()
+    base = build_cost_graph(grid, None, speeds, mode=modes[0])
+    outside = [
+        n
+        for n, x, y in zip(located["name"], px, py, strict=True)
+        if len(point_entries(base, x, y)[0]) == 0
+    ]
+    if outside:
+        raise DataFileError(
+            f"{settings.providers}: provider(s) outside the travel-time grid "
+            f"(outside Mali?): {', '.join(map(str, outside[:5]))}"
+        )
+    ctx = _Context(
+        settings=settings,
+        root=root,
+        manifest=manifest,
+        report=report,
+        progress=tick,
+        grid=grid,
+        providers=located,
+        public_mask=located.index.isin(public_providers(located).index),
+        px=px,
+        py=py,
+        inputs=inputs,
+    )
+    population = None
+    if pop_path is not None and zones is not None:
+        population = population_on_grid(read_population_raster(pop_path), grid, area=country)
+    conflict_key = _key(inputs["conflict"], zones.describe() if zones else None)
+    total = len(modes) * len(scenarios)
     done = 0
     for mode in modes:
-        for scenario in SCENARIOS:
-            tag = f"{mode}-{scenario}"
-            gkey = _key(
-                "graph",
-                inputs["adm0"]["sha256"],
-                inputs["roads"]["sha256"],
-                inputs["speeds"]["sha256"],
-                settings.grid_cell_m,
-                settings.season,
-                GRID_BUFFER_M,
+        baseline_surfaces: dict[str, np.ndarray] = {}
+        for scenario in scenarios:
+            factor = scenario_cell_factor(zones, scenario) if zones is not None else None
+            graph, matrix, mkey = _graph_and_matrix(
+                ctx,
+                roads,
+                speeds,
                 mode,
                 scenario,
+                factor,
+                conflict_key if scenario != "baseline" else None,
             )
-            gfile = f"graphs/{tag}.npz"
-            t = time.perf_counter()
-            if manifest.fresh(f"graph:{tag}", gkey, root):
-                graph = load_graph(root / gfile)
-                report.add(f"graph {tag}", "reused", time.perf_counter() - t)
-            else:
-                graph = build_cost_graph(grid, roads, speeds, mode=mode, season=settings.season)
-                save_graph(graph, root / gfile)
-                manifest.record(f"graph:{tag}", gkey, [gfile], time.perf_counter() - t)
-                report.add(f"graph {tag}", "built", time.perf_counter() - t)
-
-            def tick_matrix(tag: str, total: int, n: int) -> None:
-                tick(f"matrix {tag}", n, total)
-
-            mkey = _key("matrix", gkey, inputs["providers"]["sha256"])
-            mdir = f"matrices/{tag}"
-            t = time.perf_counter()
-            if manifest.fresh(f"matrix:{tag}", mkey, root):
-                report.add(f"matrix {tag}", "reused", time.perf_counter() - t)
-                from geo.store import load_matrix
-
-                matrix = load_matrix(root / mdir)
-                attached, _ = attach_points(graph, px, py)
-            else:
-                attached, ids = attach_points(graph, px, py)
-                outside = np.flatnonzero(ids < 0)
-                if len(outside):
-                    names = ", ".join(located["name"].iloc[outside].astype(str)[:5])
-                    raise DataFileError(
-                        f"{providers_path}: provider(s) outside the travel-time grid: {names}"
-                    )
-                matrix = source_time_matrix(
-                    attached,
-                    ids,
-                    progress=functools.partial(tick_matrix, tag, len(ids)),
+            surfaces = _surfaces(ctx, graph, matrix, mode, scenario, mkey)
+            if scenario == "baseline":
+                baseline_surfaces = surfaces
+            elif population is not None:
+                _loss_of_access(
+                    ctx, graph, population, baseline_surfaces, surfaces, mode, scenario, adm0_path
                 )
-                save_matrix(matrix, root / mdir)
-                manifest.record(
-                    f"matrix:{tag}",
-                    mkey,
-                    [f"{mdir}/minutes.npy", f"{mdir}/pred.npy", f"{mdir}/sources.npy"],
-                    time.perf_counter() - t,
-                )
-                report.add(f"matrix {tag}", "built", time.perf_counter() - t)
-
-            skey = _key("surfaces", mkey, SERVICE_KEYS, ISOCHRONE_MIN)
-            t = time.perf_counter()
-            if manifest.fresh(f"surfaces:{tag}", skey, root):
-                report.add(f"surfaces {tag}", "reused", time.perf_counter() - t)
-            else:
-                outputs = _write_surfaces(root, attached, matrix, located, public_mask, tag)
-                manifest.record(f"surfaces:{tag}", skey, outputs, time.perf_counter() - t)
-                report.add(f"surfaces+isochrones {tag}", "built", time.perf_counter() - t)
             done += 1
-            tick("modes", done, total_steps)
+            tick("modes x scenarios", done, total)
     manifest.data["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-    manifest.data["modes"] = modes
-    manifest.data["scenarios"] = list(SCENARIOS)
-    manifest.data["services"] = list(SERVICE_KEYS)
     manifest.save()
     return report
 
 
-def _project(providers: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
-    metric = providers.to_crs(METRIC_CRS)
-    return metric.geometry.x.to_numpy(), metric.geometry.y.to_numpy()
+def _graph_and_matrix(
+    ctx: _Context, roads, speeds, mode: str, scenario: str, factor, conflict_key: str | None
+) -> tuple[CostGraph, SourceMatrix, str]:
+    tag = f"{mode}-{scenario}"
+    inputs, root, manifest = ctx.inputs, ctx.root, ctx.manifest
+    gkey = _key(
+        "graph",
+        inputs["adm0"]["sha256"],
+        inputs["roads"]["sha256"],
+        inputs["speeds"]["sha256"],
+        ctx.settings.grid_cell_m,
+        ctx.settings.season,
+        GRID_BUFFER_M,
+        mode,
+        scenario,
+        conflict_key,
+    )
+    gfile = f"graphs/{tag}.npz"
+    t = time.perf_counter()
+    if manifest.fresh(f"graph:{tag}", gkey, root):
+        graph = load_graph(root / gfile)
+        ctx.report.add(f"graph {tag}", "reused", time.perf_counter() - t)
+    else:
+        graph = build_cost_graph(
+            ctx.grid, roads, speeds, mode=mode, season=ctx.settings.season, cell_factor=factor
+        )
+        save_graph(graph, root / gfile)
+        manifest.record(f"graph:{tag}", gkey, [gfile], time.perf_counter() - t)
+        ctx.report.add(f"graph {tag}", "built", time.perf_counter() - t)
+    attached, ids = attach_points(graph, ctx.px, ctx.py, keep_isolated=True)
+    mkey = _key("matrix", gkey, inputs["providers"]["sha256"])
+    mdir = f"matrices/{tag}"
+    t = time.perf_counter()
+    if manifest.fresh(f"matrix:{tag}", mkey, root):
+        matrix = load_matrix(root / mdir)
+        ctx.report.add(f"matrix {tag}", "reused", time.perf_counter() - t)
+    else:
+
+        def on_chunk(n: int) -> None:
+            ctx.progress(f"matrix {tag}", n, len(ids))
+
+        matrix = source_time_matrix(attached, ids, progress=on_chunk)
+        save_matrix(matrix, root / mdir)
+        manifest.record(
+            f"matrix:{tag}",
+            mkey,
+            [f"{mdir}/minutes.npy", f"{mdir}/pred.npy", f"{mdir}/sources.npy"],
+            time.perf_counter() - t,
+        )
+        ctx.report.add(f"matrix {tag}", "built", time.perf_counter() - t)
+    return attached, matrix, mkey
 
 
-def _write_surfaces(root, graph, matrix, providers, public_mask, tag) -> list[str]:
+def _surfaces(ctx: _Context, graph, matrix, mode: str, scenario: str, mkey: str) -> dict:
+    """Write surfaces (and baseline isochrones); return the 'all' surfaces per service."""
+    tag = f"{mode}-{scenario}"
+    skey = _key("surfaces", mkey, SERVICE_KEYS, ISOCHRONE_MIN, 2)
+    t = time.perf_counter()
+    result: dict[str, np.ndarray] = {}
+    providers = ctx.providers
+    fresh = ctx.manifest.fresh(f"surfaces:{tag}", skey, ctx.root)
     outputs: list[str] = []
-    for audience, allowed in (("public", public_mask), ("all", np.ones(len(providers), bool))):
+    for audience, allowed in (("public", ctx.public_mask), ("all", np.ones(len(providers), bool))):
         for service in SERVICE_KEYS:
             cols = np.flatnonzero(allowed & providers_offering(providers, service))
             minutes, nearest = surface_from_matrix(matrix, cols)
-            cells = minutes[: graph.n_cells]
-            band = graph.grid.to_raster(
-                np.where(np.isfinite(cells), cells, np.nan).astype(np.float32), fill=np.nan
-            )
+            cells = np.asarray(minutes[: graph.n_cells], dtype=np.float32)
+            if audience == "all":
+                result[service] = cells
+            if fresh:
+                continue
+            band = graph.grid.to_raster(np.where(np.isfinite(cells), cells, np.nan), fill=np.nan)
             alloc = graph.grid.to_raster(nearest[: graph.n_cells].astype(np.int32), fill=-1)
             base = f"surfaces/{audience}/{service}-{tag}"
             tags = {
                 "units": "minutes",
                 "service": service,
-                "scenario": tag,
+                "scenario": scenario,
+                "mode": mode,
                 "providers": len(cols),
                 "audience": audience,
             }
             write_raster(
-                root / f"{base}.tif", graph.grid, band.astype(np.float32), nodata=np.nan, tags=tags
+                ctx.root / f"{base}.tif",
+                graph.grid,
+                band.astype(np.float32),
+                nodata=np.nan,
+                tags=tags,
             )
             write_raster(
-                root / f"{base}-allocation.tif",
+                ctx.root / f"{base}-allocation.tif",
                 graph.grid,
                 alloc.astype(np.int32),
                 nodata=-1,
-                tags={**tags, "values": "provider column, see providers.parquet"},
+                tags={**tags, "values": "provider row of providers.parquet"},
             )
             outputs += [f"{base}.tif", f"{base}-allocation.tif"]
-    # isochrones around each public provider only (they reveal where a provider is)
-    frames = []
-    for j in np.flatnonzero(public_mask):
-        iso = isochrones(graph, matrix.minutes[:, j], ISOCHRONE_MIN)
-        iso.insert(0, "provider_id", providers["id"].iloc[j])
-        frames.append(iso)
-    iso_path = f"isochrones/{tag}.parquet"
-    if frames:
-        all_iso = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
-    else:
-        all_iso = gpd.GeoDataFrame(
-            {"provider_id": [], "threshold_min": []}, geometry=[], crs="EPSG:4326"
+    if fresh:
+        ctx.report.add(f"surfaces {tag}", "reused", time.perf_counter() - t)
+        return result
+    if scenario == "baseline":  # isochrones of public providers (they reveal locations)
+        frames = []
+        for j in np.flatnonzero(ctx.public_mask):
+            iso = isochrones(graph, matrix.minutes[:, j], ISOCHRONE_MIN)
+            iso.insert(0, "provider_id", providers["id"].iloc[j])
+            frames.append(iso)
+        iso_path = f"isochrones/{tag}.parquet"
+        all_iso = (
+            gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+            if frames
+            else gpd.GeoDataFrame(
+                {"provider_id": [], "threshold_min": []}, geometry=[], crs="EPSG:4326"
+            )
         )
-    (root / "isochrones").mkdir(exist_ok=True)
-    with atomic_path(root / iso_path) as tmp:
-        all_iso.to_parquet(tmp)
-    outputs.append(iso_path)
-    return outputs
+        (ctx.root / "isochrones").mkdir(exist_ok=True)
+        with atomic_path(ctx.root / iso_path) as tmp:
+            all_iso.to_parquet(tmp)
+        outputs.append(iso_path)
+    ctx.manifest.record(f"surfaces:{tag}", skey, outputs, time.perf_counter() - t)
+    ctx.report.add(f"surfaces {tag}", "built", time.perf_counter() - t)
+    return result
+
+
+def _write_conflict(
+    root: Path, settings: Settings, zones: ConflictSurface, events: gpd.GeoDataFrame, dropped: int
+) -> None:
+    out = root / "conflict"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, array in (("zone", zones.zone), ("density", zones.density)):
+        with atomic_path(out / f"{name}.npy") as tmp, open(tmp, "wb") as fh:
+            np.save(fh, array)
+    polygons = zone_polygons(zones, events)
+    with atomic_path(out / "zones.parquet") as tmp:
+        polygons.to_parquet(tmp)
+    for level in (1, 2, 3):
+        path = find_dataset(settings, f"adm{level}")
+        if path is None:
+            continue
+        summary = admin_summary(zones, events, read_boundaries(path, level=level))
+        with atomic_path(out / f"summary_adm{level}.csv") as tmp:
+            summary.to_csv(tmp, index=False)
+    with atomic_path(out / "meta.json") as tmp:
+        tmp.write_text(
+            json.dumps({**zones.describe(), "dropped_outside_mali": dropped}, indent=2),
+            encoding="utf-8",
+        )
+
+
+def _loss_of_access(
+    ctx: _Context,
+    graph,
+    population: np.ndarray,
+    baseline: dict,
+    scenario_surfaces: dict,
+    mode: str,
+    scenario: str,
+    adm0_path: Path,
+) -> None:
+    """Population newly beyond 1, 2 and 5 hours per région and cercle; map layer."""
+    rows = []
+    for level in (1, 2):
+        path = find_dataset(ctx.settings, f"adm{level}")
+        if path is None:
+            continue
+        units = read_boundaries(path, level=level).to_crs(ctx.grid.crs).reset_index(drop=True)
+        label = features.rasterize(
+            ((g, i + 1) for i, g in enumerate(units.geometry)),
+            out_shape=(ctx.grid.nrows, ctx.grid.ncols),
+            transform=ctx.grid.transform,
+            fill=0,
+            dtype="int32",
+        )[ctx.grid.active]
+        n = len(units) + 1
+        pop_unit = np.bincount(label, weights=population, minlength=n)[1:]
+        for service, base in baseline.items():
+            scen = scenario_surfaces[service]
+            cols = {}
+            for t in LOSS_THRESHOLDS_MIN:
+                before = np.bincount(label, weights=population * (base > t), minlength=n)[1:]
+                after = np.bincount(label, weights=population * (scen > t), minlength=n)[1:]
+                cols[f"pop_beyond_{t}_baseline"] = np.round(before)
+                cols[f"pop_beyond_{t}_scenario"] = np.round(after)
+                cols[f"pop_lost_{t}"] = np.round(after - before)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    cols[f"share_lost_{t}"] = np.round(
+                        np.where(pop_unit > 0, (after - before) / pop_unit, 0.0), 4
+                    )
+            frame = pd.DataFrame(
+                {
+                    "level": level,
+                    "pcode": units["pcode"].astype(str),
+                    "name": units["name"].astype(str),
+                    "mode": mode,
+                    "service": service,
+                    "scenario": scenario,
+                    "population": np.round(pop_unit),
+                    **cols,
+                }
+            )
+            rows.append(frame)
+    out = ctx.root / "conflict"
+    if rows:
+        with atomic_path(out / f"loss_{mode}-{scenario}.csv") as tmp:
+            pd.concat(rows, ignore_index=True).to_csv(tmp, index=False)
+    base, scen = baseline["one_stop_centre"], scenario_surfaces["one_stop_centre"]
+    newly = np.zeros(len(base), dtype=np.int16)
+    for t in sorted(LOSS_THRESHOLDS_MIN, reverse=True):
+        newly[(base <= t) & (scen > t)] = t
+    write_raster(
+        out / f"loss_one_stop_centre_{mode}-{scenario}.tif",
+        ctx.grid,
+        ctx.grid.to_raster(newly, fill=0).astype(np.int16),
+        nodata=-1,
+        tags={
+            "values": "smallest threshold (min) newly exceeded vs baseline, 0 none",
+            "population_source": str(ctx.inputs["population"]["path"]),
+        },
+    )

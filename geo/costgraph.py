@@ -325,11 +325,15 @@ def point_entries(
     return nodes_arr, dist * graph.cell_pace[cell], dist
 
 
-def attach_points(graph: CostGraph, x: np.ndarray, y: np.ndarray) -> tuple[CostGraph, np.ndarray]:
+def attach_points(
+    graph: CostGraph, x: np.ndarray, y: np.ndarray, *, keep_isolated: bool = False
+) -> tuple[CostGraph, np.ndarray]:
     """A new graph with one node per point, joined where :func:`point_entries` says.
 
-    Returns the new graph and the node ids of the points (-1 for a point that cannot
-    enter the graph: outside the grid or in a closed cell).
+    Returns the new graph and the node ids of the points.  A point that cannot enter the
+    graph (outside the grid, or in a cell closed by a scenario) gets -1, or with
+    ``keep_isolated`` a node with no edge: it then reaches nothing and nothing reaches
+    it, and node ids stay the same across scenarios.
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -339,6 +343,8 @@ def attach_points(graph: CostGraph, x: np.ndarray, y: np.ndarray) -> tuple[CostG
     for i, (px, py) in enumerate(zip(x, y, strict=True)):
         nodes, leg_min, leg_m = point_entries(graph, px, py)
         if len(nodes) == 0:
+            if keep_isolated:
+                ids[i] = base + i
             continue
         ids[i] = base + i
         rows.append(np.full(len(nodes), base + i))

@@ -19,8 +19,12 @@ from pyproj import Transformer
 from geo.costgraph import CostGraph
 from geo.crs import GEOGRAPHIC_CRS
 from geo.traveltime import SourceMatrix, rank_sources, route_line
+from geo.zones import ZONE_CLASSES, classes_along_path
 
-__all__ = ["NearestResult", "nearest_providers", "providers_offering"]
+__all__ = ["CLOSED_ORIGIN", "NearestResult", "nearest_providers", "providers_offering"]
+
+#: Reason given when the query point itself lies in a cell the scenario closes.
+CLOSED_ORIGIN = "the point lies in an area closed under this scenario (high conflict zone)"
 
 _TRANSFORMERS: dict[str, Transformer] = {}
 
@@ -67,6 +71,7 @@ def nearest_providers(
     service: str | None = None,
     k: int = 5,
     with_routes: bool = True,
+    cell_zone: np.ndarray | None = None,
 ) -> NearestResult:
     """Rank the providers that are ``visible`` and offer ``service`` by time from (lon, lat).
 
@@ -85,7 +90,8 @@ def nearest_providers(
         ``results`` has the provider columns plus ``travel_time_min``, ``distance_km``
         (along the route, off-road leg included), ``straight_km``, ``reachable`` and
         ``unreachable_reason`` (null times are explicit, never 0).  ``routes`` holds one
-        line per reachable result, EPSG:4326.
+        line per reachable result, EPSG:4326.  With ``cell_zone`` (conflict class per
+        grid cell) each result also has ``route_worst_class`` and ``route_km_by_class``.
     """
     if not 1 <= k <= 50:
         raise ValueError(f"k must be 1 to 50, got {k}")
@@ -98,7 +104,11 @@ def nearest_providers(
     columns = np.flatnonzero(
         np.asarray(visible, dtype=bool) & providers_offering(providers, service)
     )
-    ranking = rank_sources(graph, matrix, x, y, columns=columns, k=k)
+    try:
+        ranking = rank_sources(graph, matrix, x, y, columns=columns, k=k)
+    except ValueError:
+        # the point is in a cell closed by the scenario: nothing is reachable from it
+        return _cut_off(providers, columns, lon, lat, k)
     rows = providers.iloc[ranking.columns].reset_index(drop=True)
     out = pd.DataFrame(rows.drop(columns="geometry", errors="ignore"))
     reachable = np.isfinite(ranking.minutes)
@@ -113,16 +123,30 @@ def nearest_providers(
     out["straight_km"] = np.round(straight, 1)
     lines: list[shapely.LineString | None] = []
     km: list[float] = []
+    worst: list[str | None] = []
+    km_by_class: list[dict | None] = []
     back = Transformer.from_crs(graph.grid.crs, GEOGRAPHIC_CRS, always_xy=True)
     for i in range(len(rows)):
         if not reachable[i]:
             km.append(np.nan)
             lines.append(None)
+            worst.append(None)
+            km_by_class.append(None)
             continue
-        line, metres, _nodes = route_line(
+        line, metres, nodes = route_line(
             graph, matrix, int(ranking.entry_node[i]), int(ranking.columns[i])
         )
         km.append((metres + ranking.leg_metres[i]) / 1000.0)
+        if cell_zone is not None:
+            w, by_class = classes_along_path(graph, cell_zone, nodes)
+            start_cell = graph.grid.locate(np.array([x]), np.array([y]))[0]
+            if start_cell >= 0 and ZONE_CLASSES.index(w) < cell_zone[start_cell]:
+                w = ZONE_CLASSES[int(cell_zone[start_cell])]
+            worst.append(w)
+            km_by_class.append(by_class)
+        else:
+            worst.append(None)
+            km_by_class.append(None)
         if with_routes:
             coords = np.vstack([[x, y], shapely.get_coordinates(line)])
             lon_r, lat_r = back.transform(coords[:, 0], coords[:, 1])
@@ -130,6 +154,9 @@ def nearest_providers(
         else:
             lines.append(None)
     out["distance_km"] = np.round(np.asarray(km, dtype=float), 1)
+    if cell_zone is not None:
+        out["route_worst_class"] = worst
+        out["route_km_by_class"] = km_by_class
     routes = gpd.GeoDataFrame(
         {
             "id": out["id"] if "id" in out else range(len(out)),
@@ -156,6 +183,37 @@ def nearest_providers(
         "offroad_leg_min": round(float(ranking.leg_minutes[0]), 1)
         if len(ranking.minutes)
         else None,
+    }
+    return NearestResult(results=out, entry=entry, routes=routes)
+
+
+def _cut_off(
+    providers: pd.DataFrame, columns: np.ndarray, lon: float, lat: float, k: int
+) -> NearestResult:
+    """Every provider unreachable: the query point lies in a closed cell.  The ``k``
+    nearest in a straight line are listed, so the caseworker still sees who is closest."""
+    xy_all = shapely.get_coordinates(providers.geometry.values[columns]).reshape(-1, 2)
+    order = np.argsort(_geodesic_km(lon, lat, xy_all[:, 0], xy_all[:, 1]), kind="stable")[:k]
+    rows = providers.iloc[columns[order]].reset_index(drop=True)
+    out = pd.DataFrame(rows.drop(columns="geometry", errors="ignore"))
+    out["travel_time_min"] = np.nan
+    out["reachable"] = False
+    out["unreachable_reason"] = CLOSED_ORIGIN
+    xy = shapely.get_coordinates(rows.geometry.values) if len(rows) else np.empty((0, 2))
+    out["lon"], out["lat"] = xy[:, 0], xy[:, 1]
+    out["straight_km"] = np.round(_geodesic_km(lon, lat, xy[:, 0], xy[:, 1]), 1)
+    out["distance_km"] = np.nan
+    routes = gpd.GeoDataFrame(
+        {"id": out.get("id", pd.Series(range(len(out))))},
+        geometry=[None] * len(out),
+        crs=GEOGRAPHIC_CRS,
+    )
+    entry = {
+        "snapped_lon": None,
+        "snapped_lat": None,
+        "snapped_to": "closed area",
+        "offroad_leg_km": None,
+        "offroad_leg_min": None,
     }
     return NearestResult(results=out, entry=entry, routes=routes)
 

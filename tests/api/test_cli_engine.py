@@ -126,3 +126,41 @@ def test_nearest_routes_are_lines_from_the_point_to_the_provider(built):
         assert coords[0] == pytest.approx([1.40, 18.44], abs=1e-6)  # starts at the query point
         assert coords[-1] == pytest.approx([r["lon"], r["lat"]], abs=1e-5)  # ends at provider
         assert r["distance_km"] > r["straight_km"] > 0
+
+
+def _nearest(*args):
+    result = CliRunner().invoke(app, ["nearest", "--service", "one_stop_centre", "--json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)["results"]
+
+
+def test_avoid_reroutes_or_cuts_off_and_says_which(built):
+    base = _nearest("--place", "Hombori", "--k", "1")[0]
+    assert base["route_conflict"]["worst_class"] == "high"
+    assert base["route_conflict"]["km_by_class"]["high"] > 0
+    avoid = _nearest("--place", "Hombori", "--k", "3", "--scenario", "avoid")
+    for r in avoid:
+        assert r["scenario_effect"] is not None
+        if r["travel_time_min"] is None:
+            assert r["scenario_effect"].startswith("unreachable")
+        else:
+            assert r["route_conflict"]["worst_class"] != "high"
+            assert r["travel_time_min"] >= r["baseline_travel_time_min"]
+    assert any(r["scenario_effect"] == "rerouted around the high-conflict zone" for r in avoid)
+    slowed = _nearest("--place", "Hombori", "--k", "1", "--scenario", "slowed")[0]
+    assert slowed["travel_time_min"] > slowed["baseline_travel_time_min"]
+
+
+def test_point_inside_a_closed_zone_is_explicitly_cut_off(built):
+    results = _nearest("--place", "Kidal", "--k", "2", "--scenario", "avoid")
+    assert len(results) == 2
+    for r in results:
+        assert r["travel_time_min"] is None and r["reachable"] is False
+        assert "closed" in r["unreachable_reason"]
+        assert r["scenario_effect"].startswith("unreachable: the point itself")
+    assert results[0]["id"] == "osc-gao"  # still the nearest in a straight line
+
+
+def test_providers_carry_their_zone_class(built):
+    r = _nearest("--place", "Gao", "--k", "1")[0]
+    assert r["id"] == "osc-gao" and r["zone_class"] in {"low", "elevated", "high"}
