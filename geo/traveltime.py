@@ -95,21 +95,42 @@ def source_time_matrix(
     chunk: int = 8,
     progress: Callable[[int], None] | None = None,
 ) -> SourceMatrix:
-    """One Dijkstra per source; memory is bounded by ``chunk`` sources at a time.
+    """One Dijkstra per source location; memory is bounded by ``chunk`` runs at a time.
 
-    ``progress`` is called with the number of sources done after each chunk.
+    Sources at the same coordinates (several providers in one building or town) join the
+    graph identically, so one Dijkstra serves them all: its column is copied, and only
+    the rows of the twin provider nodes themselves are set apart.  ``progress`` is called
+    with the number of sources done after each chunk.
     """
     sources = _check_sources(graph, sources)
     n = graph.n_nodes
     minutes = np.empty((n, len(sources)), dtype=np.float32)
     pred = np.empty((n, len(sources)), dtype=np.int32)
-    for start in range(0, len(sources), chunk):
-        block = sources[start : start + chunk]
-        dist, p = dijkstra(graph.minutes, directed=True, indices=block, return_predecessors=True)
-        minutes[:, start : start + len(block)] = dist.T
-        pred[:, start : start + len(block)] = p.T
+    xy = np.column_stack([graph.node_x[sources], graph.node_y[sources]])
+    _, first, group = np.unique(xy, axis=0, return_index=True, return_inverse=True)
+    group = group.ravel()
+    reps = np.sort(first)
+    for start in range(0, len(reps), chunk):
+        cols = reps[start : start + chunk]
+        dist, p = dijkstra(
+            graph.minutes, directed=True, indices=sources[cols], return_predecessors=True
+        )
+        minutes[:, cols] = dist.T
+        pred[:, cols] = p.T
         if progress is not None:
-            progress(start + len(block))
+            progress(int(np.isin(group, group[reps[: start + len(cols)]]).sum()))
+    for j in range(len(sources)):
+        r = first[group[j]]
+        if r == j:
+            continue
+        minutes[:, j] = minutes[:, r]
+        pred[:, j] = pred[:, r]
+        # the twin's own node is its source; the representative's node is as far from
+        # it as it is from the representative (the graph is symmetric)
+        minutes[sources[r], j] = minutes[sources[j], r]
+        minutes[sources[j], j] = 0.0
+        pred[sources[j], j] = -9999
+        pred[sources[r], j] = -9999
     return SourceMatrix(sources=sources, minutes=minutes, pred=pred)
 
 
@@ -205,6 +226,12 @@ def route_line(
     while path[-1] != target:
         nxt = int(matrix.pred[path[-1], column])
         if nxt < 0:
+            here = path[-1]
+            if (graph.node_x[here], graph.node_y[here]) == (
+                graph.node_x[target],
+                graph.node_y[target],
+            ):
+                break  # reached a provider at the same place (a shared Dijkstra run)
             raise ValueError(f"node {start_node} cannot reach source {column}")
         path.append(nxt)
         if len(path) > limit:

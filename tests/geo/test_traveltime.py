@@ -256,3 +256,27 @@ def test_point_beside_a_provider_goes_straight_there():
     far = rank_sources(graph, matrix, 5500.0, 500.0)  # beyond two cells: through the graph
     assert far.entry_node[0] != ids[0]
     assert far.minutes[0] >= np.hypot(3200, 2800) * pace * (1 - 1e-9)
+
+
+def test_colocated_sources_share_one_run_and_stay_exact():
+    grid = _grid(8, 9)
+    roads = _roads([[(500, 500), (8500, 7500)]], u=[1], v=[2], classes=["primary"])
+    graph = build_cost_graph(grid, densify_roads(roads, max_segment_m=500), SPEEDS, mode="car")
+    x = np.array([2200.0, 6100.0, 2200.0, 2200.0])  # sources 0, 2 and 3 share a place
+    y = np.array([3300.0, 1900.0, 3300.0, 3300.0])
+    graph, ids = attach_points(graph, x, y)
+    matrix = source_time_matrix(graph, ids)
+    nxg = _to_networkx(graph)
+    for j, source in enumerate(ids):
+        ref = nx.single_source_dijkstra_path_length(nxg, int(source))
+        np.testing.assert_allclose(
+            matrix.minutes[:, j], [ref[n] for n in range(graph.n_nodes)], rtol=1e-6
+        )
+    rank = rank_sources(graph, matrix, 8000.0, 7000.0)
+    lengths = []
+    for column in (0, 2, 3):
+        line, metres, nodes = route_line(graph, matrix, int(rank.entry_node[0]), column)
+        assert (graph.node_x[nodes[-1]], graph.node_y[nodes[-1]]) == (2200.0, 3300.0)
+        assert line.coords[-1] == (2200.0, 3300.0)
+        lengths.append(metres)
+    assert lengths[0] == pytest.approx(lengths[1]) == pytest.approx(lengths[2])
