@@ -21,6 +21,10 @@ def build(
     mode: Annotated[
         list[str] | None, typer.Option("--mode", help="Only these modes (repeat the option).")
     ] = None,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option("--scenario", help="Only these scenarios (baseline, slowed, avoid; repeat)."),
+    ] = None,
 ) -> None:
     """Build every travel-time layer (graphs, provider matrices, surfaces, isochrones)."""
     settings = get_settings()
@@ -34,7 +38,7 @@ def build(
                     tasks[label] = bar.add_task(label, total=total)
                 bar.update(tasks[label], completed=done, total=total)
 
-            report = build_all(settings, modes=mode, progress=on_progress)
+            report = build_all(settings, modes=mode, scenarios=scenario, progress=on_progress)
     except (DataFileError, DataValidationError, ValueError) as exc:
         raise fail(str(exc)) from exc
     table = Table("step", "status", "seconds")

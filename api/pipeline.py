@@ -215,6 +215,7 @@ def build_all(
     settings: Settings,
     *,
     modes: list[str] | None = None,
+    scenarios: list[str] | None = None,
     conflict: ConflictOptions | None = None,
     progress: Progress | None = None,
 ) -> BuildReport:
@@ -282,6 +283,12 @@ def build_all(
 
     # conflict zones (scenarios exist only when there is conflict data)
     zones = None
+    wanted = ["baseline", "slowed", "avoid"] if scenarios is None else list(scenarios)
+    unknown = [s for s in wanted if s not in ("baseline", "slowed", "avoid")]
+    if unknown:
+        raise ValueError(f"unknown scenario(s) {unknown}; allowed: baseline, slowed, avoid")
+    if "baseline" not in wanted:
+        wanted.insert(0, "baseline")  # scenarios are compared with it
     scenarios = ["baseline"]
     if conflict_path is not None:
         t = time.perf_counter()
@@ -294,7 +301,7 @@ def build_all(
             "dropped_outside_mali": dropped,
             "event_types": list(conflict.event_types),
         }
-        scenarios = ["baseline", "slowed", "avoid"]
+        scenarios = wanted
         report.add("conflict zones", "built", time.perf_counter() - t)
         located = located.assign(zone_class=zone_at(zones, located.geometry).to_numpy())
     manifest.data["modes"] = modes

@@ -164,3 +164,8 @@ def test_point_inside_a_closed_zone_is_explicitly_cut_off(built):
 def test_providers_carry_their_zone_class(built):
     r = _nearest("--place", "Gao", "--k", "1")[0]
     assert r["id"] == "osc-gao" and r["zone_class"] in {"low", "elevated", "high"}
+
+
+def test_build_rejects_an_unknown_scenario(built):
+    result = CliRunner().invoke(app, ["build", "--mode", "car", "--scenario", "panic"])
+    assert result.exit_code == 1 and "allowed: baseline, slowed, avoid" in result.output
