@@ -68,10 +68,11 @@ def nearest_source_times(graph: CostGraph, sources: np.ndarray) -> tuple[np.ndar
     dist, _pred, src = dijkstra(
         graph.minutes, directed=True, indices=sources, min_only=True, return_predecessors=True
     )
-    position = np.full(graph.n_nodes, -1, dtype=np.int64)
-    lookup = {int(node): i for i, node in enumerate(sources)}
+    # node id of the nearest source -> its position in ``sources``
+    order = np.argsort(sources, kind="stable")
     reached = src >= 0
-    position[reached] = np.vectorize(lookup.__getitem__, otypes=[np.int64])(src[reached])
+    position = np.full(graph.n_nodes, -1, dtype=np.int64)
+    position[reached] = order[np.searchsorted(sources, src[reached], sorter=order)]
     return dist, position
 
 
