@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from api import cli_conflict, cli_data, cli_engine, cli_places, cli_providers
+from api import cli_conflict, cli_coverage, cli_data, cli_engine, cli_places, cli_providers
 
 app = typer.Typer(
     help="Orienter: GBV/SEA survivor services in Mali, travel times and conflict.",
@@ -23,6 +23,8 @@ app.command("build")(cli_engine.build)
 app.command("nearest")(cli_engine.nearest)
 app.command("serve")(cli_engine.serve)
 app.command("up")(cli_engine.up)
+app.command("coverage")(cli_coverage.coverage)
+app.command("site")(cli_coverage.site)
 
 
 def main() -> None:

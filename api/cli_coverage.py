@@ -1,0 +1,476 @@
+"""`orienter coverage` and `orienter site`: population within reach, and where to add centres.
+
+Both read the built layers (``ORIENTER_BUILD_DIR``) and the population raster the build
+recorded (``manifest.json`` ``inputs.population``); every output names that source.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import typer
+from rich.table import Table
+
+from api._console import console, err_console, fail
+from api.datasets import find_dataset
+from api.pipeline import GRID_BUFFER_M, SERVICE_KEYS
+from api.settings import Settings, get_settings
+from geo.boundaries import read_boundaries
+from geo.costgraph import attach_points
+from geo.coverage import (
+    assign_cells,
+    coverage_layer,
+    coverage_table,
+    provider_units,
+    to_hxl,
+    underserved,
+)
+from geo.crs import METRIC_CRS
+from geo.demand import population_on_grid
+from geo.errors import DataFileError, DataValidationError
+from geo.facilities import read_who_facilities
+from geo.grid import Grid, make_grid
+from geo.nearest import providers_offering
+from geo.population import read_population_raster
+from geo.settlements import read_settlements
+from geo.siting import site_centres
+from geo.store import load_graph
+from geo.traveltime import nearest_source_times
+
+LEVELS = ("adm1", "adm2", "adm3")
+FORMATS = ("table", "csv", "hxl", "json", "geojson")
+#: Facility types of the WHO/KEMRI list offered as candidate sites by default.
+SITING_FACILITY_TYPES = ("csref", "hospital", "regional_hospital", "university_hospital")
+
+
+@dataclass
+class _Inputs:
+    manifest: dict
+    grid: Grid
+    country: Any
+    population: np.ndarray
+    population_source: str
+    providers: gpd.GeoDataFrame
+
+
+def _resolve(path_text: str) -> Path:
+    path = Path(path_text)
+    return (path if path.is_absolute() else Path.cwd() / path).resolve()
+
+
+def load_inputs(settings: Settings) -> _Inputs:
+    """Manifest, grid, population on the grid and providers of the build directory."""
+    root = settings.build_dir
+    manifest_path = root / "manifest.json"
+    if not manifest_path.is_file():
+        raise fail(f"no built layers in {root}; run `orienter build` (ORIENTER_BUILD_DIR)")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    inputs = manifest.get("inputs", {})
+    adm0_text = (inputs.get("adm0") or {}).get("path")
+    adm0_path = _resolve(adm0_text) if adm0_text else find_dataset(settings, "adm0")
+    if adm0_path is None or not adm0_path.is_file():
+        adm0_path = find_dataset(settings, "adm0")
+    if adm0_path is None:
+        raise fail(f"no country boundary (ADM0) under {settings.data_dir / 'boundaries'}")
+    pop_text = (inputs.get("population") or {}).get("path")
+    pop_path = _resolve(pop_text) if pop_text else None
+    if pop_path is None or not pop_path.is_file():
+        found = find_dataset(settings, "population_raster")
+        if found is None:
+            raise fail(
+                "no population raster: the manifest records "
+                f"{pop_text or 'none'} and {settings.data_dir / 'population'} holds none"
+            )
+        err_console.print(
+            f"[yellow]Warning:[/] the build's population raster ({pop_text}) is missing; "
+            f"using {found}"
+        )
+        pop_path = found
+    cell_m = float(manifest.get("parameters", {}).get("cell_m", settings.grid_cell_m))
+    buffer_m = float(manifest.get("parameters", {}).get("grid_buffer_m", GRID_BUFFER_M))
+    country = read_boundaries(adm0_path, level=0).to_crs(METRIC_CRS).union_all()
+    grid = make_grid(country, crs=METRIC_CRS, cell_m=cell_m, buffer_m=buffer_m)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raster = read_population_raster(pop_path)
+    population = population_on_grid(raster, grid, area=country)
+    providers = gpd.read_parquet(root / "providers.parquet")
+    return _Inputs(manifest, grid, country, population, str(pop_path), providers)
+
+
+def _read_surface(root: Path, grid: Grid, name: str) -> np.ndarray:
+    path = root / "surfaces" / "all" / f"{name}.tif"
+    if not path.is_file():
+        built = sorted(p.stem for p in (root / "surfaces" / "all").glob("*.tif"))
+        names = ", ".join(b for b in built if "alloc" not in b)
+        raise fail(f"{path} is not built; built surfaces: {names}")
+    with rasterio.open(path) as src:
+        if src.shape != (grid.nrows, grid.ncols) or not np.allclose(
+            tuple(src.transform)[:6], tuple(grid.transform)[:6]
+        ):
+            raise fail(f"{path} does not match the grid of this data directory; rebuild")
+        band = src.read(1)
+    return band[grid.active]
+
+
+def _facility_surface(
+    settings: Settings, mode: str, scenario: str
+) -> tuple[np.ndarray, np.ndarray, gpd.GeoDataFrame, np.ndarray]:
+    """Minutes and allocation per cell to the nearest WHO/KEMRI facility (one Dijkstra)."""
+    path = find_dataset(settings, "facilities_who")
+    if path is None:
+        raise fail(f"no WHO/KEMRI facility list under {settings.data_dir / 'facilities'}")
+    graph_path = settings.build_dir / "graphs" / f"{mode}-{scenario}.npz"
+    if not graph_path.is_file():
+        raise fail(f"{graph_path} is not built; run `orienter build --mode {mode}`")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fac = read_who_facilities(path)
+    fac = fac.rename(columns={"facility_id": "id"})
+    metric = fac.to_crs(METRIC_CRS)
+    graph, ids = attach_points(
+        load_graph(graph_path), metric.geometry.x.to_numpy(), metric.geometry.y.to_numpy()
+    )
+    inside = ids >= 0
+    fac = fac[inside].reset_index(drop=True)
+    minutes, nearest = nearest_source_times(graph, ids[inside])
+    err_console.print(
+        f"{len(fac)} WHO/KEMRI facilities from {path} ({int((~inside).sum())} outside the grid)"
+    )
+    cells = graph.n_cells
+    return minutes[:cells], nearest[:cells].astype(float), fac, np.ones(len(fac), dtype=bool)
+
+
+def _check_choice(value: str, allowed: tuple[str, ...] | list[str], option: str) -> None:
+    if value not in allowed:
+        raise fail(f"{option} {value!r}: use one of {', '.join(allowed)}")
+
+
+def coverage(
+    level: Annotated[str, typer.Option("--level", help="adm1, adm2 or adm3.")] = "adm1",
+    service: Annotated[
+        str, typer.Option("--service", help="one_stop_centre or a service key.")
+    ] = "one_stop_centre",
+    mode: Annotated[str, typer.Option("--mode", help="walk, motorbike or car.")] = "car",
+    scenario: Annotated[str, typer.Option("--scenario", help="baseline, slowed, avoid.")] = (
+        "baseline"
+    ),
+    fmt: Annotated[
+        str, typer.Option("--format", help="table, csv, hxl (CSV + hashtag row), json, geojson.")
+    ] = "table",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file (.gpkg for a GeoPackage)."),
+    ] = None,
+    providers_from: Annotated[
+        str,
+        typer.Option(
+            "--providers",
+            help="'directory' (the built provider surfaces) or 'who-kemri' (every facility "
+            "of the WHO/KEMRI health-facility list, one multi-source run on the built graph; "
+            "--service is then ignored).",
+        ),
+    ] = "directory",
+) -> None:
+    """Population within 30 min, 1 h, 2 h and 5 h of a service, per admin unit.
+
+    Every provider counts, confidential ones included (coverage describes access, not
+    locations).  Times are from the built surfaces; people from the build's population
+    raster spread over the travel-time grid.
+    """
+    _check_choice(level, LEVELS, "--level")
+    _check_choice(fmt, FORMATS, "--format")
+    _check_choice(service, SERVICE_KEYS, "--service")
+    settings = get_settings()
+    inputs = load_inputs(settings)
+    _check_choice(mode, inputs.manifest.get("modes", []), "--mode")
+    _check_choice(scenario, inputs.manifest.get("scenarios", []), "--scenario")
+    _check_choice(providers_from, ("directory", "who-kemri"), "--providers")
+    root = settings.build_dir
+    if providers_from == "who-kemri":
+        minutes, alloc, providers, offering = _facility_surface(settings, mode, scenario)
+        service = "health_facility (WHO/KEMRI)"
+    else:
+        name = f"{service}-{mode}-{scenario}"
+        minutes = _read_surface(root, inputs.grid, name)
+        alloc = _read_surface(root, inputs.grid, f"{name}-allocation")
+        providers = inputs.providers
+        offering = providers_offering(providers, service)
+    units_path = find_dataset(settings, level)
+    if units_path is None:
+        raise fail(f"no {level} boundaries under {settings.data_dir / 'boundaries'}")
+    try:
+        units = read_boundaries(units_path, level=int(level[-1]))
+        pieces = assign_cells(inputs.grid, units, inputs.population)
+        where = provider_units(providers.to_crs(units.crs), units)
+        table = coverage_table(
+            np.where(np.isnan(minutes), np.inf, minutes)[pieces.cell],
+            pieces.population,
+            pieces.unit,
+            units,
+            allocation_per_cell=np.asarray(alloc, dtype=np.int64)[pieces.cell],
+            provider_ids=providers["id"].astype(str).tolist(),
+            provider_unit=np.where(offering, where, -1),
+        )
+    except (DataFileError, DataValidationError, ValueError, TypeError) as exc:
+        raise fail(str(exc)) from exc
+    summary_path = root / "conflict" / f"summary_{level}.csv"
+    if summary_path.is_file():
+        ranked = underserved(table, threshold_min=120, conflict=pd.read_csv(summary_path))
+        table["max_class"] = table["pcode"].map(ranked.set_index("pcode")["max_class"])
+    source = inputs.population_source
+    meta = {
+        "level": level,
+        "service": service,
+        "mode": mode,
+        "scenario": scenario,
+        "population_source": source,
+        "population_total": round(float(inputs.population.sum())),
+        "providers": int(offering.sum()),
+        "built_at": inputs.manifest.get("built_at"),
+        "note": "median_time_min / p90_time_min null: more than half (10 %) of the people "
+        "cannot reach any provider",
+    }
+    _emit(table, units, meta, fmt, output, level)
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    clean = table.replace([np.inf, -np.inf], np.nan).astype(object)
+    return clean.where(clean.notna(), None).to_dict("records")
+
+
+def _emit(
+    table: pd.DataFrame,
+    units: gpd.GeoDataFrame,
+    meta: dict,
+    fmt: str,
+    output: Path | None,
+    level: str,
+) -> None:
+    table = table.round(
+        {c: 4 for c in table.columns if c.startswith("share_")}
+        | {c: 0 for c in table.columns if c.startswith("pop") or c.endswith("_min")}
+    )
+    with_source = table.assign(population_source=meta["population_source"])
+    if output is not None and output.suffix.lower() == ".gpkg":
+        coverage_layer(with_source, units).to_file(output, driver="GPKG", layer="coverage")
+        err_console.print(f"wrote {output} (population: {meta['population_source']})")
+        return
+    if fmt == "table":
+        headers = ["P-code", "name", "people", "<= 1 h", "<= 2 h", "<= 5 h", "2 h %", "median min"]
+        out = Table(*headers, *(["conflict"] if "max_class" in table else []))
+        for r in table.to_dict("records"):
+            med = r["median_time_min"]
+            cells = [
+                r["pcode"],
+                r["name"],
+                f"{r['population']:,.0f}",
+                f"{r['pop_within_60']:,.0f}",
+                f"{r['pop_within_120']:,.0f}",
+                f"{r['pop_within_300']:,.0f}",
+                "" if pd.isna(r["share_within_120"]) else f"{100 * r['share_within_120']:.1f}",
+                "unreachable" if med == np.inf else ("" if pd.isna(med) else f"{med:.0f}"),
+            ]
+            if "max_class" in table:
+                cells.append(str(r["max_class"] or ""))
+            out.add_row(*cells)
+        console.print(out)
+        total = table["population"].sum()
+        console.print(
+            f"{meta['service']} by {meta['mode']} ({meta['scenario']}), {meta['providers']} "
+            f"providers: {table['pop_within_60'].sum() / total:.1%} of {total:,.0f} people "
+            f"within 1 h, {table['pop_within_120'].sum() / total:.1%} within 2 h.  "
+            f"Population: {meta['population_source']}.",
+            highlight=False,
+        )
+        return
+    if fmt in ("csv", "hxl"):
+        frame = to_hxl(with_source, level=int(level[-1])) if fmt == "hxl" else with_source
+        text = frame.to_csv(index=False)
+    elif fmt == "json":
+        text = json.dumps(
+            {"meta": meta, "units": _records(table)}, ensure_ascii=False, indent=2, default=str
+        )
+    else:
+        layer = coverage_layer(with_source, units)
+        data = json.loads(layer.to_json(drop_id=True, ensure_ascii=False))
+        data["meta"] = meta
+        text = json.dumps(data, ensure_ascii=False)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        err_console.print(f"wrote {output} (population: {meta['population_source']})")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _candidates(settings: Settings, spec: str) -> gpd.GeoDataFrame:
+    """Candidate sites as points (EPSG:4326) with ``name`` and ``kind``."""
+    if spec == "facilities":
+        path = find_dataset(settings, "facilities_who")
+        if path is None:
+            raise fail(f"no WHO/KEMRI facility list under {settings.data_dir / 'facilities'}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fac = read_who_facilities(path)
+        keep = fac["facility_type"].isin(SITING_FACILITY_TYPES)
+        out = fac.loc[keep, ["name", "facility_type", "geometry"]]
+        return out.rename(columns={"facility_type": "kind"}).reset_index(drop=True)
+    if spec == "settlements":
+        path = find_dataset(settings, "settlements")
+        if path is None:
+            raise fail(f"no settlements under {settings.data_dir / 'settlements'}")
+        places = read_settlements(path)
+        out = places[["name", "place_class", "geometry"]].rename(columns={"place_class": "kind"})
+        return out.assign(kind="settlement class " + out["kind"].astype(str)).reset_index(drop=True)
+    path = Path(spec)
+    if not path.is_file():
+        raise fail(f"--candidates {spec!r}: use facilities, settlements or an existing file")
+    try:
+        if path.suffix.lower() == ".csv":
+            df = pd.read_csv(path)
+            cols = {c.lower(): c for c in df.columns}
+            lon = cols.get("lon") or cols.get("longitude") or cols.get("long")
+            lat = cols.get("lat") or cols.get("latitude")
+            if lon is None or lat is None:
+                raise fail(f"{path}: needs lon and lat columns, has {list(df.columns)}")
+            layer = gpd.GeoDataFrame(
+                df, geometry=gpd.points_from_xy(df[lon], df[lat]), crs="EPSG:4326"
+            )
+        else:
+            layer = gpd.read_file(path).to_crs("EPSG:4326")
+    except (OSError, ValueError) as exc:
+        raise fail(f"{path}: cannot be read ({exc})") from exc
+    if not (layer.geom_type == "Point").all():
+        raise fail(f"{path}: every candidate must be a point")
+    name = (
+        layer["name"].astype(str)
+        if "name" in layer
+        else pd.Series([f"site {i + 1}" for i in range(len(layer))], index=layer.index)
+    )
+    return gpd.GeoDataFrame(
+        {"name": name.to_numpy(), "kind": "user file"}, geometry=layer.geometry.values, crs=4326
+    )
+
+
+def site(
+    service: Annotated[str, typer.Option("--service", help="Service to add centres for.")] = (
+        "one_stop_centre"
+    ),
+    n: Annotated[int, typer.Option("--n", min=1, max=100, help="Number of new centres.")] = 5,
+    threshold_min: Annotated[
+        float, typer.Option("--threshold-min", min=1, max=1440, help="Coverage threshold, min.")
+    ] = 120,
+    mode: Annotated[str, typer.Option("--mode", help="Travel mode.")] = "car",
+    candidates: Annotated[
+        str,
+        typer.Option(
+            "--candidates",
+            help="'facilities' (CSRéf and hospitals of the WHO/KEMRI list), 'settlements' "
+            "or a GeoJSON/GeoPackage/CSV (lon, lat) file of points.",
+        ),
+    ] = "facilities",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Choose N new centres that bring the most people within the threshold (greedy MCLP).
+
+    Existing providers of the service stay.  Each candidate is scored with one Dijkstra
+    bounded at the threshold on the baseline graph; each step adds the candidate whose
+    covered, not yet covered people are most, and reports that gain.
+    """
+    _check_choice(service, SERVICE_KEYS, "--service")
+    settings = get_settings()
+    started = time.perf_counter()
+    inputs = load_inputs(settings)
+    _check_choice(mode, inputs.manifest.get("modes", []), "--mode")
+    graph_path = settings.build_dir / "graphs" / f"{mode}-baseline.npz"
+    if not graph_path.is_file():
+        raise fail(f"{graph_path} is not built; run `orienter build --mode {mode}`")
+    cands = _candidates(settings, candidates)
+    if cands.empty:
+        raise fail(f"--candidates {candidates!r} gave no candidate site")
+    providers = inputs.providers
+    offering = providers_offering(providers, service)
+    metric = providers.to_crs(METRIC_CRS)
+    graph = load_graph(graph_path)
+    graph, ids = attach_points(
+        graph, metric.geometry.x.to_numpy(), metric.geometry.y.to_numpy(), keep_isolated=True
+    )
+    cm = cands.to_crs(METRIC_CRS)
+    t_solve = time.perf_counter()
+    try:
+        sites, reach, base = site_centres(
+            graph,
+            ids[offering],
+            cm.geometry.x.to_numpy(),
+            cm.geometry.y.to_numpy(),
+            inputs.population,
+            n=n,
+            threshold_min=threshold_min,
+        )
+    except (ValueError, TypeError) as exc:
+        raise fail(str(exc)) from exc
+    solve_s = time.perf_counter() - t_solve
+    total = float(inputs.population.sum())
+    before = float(inputs.population[base <= threshold_min].sum())
+    chosen = cands.iloc[sites["candidate"].to_numpy()].reset_index(drop=True)
+    rows = [
+        {
+            "step": int(s.step),
+            "name": str(c["name"]),
+            "kind": str(c["kind"]),
+            "lon": round(float(c.geometry.x), 5),
+            "lat": round(float(c.geometry.y), 5),
+            "gain_population": round(float(s.gain_population)),
+            "covered_population": round(float(s.covered_population)),
+            "covered_share": round(float(s.covered_population) / total, 4),
+        }
+        for s, (_, c) in zip(sites.itertuples(), chosen.iterrows(), strict=True)
+    ]
+    meta = {
+        "service": service,
+        "mode": mode,
+        "threshold_min": threshold_min,
+        "existing_providers": int(offering.sum()),
+        "candidates": candidates,
+        "n_candidates": len(cands),
+        "candidates_outside_grid": int((reach.nodes < 0).sum()),
+        "population_source": inputs.population_source,
+        "population_total": round(total),
+        "covered_before": round(before),
+        "covered_before_share": round(before / total, 4),
+        "seconds_scoring_and_greedy": round(solve_s, 1),
+        "seconds_total": round(time.perf_counter() - started, 1),
+    }
+    if as_json:
+        typer.echo(json.dumps({"meta": meta, "sites": rows}, ensure_ascii=False, indent=2))
+        return
+    out = Table("#", "site", "kind", "lon", "lat", "people gained", "covered", "share")
+    for r in rows:
+        out.add_row(
+            str(r["step"]),
+            r["name"],
+            r["kind"],
+            f"{r['lon']:.3f}",
+            f"{r['lat']:.3f}",
+            f"{r['gain_population']:,}",
+            f"{r['covered_population']:,}",
+            f"{100 * r['covered_share']:.1f} %",
+        )
+    console.print(out)
+    console.print(
+        f"{service} by {mode}, within {threshold_min:g} min: {meta['covered_before']:,} people "
+        f"({100 * meta['covered_before_share']:.1f} %) with the {meta['existing_providers']} "
+        f"existing providers; {len(cands)} candidates scored in {solve_s:.1f} s.  "
+        f"Population: {inputs.population_source}.",
+        highlight=False,
+    )

@@ -1,0 +1,117 @@
+"""`orienter coverage` and `orienter site` on a car/baseline build of the real data."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.settings import get_settings
+
+pytestmark = pytest.mark.integration
+
+REQUIRED = [
+    "pcode",
+    "name",
+    "population",
+    "pop_within_60",
+    "pop_within_120",
+    "pop_within_300",
+    "share_within_120",
+    "median_time_min",
+]
+
+
+@pytest.fixture(scope="module")
+def built(data_dir, tmp_path_factory):
+    build_dir = tmp_path_factory.mktemp("build")
+    providers = tmp_path_factory.mktemp("prov") / "providers.geojson"
+    shutil.copy("data/providers.geojson", providers)
+    mp = pytest.MonkeyPatch()
+    for key, value in {
+        "ORIENTER_DATA_DIR": str(data_dir),
+        "ORIENTER_BUILD_DIR": str(build_dir),
+        "ORIENTER_PROVIDERS": str(providers),
+        "ORIENTER_BOUNDARIES_DIR": str(build_dir / "no-user-boundaries"),
+    }.items():
+        mp.setenv(key, value)
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["build", "--mode", "car", "--scenario", "baseline"])
+    assert result.exit_code == 0, result.output
+    yield build_dir
+    mp.undo()
+    get_settings.cache_clear()
+
+
+def _run(*args: str):
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_coverage_json_adm1(built):
+    payload = json.loads(_run("coverage", "--level", "adm1", "--format", "json"))
+    meta, units = payload["meta"], payload["units"]
+    assert meta["population_source"].endswith(".tif")
+    assert len(units) == 9
+    assert sum(u["population"] for u in units) == pytest.approx(meta["population_total"], abs=10)
+    for u in units:
+        shares = [u[f"share_within_{t}"] for t in (30, 60, 120, 300)]
+        assert all(0 <= s <= 1 for s in shares) and shares == sorted(shares)
+    bamako = next(u for u in units if u["name"] == "Bamako")
+    assert bamako["share_within_60"] == 1.0 and bamako["n_providers"] >= 1
+    kidal = next(u for u in units if u["name"] == "Kidal")
+    assert kidal["share_within_120"] < 0.05
+    assert kidal["median_time_min"] > 120  # Kidal's nearest One-Stop Centre is Gao's
+    # every unit names the provider serving most of its people
+    assert all(u["nearest_provider_id"] for u in units)
+
+
+def test_coverage_csv_adm3_has_every_commune(built):
+    table = pd.read_csv(io.StringIO(_run("coverage", "--level", "adm3", "--format", "csv")))
+    assert len(table) == 701 and table["pcode"].is_unique
+    assert set(REQUIRED) <= set(table.columns)
+    assert table["population_source"].str.endswith(".tif").all()
+    assert (table["population"] > 0).all()  # communes smaller than a cell get a share
+
+
+def test_coverage_hxl_and_geojson_adm2(built):
+    lines = _run("coverage", "--level", "adm2", "--format", "hxl").splitlines()
+    assert lines[1].startswith("#adm2+code,#adm2+name,#population")
+    assert len(lines) == 2 + 50
+    geo = json.loads(_run("coverage", "--level", "adm2", "--format", "geojson"))
+    assert len(geo["features"]) == 50
+    assert geo["features"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert geo["meta"]["population_source"].endswith(".tif")
+
+
+def test_coverage_rejects_bad_options(built):
+    result = CliRunner().invoke(app, ["coverage", "--level", "adm9"])
+    assert result.exit_code != 0 and "--level" in result.output
+    result = CliRunner().invoke(app, ["coverage", "--mode", "walk"])
+    assert result.exit_code != 0 and "--mode 'walk'" in result.output
+
+
+def test_site_one_centre_gain_adds_up(built):
+    payload = json.loads(
+        _run("site", "--service", "one_stop_centre", "--n", "2", "--threshold-min", "60", "--json")
+    )
+    meta, sites = payload["meta"], payload["sites"]
+    assert meta["n_candidates"] > 50 and meta["population_source"].endswith(".tif")
+    assert len(sites) == 2
+    gains = [s["gain_population"] for s in sites]
+    assert gains[0] >= gains[1] > 0
+    assert sites[1]["covered_population"] == pytest.approx(
+        meta["covered_before"] + sum(gains), abs=2
+    )
+    # baseline coverage agrees with `orienter coverage` (same surface, up to float32)
+    cov = json.loads(_run("coverage", "--level", "adm1", "--format", "json"))["units"]
+    within = sum(u["pop_within_60"] for u in cov)
+    assert meta["covered_before"] == pytest.approx(within, rel=2e-3)
+    assert np.isfinite(meta["seconds_scoring_and_greedy"])
