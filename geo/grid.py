@@ -49,7 +49,7 @@ class Grid:
         out[self.active] = np.arange(int(self.active.sum()))
         return out
 
-    @property
+    @cached_property
     def n_cells(self) -> int:
         """Number of active cells (graph nodes)."""
         return int(self.active.sum())

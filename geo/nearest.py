@@ -36,6 +36,13 @@ def _to_metric(graph: CostGraph) -> Transformer:
     return _TRANSFORMERS[key]
 
 
+def _to_geographic(graph: CostGraph) -> Transformer:
+    key = "back:" + graph.grid.crs.to_wkt()
+    if key not in _TRANSFORMERS:
+        _TRANSFORMERS[key] = Transformer.from_crs(graph.grid.crs, GEOGRAPHIC_CRS, always_xy=True)
+    return _TRANSFORMERS[key]
+
+
 def providers_offering(providers: pd.DataFrame, service: str | None) -> np.ndarray:
     """Boolean mask of providers offering ``service``; ``one_stop_centre`` means the type."""
     if service is None:
@@ -125,7 +132,7 @@ def nearest_providers(
     km: list[float] = []
     worst: list[str | None] = []
     km_by_class: list[dict | None] = []
-    back = Transformer.from_crs(graph.grid.crs, GEOGRAPHIC_CRS, always_xy=True)
+    back = _to_geographic(graph)
     for i in range(len(rows)):
         if not reachable[i]:
             km.append(np.nan)

@@ -16,7 +16,6 @@ reason, never a silent 0.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -224,8 +223,9 @@ def route_line(
     target = int(matrix.sources[column])
     path = [int(start_node)]
     limit = graph.n_nodes
+    pred = np.asarray(matrix.pred)  # a plain view: memmap indexing is slow per element
     while path[-1] != target:
-        nxt = int(matrix.pred[path[-1], column])
+        nxt = int(pred[path[-1], column])
         if nxt < 0:
             here = path[-1]
             if (graph.node_x[here], graph.node_y[here]) == (
@@ -238,14 +238,9 @@ def route_line(
         if len(path) > limit:
             raise RuntimeError("predecessor chain does not end; the matrix is corrupt")
     nodes = np.asarray(path, dtype=np.int64)
-    metres = 0.0
-    indptr, indices, data = graph.metres.indptr, graph.metres.indices, graph.metres.data
-    for a, b in itertools.pairwise(nodes):
-        lo, hi = indptr[a], indptr[a + 1]
-        pos = lo + np.searchsorted(indices[lo:hi], b)
-        # sparse sums drop stored zeros: an edge missing here is a zero-length leg
-        if pos < hi and indices[pos] == b:
-            metres += float(data[pos])
+    # one vectorised CSR lookup; a pair missing from ``metres`` is a zero-length leg
+    # (sparse sums drop stored zeros)
+    metres = float(np.asarray(graph.metres[nodes[:-1], nodes[1:]]).sum()) if len(nodes) > 1 else 0.0
     coords = np.column_stack([graph.node_x[nodes], graph.node_y[nodes]])
     if len(coords) == 1:
         coords = np.vstack([coords, coords])
