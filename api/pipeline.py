@@ -32,7 +32,7 @@ from api.datasets import find_dataset
 from api.settings import Settings
 from geo.boundaries import read_boundaries
 from geo.conflict import clip_to_country, filter_events, read_conflict_events
-from geo.costgraph import CostGraph, attach_points, build_cost_graph, densify_roads, point_entries
+from geo.costgraph import attach_points, build_cost_graph, densify_roads
 from geo.crs import METRIC_CRS
 from geo.demand import population_on_grid
 from geo.errors import DataFileError
@@ -43,7 +43,7 @@ from geo.providers import SERVICES, public_providers, read_providers
 from geo.roads import read_intercity_network, read_road_segments
 from geo.speeds import read_speed_table
 from geo.store import atomic_path, load_graph, load_matrix, save_graph, save_matrix, write_raster
-from geo.traveltime import SourceMatrix, isochrones, source_time_matrix, surface_from_matrix
+from geo.traveltime import isochrones, source_time_matrix, surface_from_matrix
 from geo.zones import (
     DEFAULT_BANDWIDTH_M,
     DEFAULT_EVENT_TYPES,
@@ -313,12 +313,7 @@ def build_all(
         located.to_parquet(tmp)
     metric = located.to_crs(METRIC_CRS)
     px, py = metric.geometry.x.to_numpy(), metric.geometry.y.to_numpy()
-    base = build_cost_graph(grid, None, speeds, mode=modes[0])
-    outside = [
-        n
-        for n, x, y in zip(located["name"], px, py, strict=True)
-        if len(point_entries(base, x, y)[0]) == 0
-    ]
+    outside = located["name"][grid.locate(px, py) < 0].astype(str).tolist()
     if outside:
         raise DataFileError(
             f"{settings.providers}: provider(s) outside the travel-time grid "
@@ -337,17 +332,23 @@ def build_all(
         py=py,
         inputs=inputs,
     )
-    population = None
-    if pop_path is not None and zones is not None:
-        population = population_on_grid(read_population_raster(pop_path), grid, area=country)
+    population: list[np.ndarray] = []  # computed once, only if a loss table is rebuilt
+
+    def get_population() -> np.ndarray:
+        if not population:
+            population.append(
+                population_on_grid(read_population_raster(pop_path), grid, area=country)
+            )
+        return population[0]
+
     conflict_key = _key(inputs["conflict"], zones.describe() if zones else None)
     total = len(modes) * len(scenarios)
     done = 0
     for mode in modes:
-        baseline_surfaces: dict[str, np.ndarray] = {}
+        keys: dict[str, str] = {}
         for scenario in scenarios:
             factor = scenario_cell_factor(zones, scenario) if zones is not None else None
-            graph, matrix, mkey = _graph_and_matrix(
+            keys[scenario] = _graph_matrix_surfaces(
                 ctx,
                 roads,
                 speeds,
@@ -356,12 +357,9 @@ def build_all(
                 factor,
                 conflict_key if scenario != "baseline" else None,
             )
-            surfaces = _surfaces(ctx, graph, matrix, mode, scenario, mkey)
-            if scenario == "baseline":
-                baseline_surfaces = surfaces
-            elif population is not None:
+            if scenario != "baseline" and pop_path is not None and zones is not None:
                 _loss_of_access(
-                    ctx, graph, population, baseline_surfaces, surfaces, mode, scenario, adm0_path
+                    ctx, get_population, keys["baseline"], keys[scenario], mode, scenario
                 )
             done += 1
             tick("modes x scenarios", done, total)
@@ -370,9 +368,14 @@ def build_all(
     return report
 
 
-def _graph_and_matrix(
+def _graph_matrix_surfaces(
     ctx: _Context, roads, speeds, mode: str, scenario: str, factor, conflict_key: str | None
-) -> tuple[CostGraph, SourceMatrix, str]:
+) -> str:
+    """Graph, per-provider matrix and surfaces of one (mode, scenario); returns the matrix key.
+
+    Nothing is loaded when every output is fresh, so a rebuild with unchanged inputs
+    only hashes them.
+    """
     tag = f"{mode}-{scenario}"
     inputs, root, manifest = ctx.inputs, ctx.root, ctx.manifest
     gkey = _key(
@@ -387,7 +390,16 @@ def _graph_and_matrix(
         scenario,
         conflict_key,
     )
-    gfile = f"graphs/{tag}.npz"
+    mkey = _key("matrix", gkey, inputs["providers"]["sha256"])
+    skey = _key("surfaces", mkey, SERVICE_KEYS, ISOCHRONE_MIN, 2)
+    gfile, mdir = f"graphs/{tag}.npz", f"matrices/{tag}"
+    if (
+        manifest.fresh(f"graph:{tag}", gkey, root)
+        and manifest.fresh(f"matrix:{tag}", mkey, root)
+        and manifest.fresh(f"surfaces:{tag}", skey, root)
+    ):
+        ctx.report.add(f"graph, matrix, surfaces {tag}", "reused", 0.0)
+        return mkey
     t = time.perf_counter()
     if manifest.fresh(f"graph:{tag}", gkey, root):
         graph = load_graph(root / gfile)
@@ -400,8 +412,6 @@ def _graph_and_matrix(
         manifest.record(f"graph:{tag}", gkey, [gfile], time.perf_counter() - t)
         ctx.report.add(f"graph {tag}", "built", time.perf_counter() - t)
     attached, ids = attach_points(graph, ctx.px, ctx.py, keep_isolated=True)
-    mkey = _key("matrix", gkey, inputs["providers"]["sha256"])
-    mdir = f"matrices/{tag}"
     t = time.perf_counter()
     if manifest.fresh(f"matrix:{tag}", mkey, root):
         matrix = load_matrix(root / mdir)
@@ -420,27 +430,22 @@ def _graph_and_matrix(
             time.perf_counter() - t,
         )
         ctx.report.add(f"matrix {tag}", "built", time.perf_counter() - t)
-    return attached, matrix, mkey
+    if not manifest.fresh(f"surfaces:{tag}", skey, root):
+        _write_surfaces(ctx, attached, matrix, mode, scenario, skey)
+    return mkey
 
 
-def _surfaces(ctx: _Context, graph, matrix, mode: str, scenario: str, mkey: str) -> dict:
-    """Write surfaces (and baseline isochrones); return the 'all' surfaces per service."""
+def _write_surfaces(ctx: _Context, graph, matrix, mode: str, scenario: str, skey: str) -> None:
+    """Surfaces and allocation rasters per audience and service; baseline isochrones."""
     tag = f"{mode}-{scenario}"
-    skey = _key("surfaces", mkey, SERVICE_KEYS, ISOCHRONE_MIN, 2)
     t = time.perf_counter()
-    result: dict[str, np.ndarray] = {}
     providers = ctx.providers
-    fresh = ctx.manifest.fresh(f"surfaces:{tag}", skey, ctx.root)
     outputs: list[str] = []
     for audience, allowed in (("public", ctx.public_mask), ("all", np.ones(len(providers), bool))):
         for service in SERVICE_KEYS:
             cols = np.flatnonzero(allowed & providers_offering(providers, service))
             minutes, nearest = surface_from_matrix(matrix, cols)
             cells = np.asarray(minutes[: graph.n_cells], dtype=np.float32)
-            if audience == "all":
-                result[service] = cells
-            if fresh:
-                continue
             band = graph.grid.to_raster(np.where(np.isfinite(cells), cells, np.nan), fill=np.nan)
             alloc = graph.grid.to_raster(nearest[: graph.n_cells].astype(np.int32), fill=-1)
             base = f"surfaces/{audience}/{service}-{tag}"
@@ -467,9 +472,6 @@ def _surfaces(ctx: _Context, graph, matrix, mode: str, scenario: str, mkey: str)
                 tags={**tags, "values": "provider row of providers.parquet"},
             )
             outputs += [f"{base}.tif", f"{base}-allocation.tif"]
-    if fresh:
-        ctx.report.add(f"surfaces {tag}", "reused", time.perf_counter() - t)
-        return result
     if scenario == "baseline":  # isochrones of public providers (they reveal locations)
         frames = []
         for j in np.flatnonzero(ctx.public_mask):
@@ -490,7 +492,6 @@ def _surfaces(ctx: _Context, graph, matrix, mode: str, scenario: str, mkey: str)
         outputs.append(iso_path)
     ctx.manifest.record(f"surfaces:{tag}", skey, outputs, time.perf_counter() - t)
     ctx.report.add(f"surfaces {tag}", "built", time.perf_counter() - t)
-    return result
 
 
 def _write_conflict(
@@ -519,17 +520,41 @@ def _write_conflict(
 
 
 def _loss_of_access(
-    ctx: _Context,
-    graph,
-    population: np.ndarray,
-    baseline: dict,
-    scenario_surfaces: dict,
-    mode: str,
-    scenario: str,
-    adm0_path: Path,
+    ctx: _Context, get_population, base_mkey: str, scen_mkey: str, mode: str, scenario: str
 ) -> None:
-    """Population newly beyond 1, 2 and 5 hours per région and cercle; map layer."""
-    rows = []
+    """Population newly beyond 1, 2 and 5 hours per région and cercle; map layer.
+
+    Surfaces come from the matrices ('all' providers: coverage counts every service).
+    """
+    tag = f"{mode}-{scenario}"
+    out = ctx.root / "conflict"
+    table_path = f"conflict/loss_{tag}.csv"
+    tif_path = f"conflict/loss_one_stop_centre_{tag}.tif"
+    lkey = _key(
+        "loss",
+        base_mkey,
+        scen_mkey,
+        ctx.inputs["population"],
+        ctx.inputs.get("conflict"),
+        LOSS_THRESHOLDS_MIN,
+    )
+    if ctx.manifest.fresh(f"loss:{tag}", lkey, ctx.root):
+        ctx.report.add(f"loss of access {tag}", "reused", 0.0)
+        return
+    t = time.perf_counter()
+    population = get_population()
+    n_cells = ctx.grid.n_cells
+    everyone = np.arange(len(ctx.providers))
+    base_m = load_matrix(ctx.root / "matrices" / f"{mode}-baseline")
+    scen_m = load_matrix(ctx.root / "matrices" / tag)
+    surfaces = {}
+    for service in SERVICE_KEYS:
+        cols = everyone[providers_offering(ctx.providers, service)]
+        surfaces[service] = tuple(
+            np.asarray(surface_from_matrix(m, cols)[0][:n_cells], dtype=np.float64)
+            for m in (base_m, scen_m)
+        )
+    frames = []
     for level in (1, 2):
         path = find_dataset(ctx.settings, f"adm{level}")
         if path is None:
@@ -544,42 +569,41 @@ def _loss_of_access(
         )[ctx.grid.active]
         n = len(units) + 1
         pop_unit = np.bincount(label, weights=population, minlength=n)[1:]
-        for service, base in baseline.items():
-            scen = scenario_surfaces[service]
+        for service, (base, scen) in surfaces.items():
             cols = {}
-            for t in LOSS_THRESHOLDS_MIN:
-                before = np.bincount(label, weights=population * (base > t), minlength=n)[1:]
-                after = np.bincount(label, weights=population * (scen > t), minlength=n)[1:]
-                cols[f"pop_beyond_{t}_baseline"] = np.round(before)
-                cols[f"pop_beyond_{t}_scenario"] = np.round(after)
-                cols[f"pop_lost_{t}"] = np.round(after - before)
+            for thr in LOSS_THRESHOLDS_MIN:
+                before = np.bincount(label, weights=population * (base > thr), minlength=n)[1:]
+                after = np.bincount(label, weights=population * (scen > thr), minlength=n)[1:]
+                cols[f"pop_beyond_{thr}_baseline"] = np.round(before)
+                cols[f"pop_beyond_{thr}_scenario"] = np.round(after)
+                cols[f"pop_lost_{thr}"] = np.round(after - before)
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    cols[f"share_lost_{t}"] = np.round(
+                    cols[f"share_lost_{thr}"] = np.round(
                         np.where(pop_unit > 0, (after - before) / pop_unit, 0.0), 4
                     )
-            frame = pd.DataFrame(
-                {
-                    "level": level,
-                    "pcode": units["pcode"].astype(str),
-                    "name": units["name"].astype(str),
-                    "mode": mode,
-                    "service": service,
-                    "scenario": scenario,
-                    "population": np.round(pop_unit),
-                    **cols,
-                }
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "level": level,
+                        "pcode": units["pcode"].astype(str),
+                        "name": units["name"].astype(str),
+                        "mode": mode,
+                        "service": service,
+                        "scenario": scenario,
+                        "population": np.round(pop_unit),
+                        **cols,
+                    }
+                )
             )
-            rows.append(frame)
-    out = ctx.root / "conflict"
-    if rows:
-        with atomic_path(out / f"loss_{mode}-{scenario}.csv") as tmp:
-            pd.concat(rows, ignore_index=True).to_csv(tmp, index=False)
-    base, scen = baseline["one_stop_centre"], scenario_surfaces["one_stop_centre"]
-    newly = np.zeros(len(base), dtype=np.int16)
-    for t in sorted(LOSS_THRESHOLDS_MIN, reverse=True):
-        newly[(base <= t) & (scen > t)] = t
+    if frames:
+        with atomic_path(ctx.root / table_path) as tmp:
+            pd.concat(frames, ignore_index=True).to_csv(tmp, index=False)
+    base, scen = surfaces["one_stop_centre"]
+    newly = np.zeros(n_cells, dtype=np.int16)
+    for thr in sorted(LOSS_THRESHOLDS_MIN, reverse=True):
+        newly[(base <= thr) & (scen > thr)] = thr
     write_raster(
-        out / f"loss_one_stop_centre_{mode}-{scenario}.tif",
+        out / f"loss_one_stop_centre_{tag}.tif",
         ctx.grid,
         ctx.grid.to_raster(newly, fill=0).astype(np.int16),
         nodata=-1,
@@ -588,3 +612,10 @@ def _loss_of_access(
             "population_source": str(ctx.inputs["population"]["path"]),
         },
     )
+    ctx.manifest.record(
+        f"loss:{tag}",
+        lkey,
+        [table_path, tif_path] if frames else [tif_path],
+        time.perf_counter() - t,
+    )
+    ctx.report.add(f"loss of access {tag}", "built", time.perf_counter() - t)
