@@ -107,14 +107,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if gaz is None:
                 raise HTTPException(503, "le répertoire des localités n'est pas chargé")
             try:
-                hits = gaz.search(place, limit=1)
+                place_info = gaz.resolve(place)
             except ValueError as exc:
                 raise HTTPException(422, str(exc)) from exc
-            if hits.empty:
-                raise HTTPException(404, "aucune localité ne correspond à ce nom")
-            best = hits.iloc[0]
-            lat, lon = float(best["lat"]), float(best["lon"])
-            place_info = {"name": best["name"], "pcode": best["pcode"], "adm1": best["adm1_name"]}
+            if place_info is None:
+                raise HTTPException(404, "aucune localité ne correspond à ce nom ou P-code")
+            lat, lon = place_info["lat"], place_info["lon"]
         if lat is None or lon is None:
             raise HTTPException(422, "donnez lat et lon, ou place")
         lon_min, lat_min, lon_max, lat_max = MALI_BBOX

@@ -83,24 +83,13 @@ def nearest(
             gaz = load_gazetteer()
         except DataFileError as exc:
             raise fail(str(exc)) from exc
-        hit = gaz.lookup_pcode(place) if place.upper().startswith("ML") else None
-        if hit is not None:
-            lon, lat = float(hit.geometry.x), float(hit.geometry.y)
-            place_info = {"name": hit["name"], "pcode": hit["pcode"], "adm1": hit["adm1_name"]}
-        else:
-            found = gaz.search(place, limit=1)
-            if found.empty:
-                raise fail(
-                    f"--place {place!r}: no settlement matches; try `orienter places search`"
-                )
-            best = found.iloc[0]
-            lon, lat = float(best["lon"]), float(best["lat"])
-            place_info = {
-                "name": best["name"],
-                "pcode": best["pcode"],
-                "adm1": best["adm1_name"],
-                "score": float(best["score"]),
-            }
+        try:
+            place_info = gaz.resolve(place)
+        except ValueError as exc:
+            raise fail(f"--place {place!r}: {exc}") from exc
+        if place_info is None:
+            raise fail(f"--place {place!r}: no settlement matches; try `orienter places search`")
+        lon, lat = place_info["lon"], place_info["lat"]
     try:
         layers = load_layers(settings)
     except NotBuiltError as exc:

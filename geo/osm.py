@@ -51,6 +51,7 @@ from scipy.spatial import cKDTree
 
 from geo.crs import GEOGRAPHIC_CRS
 from geo.errors import DataFileError, DataProblem, DataValidationError
+from geo.roads import ROAD_CLASSES
 
 __all__ = [
     "CLASS_COLUMN_CANDIDATES",
@@ -63,19 +64,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Road classes of the schema, from the fastest to the slowest, then ``unknown``.
-ROAD_CLASSES: tuple[str, ...] = (
-    "motorway",
-    "trunk",
-    "primary",
-    "secondary",
-    "tertiary",
-    "unclassified",
-    "residential",
-    "track",
-    "path",
-    "unknown",
-)
 
 #: Columns searched (case-insensitively, in this order) for the road class of a line layer.
 CLASS_COLUMN_CANDIDATES: tuple[str, ...] = ("highway", "road_class", "fclass", "type", "class")

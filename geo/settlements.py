@@ -35,6 +35,18 @@ SETTLEMENT_COLUMNS = [
     "adm3_name",
     "geometry",
 ]
+#: Columns of a search result before lon, lat and score.
+_ADMIN_COLUMNS = [
+    "pcode",
+    "name",
+    "adm1_pcode",
+    "adm1_name",
+    "adm2_pcode",
+    "adm2_name",
+    "adm3_pcode",
+    "adm3_name",
+    "place_class",
+]
 #: English (and older French) names in common use -> the gazetteer's name.
 EXONYMS: dict[str, str] = {
     "timbuktu": "tombouctou",
@@ -138,6 +150,40 @@ class Gazetteer:
         hit = self.places[self.places["pcode"].str.upper() == str(pcode).strip().upper()]
         return None if hit.empty else hit.iloc[0]
 
+    def resolve(self, query: str) -> dict | None:
+        """One place for ``query``, a P-code (``ML050109007``) or a name; None when none matches.
+
+        Returns a dict with name, pcode, adm1 (name), adm1_pcode, lon, lat and score
+        (100 for a P-code).
+        """
+        text = str(query).strip()
+        if text.upper().startswith("ML") and text[2:].isdigit():
+            hit = self.lookup_pcode(text)
+            if hit is None:
+                return None
+            return {
+                "name": str(hit["name"]),
+                "pcode": str(hit["pcode"]),
+                "adm1": str(hit["adm1_name"]),
+                "adm1_pcode": str(hit["adm1_pcode"]),
+                "lon": float(hit.geometry.x),
+                "lat": float(hit.geometry.y),
+                "score": 100.0,
+            }
+        found = self.search(text, limit=1)
+        if found.empty:
+            return None
+        best = found.iloc[0]
+        return {
+            "name": str(best["name"]),
+            "pcode": str(best["pcode"]),
+            "adm1": str(best["adm1_name"]),
+            "adm1_pcode": str(best["adm1_pcode"]),
+            "lon": float(best["lon"]),
+            "lat": float(best["lat"]),
+            "score": float(best["score"]),
+        }
+
     def search(
         self, query: str, *, region: str | None = None, limit: int = 10, min_score: float = 70.0
     ) -> pd.DataFrame:
@@ -203,39 +249,12 @@ class Gazetteer:
         rank = scores + np.vectorize(_CLASS_BONUS.get)(klass, 0.0)
         order = np.lexsort((klass, -rank))[:limit]
         picked = self.places.iloc[rows[order]]
-        result = pd.DataFrame(
-            {
-                "pcode": picked["pcode"].to_numpy(),
-                "name": picked["name"].to_numpy(),
-                "adm1_pcode": picked["adm1_pcode"].to_numpy(),
-                "adm1_name": picked["adm1_name"].to_numpy(),
-                "adm2_pcode": picked["adm2_pcode"].to_numpy(),
-                "adm2_name": picked["adm2_name"].to_numpy(),
-                "adm3_pcode": picked["adm3_pcode"].to_numpy(),
-                "adm3_name": picked["adm3_name"].to_numpy(),
-                "place_class": picked["place_class"].to_numpy(),
-                "lon": picked.geometry.x.to_numpy(),
-                "lat": picked.geometry.y.to_numpy(),
-                "score": np.round(scores[order], 1),
-            }
-        )
+        result = pd.DataFrame(picked[_ADMIN_COLUMNS]).reset_index(drop=True)
+        result["lon"] = picked.geometry.x.to_numpy()
+        result["lat"] = picked.geometry.y.to_numpy()
+        result["score"] = np.round(scores[order], 1)
         return result
 
 
 def _empty_result() -> pd.DataFrame:
-    return pd.DataFrame(
-        columns=[
-            "pcode",
-            "name",
-            "adm1_pcode",
-            "adm1_name",
-            "adm2_pcode",
-            "adm2_name",
-            "adm3_pcode",
-            "adm3_name",
-            "place_class",
-            "lon",
-            "lat",
-            "score",
-        ]
-    )
+    return pd.DataFrame(columns=[*_ADMIN_COLUMNS, "lon", "lat", "score"])

@@ -50,6 +50,12 @@ def test_nearest_by_place_and_point(client):
     r = client.get("/api/v1/nearest", params={"place": "Kidal", "service": "one_stop_centre"})
     assert r.status_code == 200, r.text
     assert r.json()["results"][0]["id"] == "osc-gao"
+    by_code = client.get(
+        "/api/v1/nearest",
+        params={"place": r.json()["query"]["place"]["pcode"], "service": "one_stop_centre"},
+    )
+    assert by_code.json()["results"][0]["id"] == "osc-gao"
+    assert client.get("/api/v1/nearest", params={"place": "ML9999999"}).status_code == 404
     r = client.get("/api/v1/nearest", params={"lat": 12.65, "lon": -8.0, "k": 3})
     times = [x["travel_time_min"] for x in r.json()["results"]]
     assert len(times) == 3 and times == sorted(times) and times[0] < 60

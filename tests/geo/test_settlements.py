@@ -80,3 +80,13 @@ def test_shared_gazetteer(data_dir):
     assert gaz.search("Timbuktu").iloc[0]["name"] == "Tombouctou"
     assert gaz.search("Tombouctou").iloc[0]["adm1_pcode"] == "ML06"
     assert gaz.search("Sevare").iloc[0]["name"] == "Sevare"
+
+
+def test_resolve_pcode_or_name():
+    gaz = Gazetteer.from_settlements(_places())
+    by_code = gaz.resolve("ml0501001")
+    assert by_code["name"] == "Sevare" and by_code["score"] == 100.0
+    assert (by_code["lon"], by_code["lat"]) == (2.0, 2.0)
+    by_name = gaz.resolve("Ségou")
+    assert by_name["pcode"] == "ML0401002" and by_name["adm1_pcode"] == "ML04"
+    assert gaz.resolve("ML9999999") is None and gaz.resolve("xqzwv") is None
