@@ -7,7 +7,9 @@ recorded (``manifest.json`` ``inputs.population``); every output names that sour
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -28,10 +30,12 @@ from api.settings import Settings, get_settings
 from geo.boundaries import read_boundaries
 from geo.costgraph import attach_points
 from geo.coverage import (
+    DEFAULT_THRESHOLDS_MIN,
     assign_cells,
     coverage_layer,
     coverage_table,
     provider_units,
+    service_deserts,
     to_hxl,
     underserved,
 )
@@ -43,8 +47,8 @@ from geo.grid import Grid, make_grid
 from geo.nearest import providers_offering
 from geo.population import read_population_raster
 from geo.settlements import read_settlements
-from geo.siting import site_centres
-from geo.store import load_graph
+from geo.siting import candidate_reach, site_centres, what_if_add, what_if_remove
+from geo.store import load_graph, load_matrix
 from geo.traveltime import nearest_source_times
 
 LEVELS = ("adm1", "adm2", "adm3")
@@ -170,7 +174,9 @@ def coverage(
     ] = "table",
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write to this file (.gpkg for a GeoPackage)."),
+        typer.Option(
+            "--output", "-o", "--out", help="Write to this file (.gpkg for a GeoPackage)."
+        ),
     ] = None,
     providers_from: Annotated[
         str,
@@ -181,6 +187,31 @@ def coverage(
             "--service is then ignored).",
         ),
     ] = "directory",
+    show_underserved: Annotated[
+        bool,
+        typer.Option(
+            "--underserved",
+            help="Rank the units by the people beyond --threshold-min (and their share), "
+            "with the conflict max_class beside them.",
+        ),
+    ] = False,
+    deserts: Annotated[
+        bool,
+        typer.Option(
+            "--deserts",
+            help="Service deserts: contiguous areas beyond --threshold-min as polygons with "
+            "their people, most people first (GeoJSON to stdout, or --out .geojson/.gpkg).",
+        ),
+    ] = False,
+    threshold_min: Annotated[
+        float,
+        typer.Option(
+            "--threshold-min", min=1, max=1440, help="Threshold for --underserved/--deserts."
+        ),
+    ] = 120,
+    min_population: Annotated[
+        float, typer.Option("--min-population", min=0, help="--deserts: drop smaller ones.")
+    ] = 0,
 ) -> None:
     """Population within 30 min, 1 h, 2 h and 5 h of a service, per admin unit.
 
@@ -196,6 +227,12 @@ def coverage(
     _check_choice(mode, inputs.manifest.get("modes", []), "--mode")
     _check_choice(scenario, inputs.manifest.get("scenarios", []), "--scenario")
     _check_choice(providers_from, ("directory", "who-kemri"), "--providers")
+    if deserts and show_underserved:
+        raise fail("--deserts and --underserved: choose one")
+    if deserts and output is not None and output.suffix.lower() not in (".geojson", ".gpkg"):
+        raise fail(f"--out {output}: service deserts are written as .geojson or .gpkg")
+    if output is not None:
+        _check_writable(output)
     root = settings.build_dir
     if providers_from == "who-kemri":
         minutes, alloc, providers, offering = _facility_surface(settings, mode, scenario)
@@ -206,9 +243,16 @@ def coverage(
         alloc = _read_surface(root, inputs.grid, f"{name}-allocation")
         providers = inputs.providers
         offering = providers_offering(providers, service)
+    source = inputs.population_source
+    if deserts:
+        _emit_deserts(
+            inputs, minutes, service, mode, scenario, threshold_min, min_population, output
+        )
+        return
     units_path = find_dataset(settings, level)
     if units_path is None:
         raise fail(f"no {level} boundaries under {settings.data_dir / 'boundaries'}")
+    thresholds = sorted({*DEFAULT_THRESHOLDS_MIN, float(threshold_min)})
     try:
         units = read_boundaries(units_path, level=int(level[-1]))
         pieces = assign_cells(inputs.grid, units, inputs.population)
@@ -218,6 +262,7 @@ def coverage(
             pieces.population,
             pieces.unit,
             units,
+            thresholds_min=thresholds if show_underserved else DEFAULT_THRESHOLDS_MIN,
             allocation_per_cell=np.asarray(alloc, dtype=np.int64)[pieces.cell],
             provider_ids=providers["id"].astype(str).tolist(),
             provider_unit=np.where(offering, where, -1),
@@ -225,10 +270,12 @@ def coverage(
     except (DataFileError, DataValidationError, ValueError, TypeError) as exc:
         raise fail(str(exc)) from exc
     summary_path = root / "conflict" / f"summary_{level}.csv"
-    if summary_path.is_file():
-        ranked = underserved(table, threshold_min=120, conflict=pd.read_csv(summary_path))
+    conflict = pd.read_csv(summary_path) if summary_path.is_file() else None
+    if show_underserved:
+        table = underserved(table, threshold_min=threshold_min, conflict=conflict)
+    elif conflict is not None:
+        ranked = underserved(table, threshold_min=120, conflict=conflict)
         table["max_class"] = table["pcode"].map(ranked.set_index("pcode")["max_class"])
-    source = inputs.population_source
     meta = {
         "level": level,
         "service": service,
@@ -241,7 +288,92 @@ def coverage(
         "note": "median_time_min / p90_time_min null: more than half (10 %) of the people "
         "cannot reach any provider",
     }
+    if show_underserved:
+        meta["threshold_min"] = threshold_min
+        meta["conflict_source"] = str(summary_path) if conflict is not None else None
+        meta["note"] = (
+            "units ranked by the people beyond the threshold (rank_people) and by their "
+            "share (rank_share); max_class: highest conflict class of the unit"
+        )
     _emit(table, units, meta, fmt, output, level)
+
+
+def _check_writable(output: Path) -> None:
+    """Fail before any computation when ``output`` cannot be written."""
+    parent = output.parent if str(output.parent) else Path(".")
+    if output.is_dir():
+        raise fail(f"--out {output}: is a directory")
+    if not parent.is_dir():
+        raise fail(f"--out {output}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise fail(f"--out {output}: directory {parent} is not writable")
+
+
+def _write_atomic(output: Path, write) -> None:
+    """Call ``write(tmp_path)`` then move the file into place; nothing half-written."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=output.suffix, dir=output.parent)
+    os.close(fd)
+    os.unlink(tmp)  # GDAL drivers want to create the file themselves
+    try:
+        write(Path(tmp))
+        os.replace(tmp, output)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise fail(f"--out {output}: cannot be written ({exc})") from exc
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _emit_deserts(
+    inputs: _Inputs,
+    minutes: np.ndarray,
+    service: str,
+    mode: str,
+    scenario: str,
+    threshold_min: float,
+    min_population: float,
+    output: Path | None,
+) -> None:
+    try:
+        layer = service_deserts(
+            minutes,
+            inputs.population,
+            inputs.grid,
+            threshold_min=threshold_min,
+            min_population=min_population,
+        )
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    layer = layer.replace([np.inf, -np.inf], np.nan)
+    layer["population"] = layer["population"].round(0)
+    layer["population_source"] = inputs.population_source
+    meta = {
+        "service": service,
+        "mode": mode,
+        "scenario": scenario,
+        "threshold_min": threshold_min,
+        "min_population": min_population,
+        "deserts": len(layer),
+        "population_in_deserts": round(float(layer["population"].sum())),
+        "population_total": round(float(inputs.population.sum())),
+        "population_source": inputs.population_source,
+        "note": "max_time_min null: part of the desert cannot reach any provider",
+    }
+    if output is not None and output.suffix.lower() == ".gpkg":
+        _write_atomic(output, lambda tmp: layer.to_file(tmp, driver="GPKG", layer="deserts"))
+    else:
+        data = json.loads(layer.to_json(drop_id=True, ensure_ascii=False))
+        data["meta"] = meta
+        text = json.dumps(data, ensure_ascii=False)
+        if output is None:
+            sys.stdout.write(text + "\n")
+            return
+        _write_atomic(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    err_console.print(
+        f"wrote {output}: {len(layer)} deserts beyond {threshold_min:g} min, "
+        f"{meta['population_in_deserts']:,} people (population: {inputs.population_source})"
+    )
 
 
 def _records(table: pd.DataFrame) -> list[dict]:
@@ -263,8 +395,12 @@ def _emit(
     )
     with_source = table.assign(population_source=meta["population_source"])
     if output is not None and output.suffix.lower() == ".gpkg":
-        coverage_layer(with_source, units).to_file(output, driver="GPKG", layer="coverage")
+        layer = coverage_layer(with_source, units)
+        _write_atomic(output, lambda tmp: layer.to_file(tmp, driver="GPKG", layer="coverage"))
         err_console.print(f"wrote {output} (population: {meta['population_source']})")
+        return
+    if fmt == "table" and "rank_people" in table:
+        _print_underserved(table, meta)
         return
     if fmt == "table":
         headers = ["P-code", "name", "people", "<= 1 h", "<= 2 h", "<= 5 h", "2 h %", "median min"]
@@ -307,10 +443,35 @@ def _emit(
         data["meta"] = meta
         text = json.dumps(data, ensure_ascii=False)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        _write_atomic(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         err_console.print(f"wrote {output} (population: {meta['population_source']})")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _print_underserved(table: pd.DataFrame, meta: dict) -> None:
+    t = f"{meta['threshold_min']:g}"
+    beyond = next(c for c in table.columns if c.startswith("pop_beyond_"))
+    share = next(c for c in table.columns if c.startswith("share_beyond_"))
+    out = Table("rank", "P-code", "name", "people", f"> {t} min", "share", "share rank", "conflict")
+    for r in table.to_dict("records"):
+        out.add_row(
+            str(r["rank_people"]),
+            r["pcode"],
+            r["name"],
+            f"{r['population']:,.0f}",
+            f"{r[beyond]:,.0f}",
+            "" if pd.isna(r[share]) else f"{100 * r[share]:.1f} %",
+            str(r["rank_share"]),
+            str(r["max_class"] or ""),
+        )
+    console.print(out)
+    total = table["population"].sum()
+    console.print(
+        f"{meta['service']} by {meta['mode']} ({meta['scenario']}): {table[beyond].sum():,.0f} "
+        f"of {total:,.0f} people beyond {t} min.  Population: {meta['population_source']}.",
+        highlight=False,
+    )
 
 
 def _candidates(settings: Settings, spec: str) -> gpd.GeoDataFrame:
@@ -380,6 +541,18 @@ def site(
         ),
     ] = "facilities",
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    add: Annotated[
+        str | None,
+        typer.Option(
+            "--add",
+            help="What-if: one new provider at LON,LAT; prints the people within the "
+            "threshold nationally and per région before and after (no rebuild, no greedy).",
+        ),
+    ] = None,
+    remove: Annotated[
+        str | None,
+        typer.Option("--remove", help="What-if: without this provider id (see --add)."),
+    ] = None,
 ) -> None:
     """Choose N new centres that bring the most people within the threshold (greedy MCLP).
 
@@ -388,10 +561,16 @@ def site(
     covered, not yet covered people are most, and reports that gain.
     """
     _check_choice(service, SERVICE_KEYS, "--service")
+    if add is not None and remove is not None:
+        raise fail("--add and --remove: give one")
+    point = _parse_lonlat(add) if add is not None else None
     settings = get_settings()
     started = time.perf_counter()
     inputs = load_inputs(settings)
     _check_choice(mode, inputs.manifest.get("modes", []), "--mode")
+    if add is not None or remove is not None:
+        _what_if(settings, inputs, service, mode, threshold_min, point, remove, as_json, started)
+        return
     graph_path = settings.build_dir / "graphs" / f"{mode}-baseline.npz"
     if not graph_path.is_file():
         raise fail(f"{graph_path} is not built; run `orienter build --mode {mode}`")
@@ -471,6 +650,150 @@ def site(
         f"{service} by {mode}, within {threshold_min:g} min: {meta['covered_before']:,} people "
         f"({100 * meta['covered_before_share']:.1f} %) with the {meta['existing_providers']} "
         f"existing providers; {len(cands)} candidates scored in {solve_s:.1f} s.  "
+        f"Population: {inputs.population_source}.",
+        highlight=False,
+    )
+
+
+def _parse_lonlat(text: str) -> tuple[float, float]:
+    try:
+        lon, lat = (float(v) for v in text.split(","))
+    except ValueError:
+        raise fail(f"--add {text!r}: give LON,LAT in degrees, e.g. --add -5.67,13.45") from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise fail(f"--add {text!r}: LON,LAT out of range (longitude first)")
+    return lon, lat
+
+
+def _what_if(
+    settings: Settings,
+    inputs: _Inputs,
+    service: str,
+    mode: str,
+    threshold_min: float,
+    point: tuple[float, float] | None,
+    remove: str | None,
+    as_json: bool,
+    started: float,
+) -> None:
+    """People within ``threshold_min`` before and after adding or removing one provider."""
+    root = settings.build_dir
+    providers = inputs.providers
+    offering = providers_offering(providers, service)
+    n_cells = inputs.grid.n_cells
+    if remove is not None:
+        ids = providers["id"].astype(str).to_numpy()
+        hit = np.flatnonzero(ids == remove)
+        if len(hit) == 0:
+            raise fail(f"--remove {remove!r}: no provider with this id in {root}")
+        j = int(hit[0])
+        if not offering[j]:
+            raise fail(f"--remove {remove!r}: this provider does not offer {service}")
+        mdir = root / "matrices" / f"{mode}-baseline"
+        if not (mdir / "minutes.npy").is_file():
+            raise fail(f"{mdir} is not built; run `orienter build --mode {mode}`")
+        matrix = load_matrix(mdir)
+        cols = np.flatnonzero(offering)
+        sub = np.asarray(matrix.minutes[:n_cells][:, cols], dtype=np.float64)
+        before = sub.min(axis=1) if len(cols) else np.full(n_cells, np.inf)
+        after = what_if_remove(sub, np.arange(len(cols)), int(np.flatnonzero(cols == j)[0]))
+        change = {"remove": remove, "name": str(providers.loc[j].get("name", ""))}
+    else:
+        lon, lat = point
+        where = gpd.GeoSeries(gpd.points_from_xy([lon], [lat]), crs="EPSG:4326").to_crs(METRIC_CRS)
+        if not inputs.country.contains(where.iloc[0]):
+            raise fail(f"--add {lon},{lat}: the point is outside Mali")
+        before = _read_surface(root, inputs.grid, f"{service}-{mode}-baseline")
+        before = np.where(np.isnan(before), np.inf, before).astype(np.float64)
+        graph_path = root / "graphs" / f"{mode}-baseline.npz"
+        if not graph_path.is_file():
+            raise fail(f"{graph_path} is not built; run `orienter build --mode {mode}`")
+        reach = candidate_reach(
+            load_graph(graph_path),
+            where.x.to_numpy(),
+            where.y.to_numpy(),
+            threshold_min=threshold_min,
+        )
+        if reach.nodes[0] < 0:
+            raise fail(f"--add {lon},{lat}: the point cannot join the travel-time graph")
+        after = what_if_add(before, reach.times(0))
+        change = {"add": [lon, lat]}
+    pop = inputs.population
+    rows = []
+    units_path = find_dataset(settings, "adm1")
+    if units_path is not None:
+        units = read_boundaries(units_path, level=1)
+        pieces = assign_cells(inputs.grid, units, pop)
+        n = len(units)
+        people = np.bincount(pieces.unit, weights=pieces.population, minlength=n)
+        b = np.bincount(
+            pieces.unit,
+            weights=pieces.population * (before[pieces.cell] <= threshold_min),
+            minlength=n,
+        )
+        a = np.bincount(
+            pieces.unit,
+            weights=pieces.population * (after[pieces.cell] <= threshold_min),
+            minlength=n,
+        )
+        for k in range(n):
+            rows.append(
+                {
+                    "pcode": str(units["pcode"].iloc[k]),
+                    "name": str(units["name"].iloc[k]),
+                    "population": round(float(people[k])),
+                    "within_before": round(float(b[k])),
+                    "within_after": round(float(a[k])),
+                    "change": round(float(a[k] - b[k])),
+                }
+            )
+        rows.sort(key=lambda r: (-abs(r["change"]), r["name"]))
+    total = float(pop.sum())
+    nat_b = float(pop[before <= threshold_min].sum())
+    nat_a = float(pop[after <= threshold_min].sum())
+    meta = {
+        "service": service,
+        "mode": mode,
+        "scenario": "baseline",
+        "threshold_min": threshold_min,
+        **change,
+        "existing_providers": int(offering.sum()),
+        "population_source": inputs.population_source,
+        "population_total": round(total),
+        "within_before": round(nat_b),
+        "within_after": round(nat_a),
+        "change": round(nat_a - nat_b),
+        "share_before": round(nat_b / total, 4),
+        "share_after": round(nat_a / total, 4),
+        "seconds_total": round(time.perf_counter() - started, 1),
+    }
+    if as_json:
+        typer.echo(json.dumps({"meta": meta, "regions": rows}, ensure_ascii=False, indent=2))
+        return
+    out = Table("P-code", "région", "people", "before", "after", "change")
+    for r in rows:
+        out.add_row(
+            r["pcode"],
+            r["name"],
+            f"{r['population']:,}",
+            f"{r['within_before']:,}",
+            f"{r['within_after']:,}",
+            f"{r['change']:+,}",
+        )
+    out.add_row(
+        "",
+        "Mali",
+        f"{round(total):,}",
+        f"{meta['within_before']:,}",
+        f"{meta['within_after']:,}",
+        f"{meta['change']:+,}",
+    )
+    console.print(out)
+    what = f"adding a provider at {point[0]},{point[1]}" if point else f"removing {remove}"
+    console.print(
+        f"{service} by {mode}, within {threshold_min:g} min, {what}: "
+        f"{100 * meta['share_before']:.1f} % -> {100 * meta['share_after']:.1f} % of "
+        f"{round(total):,} people ({meta['seconds_total']:.1f} s).  "
         f"Population: {inputs.population_source}.",
         highlight=False,
     )

@@ -115,3 +115,93 @@ def test_site_one_centre_gain_adds_up(built):
     within = sum(u["pop_within_60"] for u in cov)
     assert meta["covered_before"] == pytest.approx(within, rel=2e-3)
     assert np.isfinite(meta["seconds_scoring_and_greedy"])
+
+
+def test_coverage_underserved_ranks_people_beyond(built):
+    payload = json.loads(
+        _run(
+            "coverage",
+            "--level",
+            "adm1",
+            "--underserved",
+            "--threshold-min",
+            "90",
+            "--format",
+            "json",
+        )
+    )
+    meta, units = payload["meta"], payload["units"]
+    assert meta["threshold_min"] == 90 and meta["population_source"].endswith(".tif")
+    assert len(units) == 9 and "max_class" in units[0]
+    beyond = [u["pop_beyond_90"] for u in units]
+    assert beyond == sorted(beyond, reverse=True)
+    assert units[0]["rank_people"] == 1
+    assert all(0 <= u["share_beyond_90"] <= 1 for u in units)
+    assert next(u for u in units if u["name"] == "Bamako")["pop_beyond_90"] == 0
+    csv = pd.read_csv(
+        io.StringIO(_run("coverage", "--level", "adm2", "--underserved", "--format", "csv"))
+    )
+    assert len(csv) == 50 and "pop_beyond_120" in csv and "population_source" in csv
+    assert "beyond 120 min" in " ".join(_run("coverage", "--underserved").split())
+
+
+def test_coverage_deserts_geojson_and_gpkg(built, tmp_path):
+    geo = json.loads(_run("coverage", "--deserts", "--threshold-min", "60"))
+    feats = geo["features"]
+    assert feats and geo["meta"]["population_source"].endswith(".tif")
+    people = [f["properties"]["population"] for f in feats]
+    assert people == sorted(people, reverse=True)
+    assert feats[0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert sum(people) <= geo["meta"]["population_total"] + 1
+    out = tmp_path / "deserts.gpkg"
+    _run("coverage", "--deserts", "--min-population", "10000", "--out", str(out))
+    import geopandas as gpd
+
+    layer = gpd.read_file(out, layer="deserts")
+    assert (layer["population"] >= 10000).all()
+    assert layer["population_source"].str.endswith(".tif").all()
+
+
+def _fails(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0, result.output
+    assert message in " ".join(result.output.split()), (args, result.output)
+
+
+def test_coverage_unwritable_out_fails_cleanly(built, tmp_path):
+    _fails(
+        ["coverage", "--deserts", "--out", str(tmp_path / "no-dir" / "d.geojson")], "does not exist"
+    )
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    _fails(["coverage", "--format", "csv", "-o", str(plain / "c.csv")], "does not exist")
+    _fails(["coverage", "--format", "csv", "-o", str(tmp_path)], "is a directory")
+    _fails(["coverage", "--deserts", "--out", str(tmp_path / "d.csv")], ".geojson or .gpkg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.txt"]
+
+
+def test_site_what_if_add_and_remove(built):
+    added = json.loads(_run("site", "--add", "-5.67,12.45", "--json"))
+    meta, regions = added["meta"], added["regions"]
+    assert meta["within_after"] >= meta["within_before"] and meta["change"] > 0
+    assert len(regions) == 9
+    assert sum(r["change"] for r in regions) == pytest.approx(meta["change"], abs=20)
+    cov = json.loads(_run("coverage", "--level", "adm1", "--format", "json"))["units"]
+    assert meta["within_before"] == pytest.approx(sum(u["pop_within_120"] for u in cov), abs=20)
+    removed = json.loads(_run("site", "--remove", "osc-gao", "--json"))
+    meta = removed["meta"]
+    assert meta["change"] < 0
+    assert meta["within_before"] == pytest.approx(added["meta"]["within_before"], rel=1e-3)
+    gao = next(r for r in removed["regions"] if r["name"] == "Gao")
+    assert gao["within_after"] < gao["within_before"]
+    assert "removing osc-gao" in " ".join(_run("site", "--remove", "osc-gao").split())
+
+
+def test_site_what_if_bad_input(built):
+    for args, message in (
+        (["--remove", "no-such-provider"], "no provider with this id"),
+        (["--add", "2.35,48.85"], "outside Mali"),
+        (["--add", "abc"], "LON,LAT"),
+        (["--add", "-5.6,12.4", "--remove", "osc-gao"], "give one"),
+    ):
+        _fails(["site", *args], message)
