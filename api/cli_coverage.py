@@ -67,6 +67,13 @@ class _Inputs:
     providers: gpd.GeoDataFrame
 
 
+def _public(providers: pd.DataFrame) -> np.ndarray:
+    """True for providers that may be named in public outputs (all, without the column)."""
+    if "confidential" not in providers.columns:
+        return np.ones(len(providers), dtype=bool)
+    return ~providers["confidential"].fillna(True).astype(bool).to_numpy()
+
+
 def _resolve(path_text: str) -> Path:
     path = Path(path_text)
     return (path if path.is_absolute() else Path.cwd() / path).resolve()
@@ -264,8 +271,13 @@ def coverage(
             units,
             thresholds_min=thresholds if show_underserved else DEFAULT_THRESHOLDS_MIN,
             allocation_per_cell=np.asarray(alloc, dtype=np.int64)[pieces.cell],
-            provider_ids=providers["id"].astype(str).tolist(),
-            provider_unit=np.where(offering, where, -1),
+            # access figures count every provider; names and counts per unit, which
+            # would locate a confidential one, come from public providers only
+            provider_ids=[
+                pid if pub else None
+                for pid, pub in zip(providers["id"].astype(str), _public(providers), strict=True)
+            ],
+            provider_unit=np.where(offering & _public(providers), where, -1),
         )
     except (DataFileError, DataValidationError, ValueError, TypeError) as exc:
         raise fail(str(exc)) from exc
@@ -687,6 +699,11 @@ def _what_if(
         if len(hit) == 0:
             raise fail(f"--remove {remove!r}: no provider with this id in {root}")
         j = int(hit[0])
+        if not _public(providers)[j]:
+            raise fail(
+                f"--remove {remove!r}: a confidential provider cannot be used in a "
+                "what-if, whose result would show where it is"
+            )
         if not offering[j]:
             raise fail(f"--remove {remove!r}: this provider does not offer {service}")
         mdir = root / "matrices" / f"{mode}-baseline"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -205,3 +206,23 @@ def test_site_what_if_bad_input(built):
         (["--add", "-5.6,12.4", "--remove", "osc-gao"], "give one"),
     ):
         _fails(["site", *args], message)
+
+
+def test_confidential_providers_count_for_access_but_are_never_named(built):
+    confidential = {
+        f["properties"]["id"]
+        for f in json.loads(Path("data/providers.geojson").read_text())["features"]
+        if f["properties"]["confidential"]
+    }
+    output = _run("coverage", "--level", "adm3", "--service", "shelter", "--format", "json")
+    units = json.loads(output)["units"]
+    # every shelter is confidential: people are still counted as within reach of one ...
+    assert sum(u["pop_within_300"] for u in units) > 0
+    # ... but no unit names one or counts one as located in it
+    assert all(u["nearest_provider_id"] is None for u in units)
+    assert all(u["n_providers"] == 0 for u in units)
+    assert not any(pid in output for pid in confidential)
+    refused = CliRunner().invoke(
+        app, ["site", "--service", "shelter", "--remove", "apdf-mopti", "--n", "1"]
+    )
+    assert refused.exit_code == 1 and "confidential" in refused.output
