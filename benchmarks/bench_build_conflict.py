@@ -29,8 +29,14 @@ BEGIN, END = "<!-- BEGIN bench_build_conflict -->", "<!-- END bench_build_confli
 
 def timed(args: list[str], env: dict) -> tuple[float, float, int, str]:
     """Run ``args`` under /usr/bin/time: wall s, peak RSS GB, exit code, stderr tail."""
-    proc = subprocess.run(["/usr/bin/time", "-f", "TIME %e %M", *args], env=env, cwd=REPO,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "TIME %e %M", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     match = re.search(r"TIME ([\d.]+) (\d+)", proc.stderr)
     if match is None:
         raise RuntimeError(f"{args}: no timing in stderr:\n{proc.stderr[-2000:]}")
@@ -45,17 +51,50 @@ def main() -> None:
         env["ORIENTER_BUILD_DIR"] = build
         for label in ("fresh", "cached"):
             wall, rss, rc, _ = timed([ORIENTER, "build", "--scenario", "baseline"], env)
-            rows.append((f"`orienter build --scenario baseline` ({label})", wall, rss, rc,
-                         "<= 180 s, <= 4 GB" if label == "fresh" else "seconds"))
+            rows.append(
+                (
+                    f"`orienter build --scenario baseline` ({label})",
+                    wall,
+                    rss,
+                    rc,
+                    "<= 180 s, <= 4 GB" if label == "fresh" else "seconds",
+                )
+            )
             print(rows[-1], flush=True)
     for level in ("adm1", "adm2", "adm3"):
-        wall, rss, rc, _ = timed([ORIENTER, "conflict", "summary", "--from", "2010-01-01",
-                                  "--to", "2020-12-31", "--level", level, "--format", "csv"], env)
-        rows.append((f"`orienter conflict summary --from 2010-01-01 --to 2020-12-31 --level "
-                     f"{level}`", wall, rss, rc, "<= 10 s"))
+        wall, rss, rc, _ = timed(
+            [
+                ORIENTER,
+                "conflict",
+                "summary",
+                "--from",
+                "2010-01-01",
+                "--to",
+                "2020-12-31",
+                "--level",
+                level,
+                "--format",
+                "csv",
+            ],
+            env,
+        )
+        rows.append(
+            (
+                f"`orienter conflict summary --from 2010-01-01 --to 2020-12-31 --level {level}`",
+                wall,
+                rss,
+                rc,
+                "<= 10 s",
+            )
+        )
         print(rows[-1], flush=True)
-    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                         text=True, check=False).stdout.strip()
+    git = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
     lines = [
         BEGIN,
         "## Whole commands: baseline build and ten-year conflict summary",
@@ -82,8 +121,7 @@ def main() -> None:
     text = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n"
     block = "\n".join(lines)
     if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text,
-                      flags=re.S)
+        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     results.write_text(text, encoding="utf-8")
