@@ -87,13 +87,16 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
-        return not any(d.failed for d in self.datasets) and bool(self.roads_loaded)
+        return not self.failures
 
     @property
     def failures(self) -> list[str]:
         out = [d.key for d in self.datasets if d.failed]
         if not self.roads_loaded:
             out.append("roads (none of " + ", ".join(ROAD_KEYS) + " loads)")
+        elif self.roads_build_uses is not None and self.roads_build_uses not in self.roads_loaded:
+            # another layer loads, but the build takes the best one present: it would fail
+            out.append(f"roads ({self.roads_build_uses}, the layer the build uses, does not load)")
         return out
 
     def to_dict(self) -> dict[str, Any]:

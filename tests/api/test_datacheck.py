@@ -163,3 +163,16 @@ def test_no_road_layer_loading_fails(use_data_dir, tmp_path):
     assert "x_road_segments_y.gpkg" in by_key["roads_segments"]["problems"][0]
     assert report["roads"]["build_uses"] == "roads_segments"
     assert report["roads"]["problem"]
+
+
+@pytest.mark.integration
+def test_broken_road_layer_the_build_would_use_fails(data_dir, use_data_dir, tmp_path):
+    root = _linked_copy(data_dir, tmp_path / "data")
+    (root / "roads" / "mali-latest.osm.pbf").write_bytes(b"not a pbf")  # preferred by the build
+    use_data_dir(root)
+    result = _run("--json")
+    assert result.exit_code == 1, result.output
+    report = _report(result)
+    assert report["roads"]["build_uses"] == "roads_osm"
+    assert "roads_segments" in report["roads"]["loaded"]  # another layer loads ...
+    assert any("the layer the build uses" in f for f in report["failures"])  # ... still fails
