@@ -39,6 +39,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from geo._tables import read_table, require_columns, text_column
 from geo.crs import GEOGRAPHIC_CRS, check_same_crs
 from geo.errors import DataFileError, DataProblem, DataValidationError
 
@@ -95,17 +96,6 @@ DateLike: TypeAlias = str | date | datetime | pd.Timestamp | np.datetime64
 # ----------------------------------------------------------------------------- reading
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise DataFileError(f"{path}: conflict event file not found")
-    try:
-        if path.suffix.lower() in (".xlsx", ".xls"):
-            return pd.read_excel(path, dtype=str)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except Exception as exc:  # pandas raises several types for corrupt files
-        raise DataFileError(f"{path}: cannot be read as a table ({exc})") from exc
-
-
 def _detect_format(df: pd.DataFrame, path: Path) -> Literal["acled", "ucdp"]:
     columns = set(df.columns)
     if "event_date" in columns or "event_type" in columns:
@@ -118,22 +108,6 @@ def _detect_format(df: pd.DataFrame, path: Path) -> Literal["acled", "ucdp"]:
         f"{path}: neither an ACLED export (missing {', '.join(missing_acled)}) nor UCDP GED "
         f"(missing {', '.join(missing_ucdp)}); columns are {list(df.columns)}"
     )
-
-
-def _require(df: pd.DataFrame, columns: list[str], path: Path, fmt: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise DataFileError(
-            f"{path}: {fmt} file lacks required column(s) {', '.join(missing)}; "
-            f"columns are {list(df.columns)}"
-        )
-
-
-def _text(df: pd.DataFrame, column: str) -> pd.Series:
-    if column not in df.columns:
-        return pd.Series(pd.NA, index=df.index, dtype="string")
-    out = df[column].astype("string").str.strip()
-    return out.mask(out == "")
 
 
 def _parse_dates(raw: pd.Series, column: str, problems: list[DataProblem]) -> pd.Series:
@@ -179,26 +153,26 @@ def _parse_fatalities(raw: pd.Series, column: str, problems: list[DataProblem]) 
 
 
 def _from_acled(df: pd.DataFrame, problems: list[DataProblem]) -> dict[str, pd.Series]:
-    event_type = _text(df, "event_type")
+    event_type = text_column(df, "event_type")
     for i in np.flatnonzero(event_type.isna().to_numpy()):
         problems.append(DataProblem(int(i) + 2, "event_type", "empty event type"))
-    event_id = _text(df, "event_id_cnty").fillna(_text(df, "data_id"))
+    event_id = text_column(df, "event_id_cnty").fillna(text_column(df, "data_id"))
     return {
         "event_id": event_id,
         "date": _parse_dates(df["event_date"], "event_date", problems),
         "lat": _parse_coordinate(df["latitude"], "latitude", 90.0, problems),
         "lon": _parse_coordinate(df["longitude"], "longitude", 180.0, problems),
         "event_type": event_type,
-        "sub_event_type": _text(df, "sub_event_type"),
+        "sub_event_type": text_column(df, "sub_event_type"),
         "fatalities": _parse_fatalities(df["fatalities"], "fatalities", problems),
-        "location": _text(df, "location"),
-        "admin1": _text(df, "admin1"),
-        "admin2": _text(df, "admin2"),
+        "location": text_column(df, "location"),
+        "admin1": text_column(df, "admin1"),
+        "admin2": text_column(df, "admin2"),
     }
 
 
 def _from_ucdp(df: pd.DataFrame, problems: list[DataProblem]) -> dict[str, pd.Series]:
-    code = pd.to_numeric(_text(df, "type_of_violence"), errors="coerce")
+    code = pd.to_numeric(text_column(df, "type_of_violence"), errors="coerce")
     for i in np.flatnonzero(~code.isin(list(UCDP_EVENT_TYPES)).to_numpy()):
         problems.append(
             DataProblem(
@@ -211,16 +185,16 @@ def _from_ucdp(df: pd.DataFrame, problems: list[DataProblem]) -> dict[str, pd.Se
     event_type = code.map({float(k): v[0] for k, v in UCDP_EVENT_TYPES.items()})
     sub_event_type = code.map({float(k): v[1] for k, v in UCDP_EVENT_TYPES.items()})
     return {
-        "event_id": _text(df, "id"),
+        "event_id": text_column(df, "id"),
         "date": _parse_dates(df["date_start"], "date_start", problems),
         "lat": _parse_coordinate(df["latitude"], "latitude", 90.0, problems),
         "lon": _parse_coordinate(df["longitude"], "longitude", 180.0, problems),
         "event_type": event_type.astype("string"),
         "sub_event_type": sub_event_type.astype("string"),
         "fatalities": _parse_fatalities(df["best"], "best", problems),
-        "location": _text(df, "where_coordinates"),
-        "admin1": _text(df, "adm_1"),
-        "admin2": _text(df, "adm_2"),
+        "location": text_column(df, "where_coordinates"),
+        "admin1": text_column(df, "adm_1"),
+        "admin2": text_column(df, "adm_2"),
     }
 
 
@@ -277,15 +251,15 @@ def read_conflict_events(path: str | Path, *, fmt: Format = "auto") -> gpd.GeoDa
     if fmt not in ("auto", "acled", "ucdp"):
         raise ValueError(f"fmt must be 'auto', 'acled' or 'ucdp', got {fmt!r}")
     path = Path(path)
-    df = _read_table(path)
+    df = read_table(path, what="conflict event file")
     kind = _detect_format(df, path) if fmt == "auto" else fmt
     problems: list[DataProblem] = []
     if kind == "acled":
-        _require(df, _ACLED_REQUIRED, path, "ACLED")
+        require_columns(df, _ACLED_REQUIRED, path, "ACLED")
         columns = _from_acled(df, problems)
         source = "ACLED"
     else:
-        _require(df, _UCDP_REQUIRED, path, "UCDP GED")
+        require_columns(df, _UCDP_REQUIRED, path, "UCDP GED")
         columns = _from_ucdp(df, problems)
         source = "UCDP GED"
     if problems:

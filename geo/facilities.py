@@ -42,6 +42,7 @@ import pandas as pd
 from rapidfuzz import fuzz
 from scipy.spatial import cKDTree
 
+from geo._tables import require_columns, text_column
 from geo.crs import GEOGRAPHIC_CRS, METRIC_CRS, check_same_crs, ensure_geographic
 from geo.errors import DataFileError, DataProblem, DataValidationError
 
@@ -150,23 +151,6 @@ def _read_any(path: Path, what: str) -> pd.DataFrame:
     except Exception as exc:  # pandas/pyogrio raise several types for corrupt files
         raise DataFileError(f"{path}: cannot be read ({exc})") from exc
     return ensure_geographic(gdf, source=str(path)) if gdf.crs is not None else gdf
-
-
-def _require(df: pd.DataFrame, columns: list[str], path: Path, what: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise DataFileError(
-            f"{path}: not a {what} file, missing column(s) {', '.join(missing)}; "
-            f"columns are {list(df.columns)}"
-        )
-
-
-def _text(df: pd.DataFrame, column: str) -> pd.Series:
-    """A column as stripped strings (NA for empty); all NA when the column is absent."""
-    if column not in df.columns:
-        return pd.Series(pd.NA, index=df.index, dtype="string")
-    out = df[column].astype("string").str.strip()
-    return out.mask(out == "")
 
 
 def _points(
@@ -337,13 +321,13 @@ def _who_type(raw: pd.Series, path: Path) -> pd.Series:
 
 def _who_id(df: pd.DataFrame, lon: np.ndarray, lat: np.ndarray) -> pd.Series:
     keys = (
-        _text(df, "Country").fillna("")
+        text_column(df, "Country").fillna("")
         + "|"
-        + _text(df, "Admin1").fillna("")
+        + text_column(df, "Admin1").fillna("")
         + "|"
-        + _text(df, "Facility name").fillna("")
+        + text_column(df, "Facility name").fillna("")
         + "|"
-        + _text(df, "Facility type").fillna("")
+        + text_column(df, "Facility type").fillna("")
         + "|"
         + pd.Series([f"{y:.6f},{x:.6f}" for x, y in zip(lon, lat, strict=True)], index=df.index)
     )
@@ -394,24 +378,26 @@ def read_who_facilities(
     _check_tolerance(merge_within_m, "merge_within_m")
     df = _read_any(path, "WHO/KEMRI facility")
     is_table = not isinstance(df, gpd.GeoDataFrame)
-    _require(df, _WHO_REQUIRED + (_WHO_COORDS if is_table else []), path, "WHO/KEMRI facility")
+    require_columns(
+        df, _WHO_REQUIRED + (_WHO_COORDS if is_table else []), path, "WHO/KEMRI facility"
+    )
     if country is not None:
-        _require(df, ["Country"], path, "WHO/KEMRI facility")
-        df = df[(_text(df, "Country").str.casefold() == country.casefold()).fillna(False)]
+        require_columns(df, ["Country"], path, "WHO/KEMRI facility")
+        df = df[(text_column(df, "Country").str.casefold() == country.casefold()).fillna(False)]
     lon, lat, has = _points(df, "Lat", "Long", path) if is_table else _points(df, None, None, path)
     df = _drop_unlocated(df, has, path)
     lon, lat = lon[has], lat[has]
-    raw_type = _text(df, "Facility type")
+    raw_type = text_column(df, "Facility type")
     out = _frame(
         {
             "facility_id": _who_id(df, lon, lat),
-            "name": _text(df, "Facility name"),
+            "name": text_column(df, "Facility name"),
             "facility_type": _who_type(raw_type, path),
             "facility_type_raw": raw_type,
-            "adm1_name": _text(df, "Admin1"),
+            "adm1_name": text_column(df, "Admin1"),
             "source": WHO_SOURCE,
-            "location_source": _text(df, "LL source"),
-            "ownership": _text(df, "Ownership"),
+            "location_source": text_column(df, "LL source"),
+            "ownership": text_column(df, "Ownership"),
         },
         lon,
         lat,
@@ -425,7 +411,11 @@ def read_who_facilities(
 
 
 def _healthsites_type(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    amenity, healthcare, name = _text(df, "amenity"), _text(df, "healthcare"), _text(df, "name")
+    amenity, healthcare, name = (
+        text_column(df, "amenity"),
+        text_column(df, "healthcare"),
+        text_column(df, "name"),
+    )
     raw = amenity.fillna("healthcare=" + healthcare)
     tag = amenity.str.lower().map(_HS_TAGS).fillna(healthcare.str.lower().map(_HS_TAGS))
     types = []
@@ -472,7 +462,7 @@ def read_healthsites(path: str | Path, *, merge_within_m: float | None = 1.0) ->
     path = Path(path)
     _check_tolerance(merge_within_m, "merge_within_m")
     df = _read_any(path, "healthsites.io")
-    _require(df, _HS_REQUIRED, path, "healthsites.io")
+    require_columns(df, _HS_REQUIRED, path, "healthsites.io")
     if not isinstance(df, gpd.GeoDataFrame):
         raise DataFileError(f"{path}: healthsites.io file must be a vector layer (GeoJSON …)")
     df = df.reset_index(drop=True)
@@ -480,22 +470,22 @@ def read_healthsites(path: str | Path, *, merge_within_m: float | None = 1.0) ->
     reduced = (df.geometry.geom_type != "Point").to_numpy()[has]
     df = _drop_unlocated(df, has, path)
     lon, lat = lon[has], lat[has]
-    osm_type = _text(df, "osm_type").fillna("node")
-    osm_id = _text(df, "osm_id").str.replace(r"\.0$", "", regex=True)
+    osm_type = text_column(df, "osm_type").fillna("node")
+    osm_id = text_column(df, "osm_id").str.replace(r"\.0$", "", regex=True)
     location = "OpenStreetMap " + osm_type
     location = location.where(~reduced, location + ", reduced to a point")
     facility_type, raw = _healthsites_type(df)
     out = _frame(
         {
             "facility_id": _unique_ids("osm:" + osm_type + "/" + osm_id),
-            "name": _text(df, "name"),
+            "name": text_column(df, "name"),
             "facility_type": facility_type,
             "facility_type_raw": raw,
             "source": HEALTHSITES_SOURCE,
             "location_source": location,
-            "operator": _text(df, "operator"),
-            "contact_number": _text(df, "contact_number"),
-            "opening_hours": _text(df, "opening_hours"),
+            "operator": text_column(df, "operator"),
+            "contact_number": text_column(df, "contact_number"),
+            "opening_hours": text_column(df, "opening_hours"),
         },
         lon,
         lat,

@@ -30,6 +30,7 @@ import rasterio
 from affine import Affine
 from pyproj import CRS, Transformer
 
+from geo._tables import read_table
 from geo.crs import GEOGRAPHIC_CRS
 from geo.errors import DataFileError, DataProblem, DataValidationError
 
@@ -379,17 +380,6 @@ _PCODE_VALUE = re.compile(r"^[A-Z]{2}(?:\d{2}){1,3}$")
 _NAME_SUFFIXES = ("Name", "_name", "_FR", "_EN", "_REF", "name", "_NAME")
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise DataFileError(f"{path}: population table not found")
-    try:
-        if path.suffix.lower() in (".xlsx", ".xls"):
-            return pd.read_excel(path, dtype=str)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except Exception as exc:  # pandas raises several types for corrupt files
-        raise DataFileError(f"{path}: cannot be read as a table ({exc})") from exc
-
-
 def _find_pcode_column(df: pd.DataFrame, path: Path) -> tuple[str, int | None]:
     found = [(int(m.group(1)), c) for c in df.columns if (m := _PCODE_COLUMN.match(str(c)))]
     if not found:
@@ -489,7 +479,7 @@ def read_population_table(
         name says, and empty, non-numeric or negative populations; every bad row is listed.
     """
     path = Path(path)
-    df = _read_table(path)
+    df = read_table(path, what="population table")
     missing = [c for c in (pcode_column, value_column) if c is not None and c not in df.columns]
     if missing:
         raise DataFileError(
