@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _results import write_section
+
 REPO = Path(__file__).resolve().parents[1]
 ORIENTER = str(Path(sys.executable).with_name("orienter"))
 BEGIN, END = "<!-- BEGIN bench_build_conflict -->", "<!-- END bench_build_conflict -->"
@@ -117,14 +119,7 @@ def main() -> None:
         "the input files.",
         END,
     ]
-    results = REPO / "benchmarks" / "RESULTS.md"
-    text = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n"
-    block = "\n".join(lines)
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    results.write_text(text, encoding="utf-8")
+    results = write_section("bench_build_conflict", "\n".join(lines[1:-1]))
     print(f"wrote {results}")
 
 

@@ -31,6 +31,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _results import write_section
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -195,14 +196,7 @@ def main() -> None:
         f"{meta.get('covered_before', 0):,} people before; chosen: {picks}.",
         END,
     ]
-    results = REPO / "benchmarks" / "RESULTS.md"
-    text = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n"
-    block = "\n".join(lines)
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    results.write_text(text, encoding="utf-8")
+    results = write_section("bench_coverage", "\n".join(lines[1:-1]))
     print(f"wrote {results}")
 
 

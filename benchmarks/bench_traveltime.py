@@ -43,6 +43,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from _results import write_section
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -1271,21 +1272,7 @@ def targets(res: dict) -> list[tuple[str, str, str]]:
 
 
 def write_results(text: str, quick: bool) -> None:
-    tag = "bench_traveltime" + (":quick" if quick else "")
-    begin, end = f"<!-- BEGIN {tag} -->", f"<!-- END {tag} -->"
-    block = f"{begin}\n{text.rstrip()}\n{end}\n"
-    if RESULTS.is_file():
-        old = RESULTS.read_text(encoding="utf-8")
-    else:
-        old = (
-            "# Benchmark results\n\nFigures written by the scripts in `benchmarks/`; each "
-            "script rewrites only its own section.\n\n"
-        )
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.S)
-    new = (
-        pattern.sub(lambda _m: block, old) if pattern.search(old) else old.rstrip() + "\n\n" + block
-    )
-    RESULTS.write_text(new, encoding="utf-8")
+    write_section("bench_traveltime" + (":quick" if quick else ""), text)
 
 
 # ----------------------------------------------------------------------------- main
