@@ -12,12 +12,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
+import geopandas as gpd
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.responses import Response
 
 from api.datasets import find_dataset
 from api.layers import Layers, NotBuiltError, answer_nearest, load_layers, token_is_valid
 from api.pipeline import SERVICE_KEYS
 from api.settings import Settings, get_settings
+from geo.providers import PROVIDER_TYPES, SERVICES, public_providers, read_providers
 from geo.settlements import Gazetteer, read_settlements
 
 __all__ = ["create_app"]
@@ -51,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.layers = None
         app.state.gazetteer = gaz
         app.state.settings = s
+        app.state.directory = read_providers(s.providers) if s.providers.is_file() else None
         yield
 
     app = FastAPI(
@@ -140,5 +144,66 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
+
+    def is_caseworker(request: Request, authorization: str | None) -> bool:
+        token = authorization[7:] if authorization and authorization.startswith("Bearer ") else None
+        return token_is_valid(token, request.app.state.settings.caseworker_token_hashes)
+
+    @app.get("/api/v1/providers")
+    def providers(
+        request: Request,
+        service: str | None = None,
+        provider_type: Annotated[str | None, Query(alias="type")] = None,
+        adm1: Annotated[str | None, Query(max_length=8)] = None,
+        adm2: Annotated[str | None, Query(max_length=8)] = None,
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        """The provider directory as GeoJSON; confidential providers only for caseworkers."""
+        directory = request.app.state.directory
+        if directory is None:
+            raise HTTPException(503, "le répertoire des prestataires est introuvable")
+        if service is not None and service not in SERVICES:
+            raise HTTPException(422, f"service inconnu ; valeurs permises : {', '.join(SERVICES)}")
+        if provider_type is not None and provider_type not in PROVIDER_TYPES:
+            raise HTTPException(
+                422, f"type inconnu ; valeurs permises : {', '.join(PROVIDER_TYPES)}"
+            )
+        rows = directory if is_caseworker(request, authorization) else public_providers(directory)
+        if service is not None:
+            rows = rows[[service in (s if s is not None else []) for s in rows["services"]]]
+        if provider_type is not None:
+            rows = rows[rows["type"] == provider_type]
+        for column, value in (("adm1_pcode", adm1), ("adm2_pcode", adm2)):
+            if value is not None:
+                rows = rows[rows[column].astype("string").str.upper() == value.upper()]
+        body = gpd.GeoDataFrame(rows, geometry="geometry", crs=directory.crs).to_json(
+            drop_id=True, ensure_ascii=False, na="null"
+        )
+        return Response(body, media_type="application/geo+json")
+
+    @app.get("/api/v1/places")
+    def places(
+        request: Request,
+        q: Annotated[str, Query(min_length=1, max_length=100)],
+        limit: Annotated[int, Query(ge=1, le=20)] = 8,
+    ) -> dict:
+        """Gazetteer autocomplete: settlements matching ``q``, larger places first."""
+        gaz = request.app.state.gazetteer
+        if gaz is None:
+            raise HTTPException(503, "le répertoire des localités n'est pas chargé")
+        try:
+            found = gaz.search(q, limit=limit)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {"query": q, "results": found.to_dict("records")}
+
+    @app.get("/api/v1/conflict/zones")
+    def conflict_zones(request: Request) -> Response:
+        """Conflict-zone polygons (aggregates: class, events, fatalities, area) as GeoJSON."""
+        path = request.app.state.settings.build_dir / "conflict" / "zones.parquet"
+        if not path.is_file():
+            raise HTTPException(404, "pas de zones de conflit : aucune donnée d'événements")
+        body = gpd.read_parquet(path).to_json(drop_id=True, ensure_ascii=False)
+        return Response(body, media_type="application/geo+json")
 
     return app

@@ -98,3 +98,45 @@ def test_no_query_in_any_log(client, caplog):
     assert any("14.4935" in r.getMessage() for r in client_side)  # capture works
     text = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("httpx"))
     assert "14.4935" not in text and "-4.1987" not in text and "Douentza" not in text
+
+
+def _confidential_ids() -> set[str]:
+    return {
+        f["properties"]["id"]
+        for f in json.loads(Path("data/providers.geojson").read_text())["features"]
+        if f["properties"]["confidential"]
+    }
+
+
+def test_providers_geojson_hides_confidential_without_token(client):
+    r = client.get("/api/v1/providers")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
+    public = r.json()["features"]
+    ids = {f["properties"]["id"] for f in public}
+    assert len(ids) == 43 and not ids & _confidential_ids()
+    shelters = client.get("/api/v1/providers", params={"service": "shelter"}).json()
+    assert shelters["features"] == []  # every shelter is confidential
+    # nothing of a confidential record leaks through the raw text either
+    assert not any(pid in r.text for pid in _confidential_ids())
+    full = client.get("/api/v1/providers", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert {f["properties"]["id"] for f in full["features"]} >= _confidential_ids()
+    osc_mopti = client.get(
+        "/api/v1/providers", params={"type": "one_stop_centre", "adm1": "ml05"}
+    ).json()["features"]
+    assert [f["properties"]["id"] for f in osc_mopti] == ["osc-mopti"]
+    bad = client.get("/api/v1/providers", params={"type": "spa"})
+    assert bad.status_code == 422 and "valeurs permises" in bad.text
+
+
+def test_places_autocomplete_and_conflict_zones(client):
+    r = client.get("/api/v1/places", params={"q": "seva", "limit": 3})
+    assert r.status_code == 200 and "Sevare" in [p["name"] for p in r.json()["results"]]
+    assert client.get("/api/v1/places", params={"q": ""}).status_code == 422
+    zones = client.get("/api/v1/conflict/zones")
+    assert zones.status_code == 200
+    classes = {f["properties"]["zone_class"] for f in zones.json()["features"]}
+    assert {"low", "elevated", "high"} <= classes
+    assert all(
+        set(f["properties"]) == {"zone_class", "events", "fatalities", "area_km2"}
+        for f in zones.json()["features"]
+    )  # aggregates only, no event rows
