@@ -37,6 +37,12 @@ def built_layers(request: Request) -> Layers:
     return found
 
 
+def is_caseworker(request: Request, authorization: str | None) -> bool:
+    """True when the ``Authorization: Bearer`` token is a configured caseworker token."""
+    token = authorization[7:] if authorization and authorization.startswith("Bearer ") else None
+    return token_is_valid(token, request.app.state.settings.caseworker_token_hashes)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the layers of ``settings.build_dir`` load when it starts."""
 
@@ -127,8 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 else ""
             )
             raise HTTPException(422, f"le point est hors du Mali{hint}")
-        token = authorization[7:] if authorization and authorization.startswith("Bearer ") else None
-        caseworker = token_is_valid(token, request.app.state.settings.caseworker_token_hashes)
+        caseworker = is_caseworker(request, authorization)
         try:
             return answer_nearest(
                 lay,
@@ -144,10 +149,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
-
-    def is_caseworker(request: Request, authorization: str | None) -> bool:
-        token = authorization[7:] if authorization and authorization.startswith("Bearer ") else None
-        return token_is_valid(token, request.app.state.settings.caseworker_token_hashes)
 
     @app.get("/api/v1/providers")
     def providers(

@@ -1,8 +1,9 @@
-"""Write one script's section of benchmarks/RESULTS.md, leaving the other sections alone."""
+"""Shared by the benchmark scripts: timing a command, writing one section of RESULTS.md."""
 
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().with_name("RESULTS.md")
@@ -24,3 +25,19 @@ def write_section(tag: str, body: str) -> Path:
         new = old.rstrip() + "\n\n" + block
     RESULTS.write_text(new, encoding="utf-8")
     return RESULTS
+
+
+def timed(args: list[str], env: dict, cwd: Path) -> tuple[float, float, int, str]:
+    """Run ``args`` under /usr/bin/time: wall s, peak RSS GB, exit code, stdout."""
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "TIME %e %M", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    match = re.search(r"TIME ([\d.]+) (\d+)", proc.stderr)
+    if match is None:
+        raise RuntimeError(f"{args}: no timing in stderr:\n{proc.stderr[-2000:]}")
+    return float(match[1]), int(match[2]) / 1024**2, proc.returncode, proc.stdout

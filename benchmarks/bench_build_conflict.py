@@ -15,34 +15,17 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _results import write_section
+from _results import timed, write_section
 
 REPO = Path(__file__).resolve().parents[1]
 ORIENTER = str(Path(sys.executable).with_name("orienter"))
 BEGIN, END = "<!-- BEGIN bench_build_conflict -->", "<!-- END bench_build_conflict -->"
-
-
-def timed(args: list[str], env: dict) -> tuple[float, float, int, str]:
-    """Run ``args`` under /usr/bin/time: wall s, peak RSS GB, exit code, stderr tail."""
-    proc = subprocess.run(
-        ["/usr/bin/time", "-f", "TIME %e %M", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    match = re.search(r"TIME ([\d.]+) (\d+)", proc.stderr)
-    if match is None:
-        raise RuntimeError(f"{args}: no timing in stderr:\n{proc.stderr[-2000:]}")
-    return float(match[1]), int(match[2]) / 1024**2, proc.returncode, proc.stderr[-400:]
 
 
 def main() -> None:
@@ -52,7 +35,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="orienter-bench-") as build:
         env["ORIENTER_BUILD_DIR"] = build
         for label in ("fresh", "cached"):
-            wall, rss, rc, _ = timed([ORIENTER, "build", "--scenario", "baseline"], env)
+            wall, rss, rc, _ = timed([ORIENTER, "build", "--scenario", "baseline"], env, REPO)
             rows.append(
                 (
                     f"`orienter build --scenario baseline` ({label})",
@@ -79,6 +62,7 @@ def main() -> None:
                 "csv",
             ],
             env,
+            REPO,
         )
         rows.append(
             (

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from _results import write_section
+from _results import timed, write_section
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -40,22 +39,6 @@ BEGIN, END = "<!-- BEGIN bench_coverage -->", "<!-- END bench_coverage -->"
 LEVELS = ("adm1", "adm2", "adm3")
 SERVICES = ("medical", "psychosocial", "legal", "reintegration", "shelter")
 MODES = ("walk", "motorbike", "car")
-
-
-def timed(args: list[str], env: dict) -> tuple[float, float, int, str]:
-    """Run ``args`` under /usr/bin/time: wall s, peak RSS GB, exit code, stdout."""
-    proc = subprocess.run(
-        ["/usr/bin/time", "-f", "TIME %e %M", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    match = re.search(r"TIME ([\d.]+) (\d+)", proc.stderr)
-    if match is None:
-        raise RuntimeError(f"{args}: no timing in stderr:\n{proc.stderr[-2000:]}")
-    return float(match[1]), int(match[2]) / 1024**2, proc.returncode, proc.stdout
 
 
 def coverage_in_process() -> dict:
@@ -142,12 +125,12 @@ def main() -> None:
     cov = coverage_in_process()
     print(cov, flush=True)
     cmd_cov = [ORIENTER, "coverage", "--level", "adm3", "--service", "medical", "--format", "csv"]
-    wall_cov, rss_cov, rc_cov, _ = timed(cmd_cov, env)
+    wall_cov, rss_cov, rc_cov, _ = timed(cmd_cov, env, REPO)
     print("whole coverage", wall_cov, rss_cov, rc_cov, flush=True)
     with tempfile.TemporaryDirectory(prefix="orienter-bench-") as tmp:
         csv, n_cand = facility_csv(get_settings(), Path(tmp))
         cmd_site = [ORIENTER, "site", "--n", "5", "--candidates", str(csv), "--json"]
-        wall_site, rss_site, rc_site, out = timed(cmd_site, env)
+        wall_site, rss_site, rc_site, out = timed(cmd_site, env, REPO)
     site = json.loads(out) if rc_site == 0 else {"meta": {}, "sites": []}
     print("site", wall_site, rss_site, rc_site, site["meta"], flush=True)
     meta = site["meta"]
