@@ -75,7 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response = await call_next(request)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["Content-Security-Policy"] = "default-src 'self'"
+        # A page may set a wider policy of its own (inline map scripts); JSON keeps this one.
+        response.headers.setdefault("Content-Security-Policy", "default-src 'self'")
         return response
 
     @app.get("/api/v1/health")
