@@ -25,3 +25,22 @@ def data_dir() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+@pytest.fixture(scope="session")
+def car_build(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Car layers (baseline, slowed and avoid scenarios) built once per test session.
+
+    Built from the real data directory and the repository's provider directory into a
+    temporary build directory; read-only for the tests that share it (copy it or build
+    your own to test anything that writes).  About 80 s on a 2-core machine.
+    """
+    from api.pipeline import build_all
+    from api.settings import Settings
+
+    build_dir = tmp_path_factory.mktemp("car-build")
+    settings = Settings(
+        data_dir=data_dir, build_dir=build_dir, providers=REPO / "data" / "providers.geojson"
+    )
+    build_all(settings, modes=["car"])
+    return build_dir
