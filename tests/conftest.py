@@ -34,10 +34,16 @@ def car_build(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     Built from the real data directory and the repository's provider directory into a
     temporary build directory; read-only for the tests that share it (copy it or build
     your own to test anything that writes).  About 80 s on a 2-core machine.
+
+    ``ORIENTER_TEST_CAR_BUILD`` names an existing car build to reuse instead (developer
+    machines; CI leaves it unset and builds from scratch).
     """
     from api.pipeline import build_all
     from api.settings import Settings
 
+    reuse = os.environ.get("ORIENTER_TEST_CAR_BUILD")
+    if reuse and os.environ.get("CI", "").lower() != "true":
+        return Path(reuse).resolve()
     build_dir = tmp_path_factory.mktemp("car-build")
     settings = Settings(
         data_dir=data_dir, build_dir=build_dir, providers=REPO / "data" / "providers.geojson"
