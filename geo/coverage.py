@@ -9,6 +9,8 @@ is tested on a 3x4 array:
 - arithmetic: :func:`coverage_table` (population within each threshold, weighted median
   and 90th percentile of the time, main provider), :func:`underserved` (rankings),
   :func:`capacity_coverage` (providers with a capacity fill up in travel-time order);
+- demand points (settlements, :mod:`geo.demand`): :func:`point_coverage_table` reads
+  each point's time from the cell holding it and counts it in the unit holding it;
 - export: :func:`to_hxl` (CSV with an HXL hashtag row) and :func:`coverage_layer`
   (GeoDataFrame for GeoJSON / GeoPackage).
 
@@ -28,6 +30,7 @@ from rasterio import features
 from scipy import ndimage
 
 from geo.crs import GEOGRAPHIC_CRS, check_same_crs
+from geo.demand import PointAssignment
 from geo.grid import Grid
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "capacity_coverage",
     "coverage_layer",
     "coverage_table",
+    "point_coverage_table",
     "provider_units",
     "service_deserts",
     "to_hxl",
@@ -344,6 +348,40 @@ def coverage_table(
         pu = _as_1d(provider_unit, "provider_unit", dtype=np.int64)
         out["n_providers"] = np.bincount(pu[pu >= 0], minlength=n)[:n]
     return out
+
+
+def point_coverage_table(
+    minutes_per_cell: np.ndarray,
+    points: PointAssignment,
+    units: pd.DataFrame,
+    *,
+    thresholds_min: Sequence[float] = DEFAULT_THRESHOLDS_MIN,
+    allocation_per_cell: np.ndarray | None = None,
+    provider_ids: Sequence[str] | None = None,
+    provider_unit: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """:func:`coverage_table` for demand points (:func:`geo.demand.assign_points`).
+
+    Each point takes the minutes (and the nearest provider) of the grid cell holding it;
+    a point off the active grid counts as unreachable.  Options as :func:`coverage_table`.
+    """
+    if not isinstance(points, PointAssignment):
+        raise TypeError(
+            f"points must be a PointAssignment (geo.demand.assign_points), "
+            f"got {type(points).__name__}"
+        )
+    return coverage_table(
+        points.minutes(minutes_per_cell),
+        points.population,
+        points.unit,
+        units,
+        thresholds_min=thresholds_min,
+        allocation_per_cell=None
+        if allocation_per_cell is None
+        else points.values(np.asarray(allocation_per_cell, dtype=np.int64), fill=-1),
+        provider_ids=provider_ids,
+        provider_unit=provider_unit,
+    )
 
 
 def underserved(
