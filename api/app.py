@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from api.datasets import find_dataset
 from api.layers import Layers, NotBuiltError, answer_nearest, load_layers, token_is_valid
+from api.pages import install_pages
 from api.pipeline import SERVICE_KEYS
 from api.settings import Settings, get_settings
 from geo.providers import PROVIDER_TYPES, SERVICES, public_providers, read_providers
@@ -208,4 +209,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = gpd.read_parquet(path).to_json(drop_id=True, ensure_ascii=False)
         return Response(body, media_type="application/geo+json")
 
+    install_pages(app)
     return app
