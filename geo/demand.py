@@ -45,9 +45,12 @@ from geo.population import PopulationRaster, cell_areas_km2
 
 __all__ = [
     "DEMAND_COLUMNS",
+    "DEMAND_MODELS",
     "Calibration",
+    "Demand",
     "PointAssignment",
     "assign_points",
+    "build_demand",
     "calibrate_demand",
     "calibrate_population",
     "demand_from_polygons",
@@ -654,8 +657,8 @@ def calibrate_demand(
 
     Points are placed in units by point in polygon (nearest unit outside every polygon).
     A unit of the table holding no demand point gets one at its inner point
-    (``representative_point``) with the table's people (report status ``"added point"``).  Rules and errors as
-    :func:`calibrate_population`.
+    (``representative_point``) with the table's people (report status ``"added
+    point"``).  Rules and errors as :func:`calibrate_population`.
 
     Returns
     -------
@@ -722,3 +725,113 @@ def calibrate_demand(
         },
     }
     return out, report
+
+
+# ----------------------------------------------------------------------------- one demand
+
+
+@dataclass(frozen=True)
+class Demand:
+    """The people coverage rests on, with a statement of where they come from.
+
+    Attributes
+    ----------
+    model
+        ``"grid"`` or ``"settlements"``.
+    per_cell
+        People per active grid cell (node order): the grid model itself, or the demand
+        points summed into their cells (for deserts and siting).
+    points
+        Demand points (:func:`settlement_demand`) for ``"settlements"``, else None.
+    source
+        File name of the population raster.
+    table_source
+        File name of the census table the demand was calibrated to, or None.
+    calibration
+        Per-unit report of the calibration (:class:`Calibration`), or None.
+    """
+
+    model: str
+    per_cell: np.ndarray
+    points: gpd.GeoDataFrame | None
+    source: str
+    table_source: str | None = None
+    calibration: pd.DataFrame | None = None
+
+    def describe(self) -> dict:
+        """What every output states: source file, model, calibration, total people."""
+        return {
+            "population_source": self.source,
+            "demand": self.model,
+            "population_table": self.table_source,
+            "calibrated": self.table_source is not None,
+            "population_total": round(float(self.per_cell.sum())),
+        }
+
+
+DEMAND_MODELS = ("grid", "settlements")
+
+
+def build_demand(
+    raster: PopulationRaster,
+    grid: Grid,
+    country: gpd.GeoSeries | gpd.GeoDataFrame,
+    *,
+    model: str = "grid",
+    settlements: gpd.GeoDataFrame | None = None,
+    weight: str | Mapping[int, float] = "equal",
+    table: pd.DataFrame | None = None,
+    table_units: gpd.GeoDataFrame | None = None,
+    table_source: str | None = None,
+) -> Demand:
+    """Grid or settlement demand inside ``country``, calibrated to ``table`` when given.
+
+    Parameters
+    ----------
+    raster
+        The population raster.
+    grid
+        The travel-time grid.
+    country
+        The country outline (ADM0 layer, any CRS).
+    model
+        ``"grid"`` (:func:`population_on_grid`) or ``"settlements"``
+        (:func:`settlement_demand`, needs ``settlements``).
+    settlements, weight
+        Gazetteer and weight for the settlement model.
+    table, table_units, table_source
+        A census table (:func:`geo.population.read_population_table`), the boundary
+        layer of its level and its file name: the demand is scaled so that each unit's
+        total equals the table's (:func:`calibrate_population`).
+    """
+    if model not in DEMAND_MODELS:
+        raise ValueError(f"model {model!r}: use one of {', '.join(DEMAND_MODELS)}")
+    if (table is None) != (table_units is None):
+        raise ValueError("table and table_units go together (the boundaries of the table's level)")
+    outline = _area_in(country, grid.crs, "country")
+    points = None
+    report = None
+    if model == "grid":
+        per_cell = population_on_grid(raster, grid, area=outline)
+        if table is not None:
+            from geo.coverage import assign_cells  # geo.coverage imports this module
+
+            pieces = assign_cells(grid, table_units, per_cell)
+            result = calibrate_population(pieces.population, pieces.unit, table_units, table)
+            per_cell = np.bincount(pieces.cell, weights=result.population, minlength=grid.n_cells)
+            report = result.report
+    else:
+        if settlements is None:
+            raise ValueError("model 'settlements' needs settlements (the gazetteer)")
+        points = settlement_demand(raster, settlements, area=country, weight=weight)
+        if table is not None:
+            points, report = calibrate_demand(points, table_units, table)
+        per_cell = points_on_grid(points, grid)
+    return Demand(
+        model=model,
+        per_cell=per_cell,
+        points=points,
+        source=raster.source,
+        table_source=(table_source or "population table") if table is not None else None,
+        calibration=report,
+    )

@@ -17,7 +17,9 @@ from geo.coverage import coverage_table, point_coverage_table
 from geo.crs import METRIC_CRS
 from geo.demand import (
     DEMAND_COLUMNS,
+    DEMAND_MODELS,
     assign_points,
+    build_demand,
     calibrate_demand,
     calibrate_population,
     demand_from_polygons,
@@ -298,6 +300,47 @@ def test_calibrate_demand_points_from_a_census_csv(tmp_path: Path):
     assert scaled.attrs["population_source"] == "test_ppp.tif"
     assert scaled.attrs["calibrated_to"] == {"units": 3, "total": 3650.0}
     assert report["status"].tolist() == ["scaled", "scaled", "added point"]
+
+
+def test_build_demand_states_its_source_and_keeps_totals():
+    grid = _grid()
+    country = gpd.GeoSeries([box(0, 0, 20_000, 20_000)], crs=METRIC_CRS)
+    units = gpd.GeoDataFrame(
+        {"pcode": ["ML01", "ML02"], "name": ["Ouest", "Est"]},
+        geometry=[box(0, 0, 10_000, 20_000), box(10_000, 0, 20_000, 20_000)],
+        crs=METRIC_CRS,
+    )
+    table = pd.DataFrame({"pcode": ["ML01", "ML02"], "population": [900.0, 100.0]})
+    for model in DEMAND_MODELS:
+        plain = build_demand(_raster(), grid, country, model=model, settlements=_places())
+        assert plain.per_cell.sum() == pytest.approx(1800.0)
+        assert plain.describe() == {
+            "population_source": "test_ppp.tif",
+            "demand": model,
+            "population_table": None,
+            "calibrated": False,
+            "population_total": 1800,
+        }
+        assert (plain.points is None) == (model == "grid")
+        cal = build_demand(
+            _raster(),
+            grid,
+            country,
+            model=model,
+            settlements=_places(),
+            table=table,
+            table_units=units,
+            table_source="census.csv",
+        )
+        west = grid.cell_centres()[0] < 10_000
+        assert cal.per_cell[west].sum() == pytest.approx(900.0)
+        assert cal.per_cell[~west].sum() == pytest.approx(100.0)
+        assert cal.describe()["population_table"] == "census.csv"
+        assert cal.describe()["calibrated"] is True
+    with pytest.raises(ValueError, match="model 'dots'"):
+        build_demand(_raster(), grid, country, model="dots")
+    with pytest.raises(ValueError, match="needs settlements"):
+        build_demand(_raster(), grid, country, model="settlements")
 
 
 # ----------------------------------------------------------------------------- finer sources
