@@ -12,20 +12,28 @@ import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import rasterio
 import typer
 from rich.table import Table
 
 from api._console import console, err_console, fail
+from api.analysis import (
+    NOTE,
+    Analysis,
+    AnalysisInputs,
+    CoverageResult,
+    public_mask,
+    read_surface,
+    to_records,
+)
 from api.datasets import find_dataset
-from api.pipeline import GRID_BUFFER_M, SERVICE_KEYS
+from api.layers import NotBuiltError
+from api.pipeline import SERVICE_KEYS
 from api.settings import Settings, get_settings
 from geo.boundaries import read_boundaries
 from geo.costgraph import attach_points
@@ -33,19 +41,15 @@ from geo.coverage import (
     DEFAULT_THRESHOLDS_MIN,
     assign_cells,
     coverage_layer,
-    coverage_table,
-    provider_units,
     service_deserts,
     to_hxl,
     underserved,
 )
 from geo.crs import METRIC_CRS
-from geo.demand import population_on_grid
 from geo.errors import DataFileError, DataValidationError
 from geo.facilities import read_who_facilities
-from geo.grid import Grid, make_grid
+from geo.grid import Grid
 from geo.nearest import providers_offering
-from geo.population import read_population_raster
 from geo.settlements import read_settlements
 from geo.siting import candidate_reach, site_centres, what_if_add, what_if_remove
 from geo.store import load_graph, load_matrix
@@ -57,81 +61,44 @@ FORMATS = ("table", "csv", "hxl", "json", "geojson")
 SITING_FACILITY_TYPES = ("csref", "hospital", "regional_hospital", "university_hospital")
 
 
-@dataclass
-class _Inputs:
-    manifest: dict
-    grid: Grid
-    country: Any
-    population: np.ndarray
-    population_source: str
-    providers: gpd.GeoDataFrame
-
-
 def _public(providers: pd.DataFrame) -> np.ndarray:
     """True for providers that may be named in public outputs (all, without the column)."""
-    if "confidential" not in providers.columns:
-        return np.ones(len(providers), dtype=bool)
-    return ~providers["confidential"].fillna(True).astype(bool).to_numpy()
+    return public_mask(providers)
 
 
-def _resolve(path_text: str) -> Path:
-    path = Path(path_text)
-    return (path if path.is_absolute() else Path.cwd() / path).resolve()
+def load_inputs(settings: Settings) -> AnalysisInputs:
+    """Manifest, grid, population on the grid and providers of the build directory.
+
+    :func:`api.analysis.load_inputs` with the CLI's error exits and warnings on stderr.
+    """
+    return _inputs(_analysis(settings))
 
 
-def load_inputs(settings: Settings) -> _Inputs:
-    """Manifest, grid, population on the grid and providers of the build directory."""
-    root = settings.build_dir
-    manifest_path = root / "manifest.json"
-    if not manifest_path.is_file():
-        raise fail(f"no built layers in {root}; run `orienter build` (ORIENTER_BUILD_DIR)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    inputs = manifest.get("inputs", {})
-    adm0_text = (inputs.get("adm0") or {}).get("path")
-    adm0_path = _resolve(adm0_text) if adm0_text else find_dataset(settings, "adm0")
-    if adm0_path is None or not adm0_path.is_file():
-        adm0_path = find_dataset(settings, "adm0")
-    if adm0_path is None:
-        raise fail(f"no country boundary (ADM0) under {settings.data_dir / 'boundaries'}")
-    pop_text = (inputs.get("population") or {}).get("path")
-    pop_path = _resolve(pop_text) if pop_text else None
-    if pop_path is None or not pop_path.is_file():
-        found = find_dataset(settings, "population_raster")
-        if found is None:
-            raise fail(
-                "no population raster: the manifest records "
-                f"{pop_text or 'none'} and {settings.data_dir / 'population'} holds none"
-            )
-        err_console.print(
-            f"[yellow]Warning:[/] the build's population raster ({pop_text}) is missing; "
-            f"using {found}"
-        )
-        pop_path = found
-    cell_m = float(manifest.get("parameters", {}).get("cell_m", settings.grid_cell_m))
-    buffer_m = float(manifest.get("parameters", {}).get("grid_buffer_m", GRID_BUFFER_M))
-    country = read_boundaries(adm0_path, level=0).to_crs(METRIC_CRS).union_all()
-    grid = make_grid(country, crs=METRIC_CRS, cell_m=cell_m, buffer_m=buffer_m)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        raster = read_population_raster(pop_path)
-    population = population_on_grid(raster, grid, area=country)
-    providers = gpd.read_parquet(root / "providers.parquet")
-    return _Inputs(manifest, grid, country, population, str(pop_path), providers)
+def _analysis(settings: Settings) -> Analysis:
+    try:
+        return Analysis.load(settings)
+    except NotBuiltError as exc:
+        raise fail(str(exc)) from exc
+
+
+def _inputs(analysis: Analysis) -> AnalysisInputs:
+    """``analysis.inputs``, printing data caveats on stderr and failing cleanly."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            inputs = analysis.inputs
+    except (NotBuiltError, DataFileError) as exc:
+        raise fail(str(exc)) from exc
+    for w in caught:
+        err_console.print(f"[yellow]Warning:[/] {w.message}")
+    return inputs
 
 
 def _read_surface(root: Path, grid: Grid, name: str) -> np.ndarray:
-    path = root / "surfaces" / "all" / f"{name}.tif"
-    if not path.is_file():
-        built = sorted(p.stem for p in (root / "surfaces" / "all").glob("*.tif"))
-        names = ", ".join(b for b in built if "alloc" not in b)
-        raise fail(f"{path} is not built; built surfaces: {names}")
-    with rasterio.open(path) as src:
-        if src.shape != (grid.nrows, grid.ncols) or not np.allclose(
-            tuple(src.transform)[:6], tuple(grid.transform)[:6]
-        ):
-            raise fail(f"{path} does not match the grid of this data directory; rebuild")
-        band = src.read(1)
-    return band[grid.active]
+    try:
+        return read_surface(root, grid, name)
+    except DataFileError as exc:
+        raise fail(str(exc)) from exc
 
 
 def _facility_surface(
@@ -230,9 +197,9 @@ def coverage(
     _check_choice(fmt, FORMATS, "--format")
     _check_choice(service, SERVICE_KEYS, "--service")
     settings = get_settings()
-    inputs = load_inputs(settings)
-    _check_choice(mode, inputs.manifest.get("modes", []), "--mode")
-    _check_choice(scenario, inputs.manifest.get("scenarios", []), "--scenario")
+    analysis = _analysis(settings)
+    _check_choice(mode, analysis.choices["mode"], "--mode")
+    _check_choice(scenario, analysis.choices["scenario"], "--scenario")
     _check_choice(providers_from, ("directory", "who-kemri"), "--providers")
     if deserts and show_underserved:
         raise fail("--deserts and --underserved: choose one")
@@ -240,74 +207,91 @@ def coverage(
         raise fail(f"--out {output}: service deserts are written as .geojson or .gpkg")
     if output is not None:
         _check_writable(output)
-    root = settings.build_dir
-    if providers_from == "who-kemri":
-        minutes, alloc, providers, offering = _facility_surface(settings, mode, scenario)
-        service = "health_facility (WHO/KEMRI)"
-    else:
-        name = f"{service}-{mode}-{scenario}"
-        minutes = _read_surface(root, inputs.grid, name)
-        alloc = _read_surface(root, inputs.grid, f"{name}-allocation")
-        providers = inputs.providers
-        offering = providers_offering(providers, service)
-    source = inputs.population_source
+    inputs = _inputs(analysis)
     if deserts:
+        if providers_from == "who-kemri":
+            minutes = _facility_surface(settings, mode, scenario)[0]
+            service = "health_facility (WHO/KEMRI)"
+        else:
+            minutes = _read_surface(settings.build_dir, inputs.grid, f"{service}-{mode}-{scenario}")
         _emit_deserts(
             inputs, minutes, service, mode, scenario, threshold_min, min_population, output
         )
         return
-    units_path = find_dataset(settings, level)
-    if units_path is None:
-        raise fail(f"no {level} boundaries under {settings.data_dir / 'boundaries'}")
-    thresholds = sorted({*DEFAULT_THRESHOLDS_MIN, float(threshold_min)})
     try:
-        units = read_boundaries(units_path, level=int(level[-1]))
-        pieces = assign_cells(inputs.grid, units, inputs.population)
-        where = provider_units(providers.to_crs(units.crs), units)
-        table = coverage_table(
-            np.where(np.isnan(minutes), np.inf, minutes)[pieces.cell],
-            pieces.population,
-            pieces.unit,
-            units,
-            thresholds_min=thresholds if show_underserved else DEFAULT_THRESHOLDS_MIN,
-            allocation_per_cell=np.asarray(alloc, dtype=np.int64)[pieces.cell],
-            # access figures count every provider; names and counts per unit, which
-            # would locate a confidential one, come from public providers only
-            provider_ids=[
-                pid if pub else None
-                for pid, pub in zip(providers["id"].astype(str), _public(providers), strict=True)
-            ],
-            provider_unit=np.where(offering & _public(providers), where, -1),
-        )
+        if providers_from == "who-kemri":
+            result = _facility_coverage(
+                analysis, level, mode, scenario, threshold_min if show_underserved else None
+            )
+        elif show_underserved:
+            result = analysis.underserved(
+                level=level,
+                service=service,
+                mode=mode,
+                scenario=scenario,
+                threshold_min=threshold_min,
+            )
+        else:
+            result = analysis.coverage(level=level, service=service, mode=mode, scenario=scenario)
     except (DataFileError, DataValidationError, ValueError, TypeError) as exc:
         raise fail(str(exc)) from exc
-    summary_path = root / "conflict" / f"summary_{level}.csv"
+    meta = {k: v for k, v in result.meta.items() if k in CLI_META}
+    table = result.table.drop(columns=["nearest_provider_name"], errors="ignore")
+    _emit(table, result.units, meta, fmt, output, level)
+
+
+#: Meta keys the CLI prints (``Analysis`` meta holds a few more for the API).
+CLI_META = (
+    "level",
+    "service",
+    "mode",
+    "scenario",
+    "population_source",
+    "population_total",
+    "providers",
+    "built_at",
+    "note",
+    "threshold_min",
+    "conflict_source",
+)
+
+
+def _facility_coverage(
+    analysis: Analysis, level: str, mode: str, scenario: str, threshold_min: float | None
+) -> CoverageResult:
+    """Coverage by every WHO/KEMRI facility (one multi-source run on the built graph)."""
+    minutes, alloc, fac, offering = _facility_surface(analysis.settings, mode, scenario)
+    thresholds = sorted({*DEFAULT_THRESHOLDS_MIN, *([threshold_min] if threshold_min else [])})
+    table = analysis.table_from_surface(
+        level, minutes, alloc, fac, offering, thresholds_min=thresholds, named=offering
+    )
+    summary_path = analysis.settings.build_dir / "conflict" / f"summary_{level}.csv"
     conflict = pd.read_csv(summary_path) if summary_path.is_file() else None
-    if show_underserved:
+    if threshold_min is not None:
         table = underserved(table, threshold_min=threshold_min, conflict=conflict)
     elif conflict is not None:
         ranked = underserved(table, threshold_min=120, conflict=conflict)
         table["max_class"] = table["pcode"].map(ranked.set_index("pcode")["max_class"])
+    inputs = analysis.inputs
     meta = {
         "level": level,
-        "service": service,
+        "service": "health_facility (WHO/KEMRI)",
         "mode": mode,
         "scenario": scenario,
-        "population_source": source,
+        "population_source": inputs.population_source,
         "population_total": round(float(inputs.population.sum())),
         "providers": int(offering.sum()),
         "built_at": inputs.manifest.get("built_at"),
-        "note": "median_time_min / p90_time_min null: more than half (10 %) of the people "
-        "cannot reach any provider",
+        "note": NOTE,
     }
-    if show_underserved:
+    if threshold_min is not None:
         meta["threshold_min"] = threshold_min
         meta["conflict_source"] = str(summary_path) if conflict is not None else None
         meta["note"] = (
             "units ranked by the people beyond the threshold (rank_people) and by their "
             "share (rank_share); max_class: highest conflict class of the unit"
         )
-    _emit(table, units, meta, fmt, output, level)
+    return CoverageResult(table, analysis.units(level), meta, level)
 
 
 def _check_writable(output: Path) -> None:
@@ -338,7 +322,7 @@ def _write_atomic(output: Path, write) -> None:
 
 
 def _emit_deserts(
-    inputs: _Inputs,
+    inputs: AnalysisInputs,
     minutes: np.ndarray,
     service: str,
     mode: str,
@@ -388,9 +372,7 @@ def _emit_deserts(
     )
 
 
-def _records(table: pd.DataFrame) -> list[dict]:
-    clean = table.replace([np.inf, -np.inf], np.nan).astype(object)
-    return clean.where(clean.notna(), None).to_dict("records")
+_records = to_records
 
 
 def _emit(
@@ -679,7 +661,7 @@ def _parse_lonlat(text: str) -> tuple[float, float]:
 
 def _what_if(
     settings: Settings,
-    inputs: _Inputs,
+    inputs: AnalysisInputs,
     service: str,
     mode: str,
     threshold_min: float,
