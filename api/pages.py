@@ -37,6 +37,7 @@ How another page plugs in
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -49,9 +50,11 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
+from starlette.routing import Match
 
 from api.datasets import find_dataset
 from api.pipeline import SERVICE_KEYS
+from geo.providers import public_providers
 from web.i18n import DEFAULT_LANG, LANGS, catalogue, translate
 
 __all__ = ["NAV", "PAGE_CSP", "PAGE_CSP_INLINE", "install_pages", "page_lang", "render", "router"]
@@ -96,6 +99,7 @@ NAV: list[tuple[str, str]] = [
 ]
 
 router = APIRouter(include_in_schema=False)
+_ANALYSIS_LOCK = threading.Lock()
 
 
 @cache
@@ -125,8 +129,10 @@ def _lang_url(request: Request, code: str) -> str:
     return f"{request.url.path}?{urlencode(params)}"
 
 
-def _route_paths(app: FastAPI) -> set[str]:
-    return {getattr(route, "path", "") for route in app.routes}
+def _has_page(app: FastAPI, path: str) -> bool:
+    """True when a GET of ``path`` reaches a route of ``app`` (included routers too)."""
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "headers": []}
+    return any(route.matches(scope)[0] == Match.FULL for route in app.routes)
 
 
 def render(
@@ -154,7 +160,6 @@ def render(
         Template variables.
     """
     lang = page_lang(request)
-    paths = _route_paths(request.app)
 
     def t(key: str, **values: object) -> str:
         return translate(key, lang, **values)
@@ -171,7 +176,7 @@ def render(
         "other_lang": "en" if lang == "fr" else "fr",
         "lang_url": lambda code: _lang_url(request, code),
         "static": lambda path: f"/static/{path}",
-        "nav": [(path, key) for path, key in NAV if path in paths],
+        "nav": [(path, key) for path, key in NAV if _has_page(request.app, path)],
         "current_path": request.url.path,
         "js_messages": js_messages,
         "sources": _sources(request),
@@ -250,7 +255,7 @@ def overview(request: Request) -> HTMLResponse:
         request,
         "index.html",
         choices=_choices(request),
-        figures=_national_figures(request),
+        figures=_national_figures(request, page_lang(request)),
     )
 
 
@@ -260,17 +265,110 @@ def finder(request: Request) -> HTMLResponse:
     return render(request, "trouver.html", choices=_choices(request))
 
 
-def _national_figures(request: Request) -> dict[str, Any]:
-    """Key national figures computed on the data (None where the data are not there)."""
-    directory = getattr(request.app.state, "directory", None)
-    figures: dict[str, Any] = {"providers_public": None, "beyond": None}
-    if directory is not None:
-        from geo.providers import public_providers
+def _analysis(request: Request) -> Any | None:
+    """The app's shared coverage :class:`api.analysis.Analysis` (None when nothing is built)."""
+    state = request.app.state
+    found = getattr(state, "analysis", None)
+    if found is not None:
+        return found
+    if getattr(state, "layers", None) is None:
+        return None
+    try:
+        from api.analysis import Analysis
+    except ImportError:  # the coverage module is not there yet
+        return None
+    with _ANALYSIS_LOCK:
+        found = getattr(state, "pages_analysis", None)
+        if found is None:
+            found = state.pages_analysis = Analysis.load(state.settings)
+    return found
 
+
+def _national_figures(request: Request, lang: str) -> dict[str, Any]:
+    """Key national figures computed on the data: people beyond 1, 2 and 5 h of a
+    One-Stop Centre (car, baseline) and the number of public providers."""
+    figures: dict[str, Any] = {"providers_public": None, "beyond": None}
+    directory = getattr(request.app.state, "directory", None)
+    if directory is not None:
         public = public_providers(directory)
         figures["providers_public"] = len(public)
         figures["one_stop_centres"] = int((public["type"] == "one_stop_centre").sum())
+    analysis = _analysis(request)
+    if analysis is None:
+        return figures
+    modes = analysis.choices["mode"]
+    mode = "car" if "car" in modes else (modes[0] if modes else None)
+    if mode is None or "baseline" not in analysis.choices["scenario"]:
+        return figures
+    try:
+        national = analysis.national(service="one_stop_centre", mode=mode, scenario="baseline")
+    except (OSError, ValueError) as exc:  # a missing raster or surface: say so, no figure
+        log.warning("national figures unavailable: %s", type(exc).__name__)
+        return figures
+    total = national["population"]
+    rows = []
+    for minutes in (60, 120, 300):
+        beyond = total - national[f"pop_within_{minutes}"]
+        rows.append(
+            {
+                "hours": minutes // 60,
+                "population_text": _format_int(beyond, lang),
+                "share_text": _format_percent(beyond / total if total else 0.0, lang),
+            }
+        )
+    figures.update(
+        beyond=rows,
+        mode=mode,
+        scenario="baseline",
+        population_total=_format_int(total, lang),
+        population_source=Path(national["meta"].get("population_source", "")).name,
+    )
     return figures
+
+
+def _format_int(value: float, lang: str) -> str:
+    text = f"{round(value):,}"
+    return text.replace(",", "\u202f") if lang == "fr" else text
+
+
+def _format_percent(share: float, lang: str) -> str:
+    text = f"{share * 100:.1f}"
+    return f"{text.replace('.', ',')}\u202f%" if lang == "fr" else f"{text}%"
+
+
+@router.get("/carte/couverture.geojson")
+def coverage_geojson(
+    request: Request,
+    service: str = "one_stop_centre",
+    mode: str = "car",
+    scenario: str = "baseline",
+    level: str = "adm1",
+) -> Response:
+    """Coverage per unit with its polygon, for the overview choropleth (public figures:
+    shares and people within 1, 2 and 5 h; the nearest provider only if public)."""
+    analysis = _analysis(request)
+    if analysis is None:
+        raise HTTPException(503, "les couches ne sont pas construites : lancez `orienter build`")
+    if level not in ("adm1", "adm2"):
+        raise HTTPException(422, "level inconnu ; valeurs permises : adm1, adm2")
+    try:
+        result = analysis.coverage(level=level, service=service, mode=mode, scenario=scenario)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    columns = ["pcode", "name", "population"] + [
+        f"{kind}_{t}" for t in (60, 120, 300) for kind in ("pop_within", "share_within")
+    ]
+    table = result.table[[c for c in columns if c in result.table.columns]]
+    units = result.units.set_index("pcode").loc[table["pcode"]]
+    shapes = gpd.GeoDataFrame(
+        table.reset_index(drop=True),
+        geometry=units.geometry.simplify(0.005, preserve_topology=True).to_numpy(),
+        crs=units.crs,
+    )
+    return Response(
+        shapes.to_json(drop_id=True, ensure_ascii=False, na="null", to_wgs84=True),
+        media_type="application/geo+json",
+    )
 
 
 def install_pages(app: FastAPI) -> None:

@@ -1,0 +1,386 @@
+/* The caseworker's finder: place autocomplete (ARIA combobox), nearest providers with
+ * routes, conflict warnings, and the printable referral sheet.
+ *
+ * Privacy: the query lives in this page only.  Nothing is written to localStorage or
+ * cookies; the optional caseworker token is kept in sessionStorage (this tab only) and
+ * sent as "Authorization: Bearer".  The referral sheet names the providers only: no
+ * place name, no coordinates of the query.
+ */
+(function () {
+  "use strict";
+  var O = window.Orienter;
+  var t = O.t;
+  var TOKEN_KEY = "orienter.caseworkerToken";
+  var ROUTE_COLOURS = ["#0b5c8c", "#6a3d9a", "#1b7a3d", "#b35806", "#4d4d4d"];
+
+  var form = document.getElementById("finder");
+  var input = document.getElementById("place");
+  var list = document.getElementById("place-list");
+  var status = document.getElementById("finder-status");
+  var results = document.getElementById("results");
+  var resultList = document.getElementById("result-list");
+  var offroad = document.getElementById("results-offroad");
+  var referralList = document.getElementById("referral-list");
+  var searchButton = document.getElementById("search");
+  var tokenInput = document.getElementById("token");
+
+  var base = O.baseMap("finder-map");
+  var map = base.map;
+  var answerLayer = L.featureGroup().addTo(map);
+  var startMarker = null;
+  var chosen = null; // {place: pcode} from the list, or {lat, lon} from the map
+  var options = [];
+  var active = -1;
+  var suggestTimer = null;
+  var suggestSeq = 0;
+  var searchSeq = 0;
+  var shown = []; // {result, marker, route} of the answer on screen
+
+  // ---------------------------------------------------------------- caseworker token
+  try {
+    tokenInput.value = window.sessionStorage.getItem(TOKEN_KEY) || "";
+  } catch (e) { /* storage disabled: the field still works for this page */ }
+  tokenInput.addEventListener("input", function () {
+    try {
+      if (tokenInput.value) window.sessionStorage.setItem(TOKEN_KEY, tokenInput.value);
+      else window.sessionStorage.removeItem(TOKEN_KEY);
+    } catch (e) { /* ignore */ }
+  });
+  document.getElementById("token-forget").addEventListener("click", function () {
+    tokenInput.value = "";
+    try { window.sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* ignore */ }
+  });
+
+  // ---------------------------------------------------------------- autocomplete
+  function optionLabel(place) {
+    var where = [place.adm2_name, place.adm1_name].filter(Boolean);
+    if (where.length === 2 && where[0] === where[1]) where = [where[0]];
+    return where.join(", ");
+  }
+
+  function closeList() {
+    list.hidden = true;
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+    active = -1;
+  }
+
+  function setActive(index) {
+    var items = list.querySelectorAll('[role="option"]');
+    if (!items.length) return;
+    active = (index + items.length) % items.length;
+    items.forEach(function (item, i) {
+      item.setAttribute("aria-selected", i === active ? "true" : "false");
+    });
+    input.setAttribute("aria-activedescendant", items[active].id);
+    items[active].scrollIntoView({ block: "nearest" });
+  }
+
+  function showOptions(found) {
+    options = found;
+    list.innerHTML = "";
+    if (!found.length) {
+      var none = document.createElement("li");
+      none.textContent = t("place_none");
+      none.setAttribute("aria-disabled", "true");
+      none.className = "muted";
+      list.appendChild(none);
+    }
+    found.forEach(function (place, i) {
+      var item = document.createElement("li");
+      item.id = "place-option-" + i;
+      item.setAttribute("role", "option");
+      item.setAttribute("aria-selected", "false");
+      item.innerHTML = O.escapeHtml(place.name) +
+        ' <span class="muted">' + O.escapeHtml(optionLabel(place)) + "</span>";
+      item.addEventListener("mousedown", function (event) { event.preventDefault(); });
+      item.addEventListener("click", function () { pick(i); });
+      list.appendChild(item);
+    });
+    list.hidden = false;
+    input.setAttribute("aria-expanded", "true");
+    active = -1;
+  }
+
+  function pick(index) {
+    var place = options[index];
+    if (!place) return;
+    input.value = place.name;
+    chosen = { place: place.pcode };
+    closeList();
+    input.focus();
+  }
+
+  function suggest() {
+    var q = input.value.trim();
+    if (q.length < 2) { closeList(); return; }
+    var seq = ++suggestSeq;
+    O.getJSON("/api/v1/places?limit=8&q=" + encodeURIComponent(q)).then(function (body) {
+      if (seq === suggestSeq && document.activeElement === input) showOptions(body.results || []);
+    }).catch(function () { if (seq === suggestSeq) closeList(); });
+  }
+
+  input.addEventListener("input", function () {
+    chosen = null;
+    clearTimeout(suggestTimer);
+    suggestTimer = setTimeout(suggest, 120);
+  });
+  input.addEventListener("keydown", function (event) {
+    var open = !list.hidden;
+    if (event.key === "ArrowDown") {
+      event.preventDefault();
+      if (!open) { suggest(); return; }
+      setActive(active + 1);
+    } else if (event.key === "ArrowUp") {
+      event.preventDefault();
+      if (open) setActive(active - 1);
+    } else if (event.key === "Enter") {
+      if (open && active >= 0) {
+        event.preventDefault();
+        pick(active);
+      } else {
+        closeList();
+      }
+    } else if (event.key === "Escape") {
+      if (open) { event.preventDefault(); closeList(); }
+    } else if (event.key === "Tab") {
+      closeList();
+    }
+  });
+  input.addEventListener("blur", function () { setTimeout(closeList, 150); });
+
+  // ---------------------------------------------------------------- map click
+  map.on("click", function (event) {
+    chosen = { lat: event.latlng.lat, lon: event.latlng.lng };
+    input.value = t("place_point");
+    closeList();
+    search();
+  });
+
+  // ---------------------------------------------------------------- search
+  function queryString() {
+    var data = new FormData(form);
+    var params = new URLSearchParams();
+    if (chosen && chosen.place) params.set("place", chosen.place);
+    else if (chosen && chosen.lat !== undefined) {
+      params.set("lat", chosen.lat.toFixed(5));
+      params.set("lon", chosen.lon.toFixed(5));
+    } else if (input.value.trim()) params.set("place", input.value.trim());
+    else return null;
+    if (data.get("service")) params.set("service", data.get("service"));
+    params.set("mode", data.get("mode"));
+    params.set("scenario", data.get("scenario"));
+    params.set("k", "5");
+    params.set("routes", "true");
+    return params.toString();
+  }
+
+  function search() {
+    var qs = queryString();
+    if (!qs) {
+      status.textContent = t("error_no_place");
+      input.focus();
+      return;
+    }
+    var seq = ++searchSeq;
+    var headers = {};
+    if (tokenInput.value) headers.Authorization = "Bearer " + tokenInput.value;
+    var started = performance.now();
+    status.textContent = t("searching");
+    searchButton.disabled = true;
+    O.getJSON("/api/v1/nearest?" + qs, headers).then(function (body) {
+      if (seq !== searchSeq) return;
+      showAnswer(body);
+      results.dataset.answerMs = String(Math.round(performance.now() - started));
+    }).catch(function (error) {
+      if (seq !== searchSeq) return;
+      status.textContent = error.status
+        ? t("error_server", { message: error.message })
+        : t("error_network");
+    }).then(function () {
+      searchButton.disabled = false;
+    });
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    closeList();
+    search();
+  });
+
+  // ---------------------------------------------------------------- answer
+  function conflictWarnings(result) {
+    var html = "";
+    var conflict = result.route_conflict;
+    if (conflict && (conflict.worst_class === "high" || conflict.worst_class === "elevated")) {
+      var level = conflict.worst_class;
+      var km = conflict.km_by_class || {};
+      var inside = (km.high || 0) + (level === "elevated" ? km.elevated || 0 : 0);
+      var css = level === "high" ? "notice notice--danger" : "notice notice--warning";
+      var text = inside > 0
+        ? t("conflict_warning_" + level, { km: O.formatKm(inside) })
+        : t("conflict_warning_place", { level: t("class_" + level) });
+      html += '<p class="' + css + '" role="note">' + O.escapeHtml(text) + "</p>";
+    }
+    if (result.scenario_effect) {
+      html += '<p class="notice notice--warning">' +
+        O.escapeHtml(t("scenario_effect", { effect: result.scenario_effect })) + "</p>";
+    }
+    return html;
+  }
+
+  function timeText(result) {
+    if (!result.reachable) return t("result_unreachable");
+    if (result.travel_time_min === 0) return t("result_on_site");
+    return O.formatMinutes(result.travel_time_min);
+  }
+
+  function detailRows(result, modeLabel) {
+    var rows = [];
+    function row(label, value) {
+      if (value === null || value === undefined || value === "") return;
+      rows.push("<dt>" + O.escapeHtml(label) + "</dt><dd>" + O.escapeHtml(value) + "</dd>");
+    }
+    row(t("result_type"), t("type_" + result.type));
+    if (result.reachable) row(t("result_distance"), O.formatKm(result.distance_km) + " (" + modeLabel + ")");
+    else row(t("result_unreachable"), result.unreachable_reason);
+    row(t("popup_services"), O.labelList("service_", result.services));
+    row(t("popup_address"), [result.address, result.town].filter(Boolean).join(", "));
+    row(t("popup_phone"), result.phone || t("popup_unknown"));
+    row(t("popup_hours"), result.opening_hours || t("popup_unknown"));
+    row(t("popup_languages"), result.languages);
+    row(t("popup_precision"), O.precisionText(result.location_precision));
+    return "<dl>" + rows.join("") + "</dl>";
+  }
+
+  function showAnswer(body) {
+    var query = body.query || {};
+    var found = body.results || [];
+    var modeSelect = document.getElementById("mode");
+    var scenarioSelect = document.getElementById("scenario");
+    var modeLabel = modeSelect.options[modeSelect.selectedIndex].text;
+    var scenarioLabel = scenarioSelect.options[scenarioSelect.selectedIndex].text;
+    answerLayer.clearLayers();
+    if (startMarker) { map.removeLayer(startMarker); startMarker = null; }
+    shown = [];
+    resultList.innerHTML = "";
+
+    if (query.lat !== undefined && query.lat !== null) {
+      startMarker = L.circleMarker([query.lat, query.lon], {
+        radius: 7, color: "#000", weight: 2, fillColor: "#f2a900", fillOpacity: 1,
+      }).bindTooltip(t("map_start")).addTo(map);
+    }
+    if (query.offroad_leg_km) {
+      offroad.textContent = t("result_offroad", {
+        km: O.formatKm(query.offroad_leg_km).replace(/\s?km$/, ""),
+        minutes: Math.round(query.offroad_leg_min),
+      });
+      offroad.hidden = false;
+    } else {
+      offroad.hidden = true;
+    }
+
+    found.forEach(function (result, i) {
+      var colour = ROUTE_COLOURS[i % ROUTE_COLOURS.length];
+      var route = null;
+      if (result.route && result.route.coordinates && result.route.coordinates.length > 1) {
+        route = L.polyline(result.route.coordinates.map(function (c) { return [c[1], c[0]]; }), {
+          color: colour, weight: i === 0 ? 5 : 3, opacity: i === 0 ? 0.9 : 0.6,
+        }).addTo(answerLayer);
+      }
+      var marker = null;
+      if (result.lat !== null && result.lat !== undefined) {
+        var extra = '<p class="result__time">' + O.escapeHtml(timeText(result)) + "</p>";
+        marker = O.providerMarker(result, [result.lat, result.lon], { extra: extra });
+        marker.addTo(answerLayer);
+      }
+      shown.push({ result: result, marker: marker, route: route });
+
+      var item = document.createElement("li");
+      item.className = "result";
+      item.dataset.index = String(i);
+      item.innerHTML =
+        "<h3>" + O.escapeHtml(result.name) + "</h3>" +
+        '<p class="result__time">' + O.escapeHtml(timeText(result)) + "</p>" +
+        conflictWarnings(result) +
+        detailRows(result, modeLabel) +
+        '<div class="actions">' +
+        '<label><input type="checkbox" class="include"' + (i === 0 ? " checked" : "") + "> " +
+        O.escapeHtml(t("result_include")) + "</label>" +
+        '<button type="button" class="button button--secondary show-on-map">' +
+        O.escapeHtml(t("result_show")) + "</button></div>";
+      item.querySelector(".show-on-map").addEventListener("click", function () { focusResult(i); });
+      item.querySelector(".include").addEventListener("change", buildReferral);
+      resultList.appendChild(item);
+    });
+
+    status.textContent = found.length
+      ? t("results_count", { count: found.length, mode: modeLabel, scenario: scenarioLabel })
+      : t("results_none");
+    results.hidden = false;
+    buildReferral();
+    var bounds = answerLayer.getBounds();
+    if (startMarker) bounds.extend(startMarker.getLatLng());
+    if (bounds.isValid()) map.fitBounds(bounds, { padding: [30, 30], maxZoom: 11 });
+  }
+
+  function focusResult(index) {
+    var entry = shown[index];
+    if (!entry) return;
+    resultList.querySelectorAll(".result").forEach(function (item, i) {
+      if (i === index) item.setAttribute("aria-current", "true");
+      else item.removeAttribute("aria-current");
+    });
+    shown.forEach(function (other, i) {
+      if (other.route) other.route.setStyle({ weight: i === index ? 6 : 3, opacity: i === index ? 0.95 : 0.4 });
+    });
+    if (entry.route) entry.route.bringToFront();
+    if (entry.marker) {
+      var target = entry.route ? entry.route.getBounds().extend(entry.marker.getLatLng()) : null;
+      if (target && target.isValid()) map.fitBounds(target, { padding: [30, 30], maxZoom: 12 });
+      entry.marker.openPopup();
+    }
+    document.getElementById("finder-map").scrollIntoView({ block: "nearest" });
+  }
+
+  // ---------------------------------------------------------------- referral sheet
+  function buildReferral() {
+    var modeSelect = document.getElementById("mode");
+    var modeLabel = modeSelect.options[modeSelect.selectedIndex].text;
+    var parts = [];
+    resultList.querySelectorAll(".result").forEach(function (item, i) {
+      if (!item.querySelector(".include").checked) return;
+      var r = shown[i].result;
+      var rows = [];
+      function row(label, value) {
+        if (value === null || value === undefined || value === "") return;
+        rows.push("<dt>" + O.escapeHtml(label) + "</dt><dd>" + O.escapeHtml(value) + "</dd>");
+      }
+      row(t("result_type"), t("type_" + r.type));
+      row(t("popup_services"), O.labelList("service_", r.services));
+      row(t("popup_address"), [r.address, r.town].filter(Boolean).join(", "));
+      row(t("popup_phone"), r.phone || t("popup_unknown"));
+      row(t("popup_hours"), r.opening_hours || t("popup_unknown"));
+      row(t("popup_languages"), r.languages);
+      row(t("popup_precision"), O.precisionText(r.location_precision));
+      var travel = !r.reachable ? t("result_unreachable")
+        : r.travel_time_min === 0 ? t("referral_on_site")
+          : t("referral_travel", {
+            time: O.formatMinutes(r.travel_time_min),
+            mode: modeLabel,
+            distance: O.formatKm(r.distance_km),
+          });
+      parts.push('<article class="result"><h2>' + O.escapeHtml(r.name) + "</h2>" +
+        "<p><strong>" + O.escapeHtml(travel) + "</strong></p>" +
+        "<dl>" + rows.join("") + "</dl></article>");
+    });
+    referralList.innerHTML = parts.length ? parts.join("")
+      : "<p>" + O.escapeHtml(t("referral_empty")) + "</p>";
+  }
+
+  document.getElementById("print-sheet").addEventListener("click", function () {
+    buildReferral();
+    window.print();
+  });
+  window.addEventListener("beforeprint", buildReferral);
+})();
