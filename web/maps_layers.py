@@ -296,13 +296,13 @@ def add_conflict_zones(
     gdf["_fatalities"] = [format_int(v, lang) for v in gdf["fatalities"].astype(float)]
     data = display_geojson(gdf, ["zone_class", "_class", "_events", "_fatalities"])
     # the low class covers most of the country: outline only
-    opacity = {"low": 0.0, "elevated": 0.25, "high": 0.4}
+    opacity = {"low": 0.0, "elevated": 0.15, "high": 0.3}
     layer = folium.GeoJson(
         data,
         name=t("layer_conflict", lang),
         style_function=lambda f: {
             "color": CONFLICT_COLOURS[f["properties"]["zone_class"]],
-            "weight": 1,
+            "weight": 1 if f["properties"]["zone_class"] == "low" else 2,
             "fillColor": CONFLICT_COLOURS[f["properties"]["zone_class"]],
             "fillOpacity": opacity[f["properties"]["zone_class"]],
         },

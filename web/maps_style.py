@@ -203,9 +203,18 @@ def check_gdf(gdf: object, name: str, columns: tuple[str, ...] = ()) -> gpd.GeoD
 
 
 def display_geojson(gdf: gpd.GeoDataFrame, properties: list[str]) -> dict[str, Any]:
-    """A small GeoJSON for display: polygons simplified by :data:`SIMPLIFY_DEG`, coordinates
-    rounded to :data:`ROUND_DECIMALS` decimals, only ``properties`` kept."""
-    geoms = gdf.geometry.simplify(SIMPLIFY_DEG, preserve_topology=True).to_numpy()
+    """A small GeoJSON for display: polygons simplified by :data:`SIMPLIFY_DEG` (as a
+    coverage when they tile, so neighbours keep their shared edges), coordinates rounded to
+    :data:`ROUND_DECIMALS` decimals, only ``properties`` kept."""
+    geoms = gdf.geometry.to_numpy()
+    polygonal = len(geoms) > 1 and all(
+        g is not None and g.geom_type in ("Polygon", "MultiPolygon") for g in geoms
+    )
+    if polygonal and shapely.coverage_is_valid(geoms):
+        # units that share edges keep sharing them: no slivers between neighbours
+        geoms = shapely.coverage_simplify(geoms, SIMPLIFY_DEG)
+    else:
+        geoms = shapely.simplify(geoms, SIMPLIFY_DEG, preserve_topology=True)
     geoms = shapely.set_precision(geoms, 10.0**-ROUND_DECIMALS, mode="pointwise")
     features = []
     for geom, (_, row) in zip(geoms, gdf.iterrows(), strict=True):
