@@ -74,11 +74,12 @@ from geo.coverage import (
 )
 from geo.coverage import underserved as rank_underserved
 from geo.crs import METRIC_CRS
-from geo.demand import population_on_grid
-from geo.errors import DataFileError
+from geo.demand import Demand, assign_points, build_demand
+from geo.errors import DataFileError, DataValidationError
 from geo.grid import Grid, make_grid
 from geo.nearest import providers_offering
-from geo.population import read_population_raster
+from geo.population import read_population_raster, read_population_table
+from geo.settlements import read_settlements
 
 __all__ = [
     "CACHE_SIZE",
@@ -88,6 +89,7 @@ __all__ = [
     "ChoiceError",
     "CoverageResult",
     "check_choice",
+    "demand_meta",
     "public_mask",
     "to_records",
 ]
@@ -141,6 +143,7 @@ class AnalysisInputs:
     population: np.ndarray  # people per active grid cell
     population_source: str  # path of the population raster
     providers: gpd.GeoDataFrame  # rows of the build's providers.parquet
+    demand: Demand | None = None  # model, points, calibration (settings.demand)
 
 
 @dataclass(frozen=True)
@@ -206,14 +209,69 @@ def load_inputs(settings: Settings, *, warn: Callable[[str], None] | None = None
     params = manifest.get("parameters", {})
     cell_m = float(params.get("cell_m", settings.grid_cell_m))
     buffer_m = float(params.get("grid_buffer_m", GRID_BUFFER_M))
-    country = read_boundaries(adm0_path, level=0).to_crs(METRIC_CRS).union_all()
+    adm0 = read_boundaries(adm0_path, level=0)
+    country = adm0.to_crs(METRIC_CRS).union_all()
     grid = make_grid(country, crs=METRIC_CRS, cell_m=cell_m, buffer_m=buffer_m)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         raster = read_population_raster(pop_path)
-    population = population_on_grid(raster, grid, area=country)
+    demand = _build_demand(settings, raster, grid, adm0)
     providers = gpd.read_parquet(root / "providers.parquet")
-    return AnalysisInputs(manifest, grid, country, population, str(pop_path), providers)
+    return AnalysisInputs(
+        manifest, grid, country, demand.per_cell, str(pop_path), providers, demand
+    )
+
+
+def _build_demand(settings: Settings, raster: Any, grid: Grid, adm0: gpd.GeoDataFrame) -> Demand:
+    """``settings.demand`` model, calibrated to ``settings.population_table`` when set."""
+    settlements = table = table_units = None
+    table_path = settings.population_table
+    if settings.demand == "settlements":
+        path = find_dataset(settings, "settlements")
+        if path is None:
+            raise DataFileError(f"no settlements under {settings.data_dir / 'settlements'}")
+        settlements = read_settlements(path)
+    if settings.population_table is not None:
+        try:
+            table = read_population_table(settings.population_table)
+        except ValueError as exc:  # DataFileError, DataValidationError
+            raise DataFileError(f"ORIENTER_POPULATION_TABLE: {exc}") from exc
+        levels = sorted(set(table["level"]))
+        if len(levels) != 1:
+            raise DataFileError(
+                f"{settings.population_table}: P-codes of several levels {levels}; "
+                "give one level per table"
+            )
+        units_path = find_dataset(settings, f"adm{levels[0]}")
+        if units_path is None:
+            raise DataFileError(f"no adm{levels[0]} boundaries for {settings.population_table}")
+        table_units = read_boundaries(units_path, level=levels[0])
+    try:
+        return build_demand(
+            raster,
+            grid,
+            adm0,
+            model=settings.demand,
+            settlements=settlements,
+            table=table,
+            table_units=table_units,
+            table_source=table_path.name if table_path is not None else None,
+        )
+    except DataValidationError as exc:  # a table row matching no unit, named
+        raise DataFileError(
+            f"ORIENTER_POPULATION_TABLE {settings.population_table}: {exc}"
+        ) from exc
+
+
+def demand_meta(inputs: AnalysisInputs) -> dict:
+    """``demand`` (grid or settlements), ``population_table`` (census file or None) and
+    ``calibrated``: what, besides the raster, every output's population rests on."""
+    d = inputs.demand
+    return {
+        "demand": d.model if d is not None else "grid",
+        "population_table": d.table_source if d is not None else None,
+        "calibrated": bool(d is not None and d.table_source is not None),
+    }
 
 
 def read_surface(root: Path, grid: Grid, name: str, *, audience: str = "all") -> np.ndarray:
@@ -310,9 +368,20 @@ class Analysis:
         """Grid cells cut by the units of ``level``, with their people."""
         with self._lock:
             if level not in self._pieces:
-                self._pieces[level] = assign_cells(
-                    self.inputs.grid, self.units(level), self.inputs.population
-                )
+                demand = self.inputs.demand
+                if demand is not None and demand.points is not None:
+                    # settlement demand: each point's own cell and unit (point in polygon)
+                    where = assign_points(demand.points, self.inputs.grid, self.units(level))
+                    if (where.cell < 0).any():
+                        raise DataFileError(
+                            f"{int((where.cell < 0).sum())} demand point(s) outside the "
+                            "travel-time grid; rebuild with this data directory"
+                        )
+                    self._pieces[level] = where  # type: ignore[assignment]
+                else:
+                    self._pieces[level] = assign_cells(
+                        self.inputs.grid, self.units(level), self.inputs.population
+                    )
             return self._pieces[level]
 
     def _where(self, level: str) -> np.ndarray:
@@ -432,6 +501,7 @@ class Analysis:
             "scenario": scenario,
             "population_source": inputs.population_source,
             "population_total": round(float(inputs.population.sum())),
+            **demand_meta(inputs),
             "providers": int(offering.sum()),
             "built_at": self.manifest.get("built_at"),
             "note": NOTE,

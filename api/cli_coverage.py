@@ -27,6 +27,7 @@ from api.analysis import (
     Analysis,
     AnalysisInputs,
     CoverageResult,
+    demand_meta,
     public_mask,
     read_surface,
     to_records,
@@ -46,6 +47,7 @@ from geo.coverage import (
     underserved,
 )
 from geo.crs import METRIC_CRS
+from geo.demand import DEMAND_MODELS
 from geo.errors import DataFileError, DataValidationError
 from geo.facilities import read_who_facilities
 from geo.grid import Grid
@@ -186,6 +188,16 @@ def coverage(
     min_population: Annotated[
         float, typer.Option("--min-population", min=0, help="--deserts: drop smaller ones.")
     ] = 0,
+    demand: Annotated[
+        str | None,
+        typer.Option(
+            "--demand",
+            help="Population model: 'grid' (raster spread over the 1 km grid) or "
+            "'settlements' (each raster cell's people shared among its settlements); "
+            "default ORIENTER_DEMAND, else grid.  ORIENTER_POPULATION_TABLE calibrates "
+            "either to a census table.",
+        ),
+    ] = None,
 ) -> None:
     """Population within 30 min, 1 h, 2 h and 5 h of a service, per admin unit.
 
@@ -197,6 +209,9 @@ def coverage(
     _check_choice(fmt, FORMATS, "--format")
     _check_choice(service, SERVICE_KEYS, "--service")
     settings = get_settings()
+    if demand is not None:
+        _check_choice(demand, DEMAND_MODELS, "--demand")
+        settings = settings.model_copy(update={"demand": demand})
     analysis = _analysis(settings)
     _check_choice(mode, analysis.choices["mode"], "--mode")
     _check_choice(scenario, analysis.choices["scenario"], "--scenario")
@@ -248,6 +263,9 @@ CLI_META = (
     "scenario",
     "population_source",
     "population_total",
+    "demand",
+    "population_table",
+    "calibrated",
     "providers",
     "built_at",
     "note",
@@ -280,6 +298,7 @@ def _facility_coverage(
         "scenario": scenario,
         "population_source": inputs.population_source,
         "population_total": round(float(inputs.population.sum())),
+        **demand_meta(inputs),
         "providers": int(offering.sum()),
         "built_at": inputs.manifest.get("built_at"),
         "note": NOTE,
@@ -354,6 +373,7 @@ def _emit_deserts(
         "population_in_deserts": round(float(layer["population"].sum())),
         "population_total": round(float(inputs.population.sum())),
         "population_source": inputs.population_source,
+        **demand_meta(inputs),
         "note": "max_time_min null: part of the desert cannot reach any provider",
     }
     if output is not None and output.suffix.lower() == ".gpkg":
@@ -375,6 +395,14 @@ def _emit_deserts(
 _records = to_records
 
 
+def _population_text(meta: dict) -> str:
+    """The raster, the demand model and the census table a table rests on, in words."""
+    text = f"{meta['population_source']} ({meta.get('demand', 'grid')} demand"
+    if meta.get("population_table"):
+        text += f", calibrated to {meta['population_table']}"
+    return text + ")"
+
+
 def _emit(
     table: pd.DataFrame,
     units: gpd.GeoDataFrame,
@@ -387,11 +415,15 @@ def _emit(
         {c: 4 for c in table.columns if c.startswith("share_")}
         | {c: 0 for c in table.columns if c.startswith("pop") or c.endswith("_min")}
     )
-    with_source = table.assign(population_source=meta["population_source"])
+    with_source = table.assign(
+        population_source=meta["population_source"],
+        demand=meta.get("demand", "grid"),
+        population_table=meta.get("population_table"),
+    )
     if output is not None and output.suffix.lower() == ".gpkg":
         layer = coverage_layer(with_source, units)
         _write_atomic(output, lambda tmp: layer.to_file(tmp, driver="GPKG", layer="coverage"))
-        err_console.print(f"wrote {output} (population: {meta['population_source']})")
+        err_console.print(f"wrote {output} (population: {_population_text(meta)})")
         return
     if fmt == "table" and "rank_people" in table:
         _print_underserved(table, meta)
@@ -420,7 +452,7 @@ def _emit(
             f"{meta['service']} by {meta['mode']} ({meta['scenario']}), {meta['providers']} "
             f"providers: {table['pop_within_60'].sum() / total:.1%} of {total:,.0f} people "
             f"within 1 h, {table['pop_within_120'].sum() / total:.1%} within 2 h.  "
-            f"Population: {meta['population_source']}.",
+            f"Population: {_population_text(meta)}.",
             highlight=False,
         )
         return
@@ -463,7 +495,7 @@ def _print_underserved(table: pd.DataFrame, meta: dict) -> None:
     total = table["population"].sum()
     console.print(
         f"{meta['service']} by {meta['mode']} ({meta['scenario']}): {table[beyond].sum():,.0f} "
-        f"of {total:,.0f} people beyond {t} min.  Population: {meta['population_source']}.",
+        f"of {total:,.0f} people beyond {t} min.  Population: {_population_text(meta)}.",
         highlight=False,
     )
 

@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     season: Literal["dry", "rainy"] = Field(
         default="dry", description="'dry' or 'rainy' (slows unpaved roads and off-road travel)."
     )
+    demand: Literal["grid", "settlements"] = Field(
+        default="grid",
+        description="Population model for coverage: 'grid' (the raster spread over the 1 km "
+        "grid) or 'settlements' (each raster cell's people shared among its settlements).",
+    )
+    population_table: Path | None = Field(
+        default=None,
+        description="A census table (CSV/XLSX keyed on admin P-codes) the demand is "
+        "calibrated to, unit by unit; none by default.",
+    )
     caseworker_token_hashes: list[str] = Field(
         default_factory=list,
         description="SHA-256 hex digests of caseworker tokens that may see confidential providers.",
