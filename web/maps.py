@@ -77,6 +77,8 @@ __all__ = [
     "uncertainty_from_units",
 ]
 
+_CONFIDENCE_KEYS = {f"confidence_{c}" for c in ("high", "med_high", "med", "low_med", "low")}
+
 #: South-west and north-east corners of Mali (degrees), the initial view.
 MALI_BOUNDS = ((10.1, -12.3), (25.0, 4.3))
 
@@ -281,7 +283,10 @@ def _provider_popup(row: pd.Series, lang: str, *, radius_m: float | None) -> str
             sources.append(escape(src))
     if sources:
         rows.append(line("label_source", "<br>".join(sources)))
-    rows.append(line("label_source_date", escape(str(row.get("source_date") or "undated"))))
+    source_date = row.get("source_date")
+    if _missing(source_date) or source_date == "undated":
+        source_date = t("undated", lang)
+    rows.append(line("label_source_date", escape(str(source_date))))
     verified = row.get("last_verified")
     rows.append(
         line(
@@ -289,8 +294,11 @@ def _provider_popup(row: pd.Series, lang: str, *, radius_m: float | None) -> str
             escape(str(verified)) if not _missing(verified) else escape(t("not_verified", lang)),
         )
     )
-    if not _missing(row.get("confidence")):
-        rows.append(line("label_confidence", escape(str(row["confidence"]))))
+    confidence = row.get("confidence")
+    if not _missing(confidence):
+        key = f"confidence_{str(confidence).replace('-', '_').lower()}"
+        text = t(key, lang) if key in _CONFIDENCE_KEYS else str(confidence)
+        rows.append(line("label_confidence", escape(text)))
     return (
         f'<div class="orienter-popup"><h3>{escape(str(row["name"]))}</h3>'
         f"<table>{''.join(rows)}</table></div>"
@@ -349,7 +357,7 @@ def add_providers(
                 radius = uncertainty_m.get(precision)
             radius = float(radius or DEFAULT_UNCERTAINTY_M[precision])
             popup = _provider_popup(row, lang, radius_m=radius)
-            tip = f"{name} ({t('approximate', lang).lower()})"
+            tip = escape(f"{name} ({t('approximate', lang).lower()})")
             folium.Circle(
                 [lat, lon],
                 radius=round(radius),
@@ -388,7 +396,7 @@ def add_providers(
                 [lat, lon],
                 icon=icon,
                 popup=folium.Popup(_provider_popup(row, lang, radius_m=None), max_width=360),
-                tooltip=name,
+                tooltip=escape(name),
             ).add_to(cluster)
     approx.add_to(m)
     precise.add_to(m)
