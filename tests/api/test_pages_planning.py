@@ -36,12 +36,7 @@ def client(data_dir, car_build):
         providers=REPO / "data" / "providers.geojson",
         boundaries_dir=car_build / "no-user-boundaries",
     )
-    app = create_app(settings)
-    from api.pages_planning import router  # TEMP until api/app.py includes it
-
-    if "/api/v1/whatif" not in {getattr(r, "path", "") for r in app.routes}:
-        app.include_router(router)
-    with TestClient(app) as c:
+    with TestClient(create_app(settings)) as c:
         yield c
 
 
@@ -127,35 +122,40 @@ def test_what_if_remove_never_raises_coverage(client):
 
 
 @pytest.mark.parametrize(
-    ("params", "needle"),
+    ("params", "parameter", "needle"),
     [
-        ({"add": "-3.9,14.5", "service": "taxi"}, "service"),
-        ({"add": "-3.9,14.5", "mode": "plane"}, "mode"),
-        ({"add": "-3.9,14.5", "scenario": "war"}, "scenario"),
-        ({"add": "-3.9,14.5", "threshold_min": 45}, "30, 60, 120, 300"),
-        ({"add": "-3.9,14.5", "level": "adm9"}, "adm1, adm2, adm3"),
-        ({"add": "abc"}, "lon,lat"),
-        ({"add": "2.35,48.85"}, "hors du Mali"),
-        ({"add": "14.5,-3.9"}, "inversées"),
-        ({}, "add=lon,lat"),
-        ({"add": "-3.9,14.5", "remove": "osc-gao"}, "add=lon,lat"),
-        ({"remove": "no-such-provider"}, "osc-gao"),
+        ({"add": "-3.9,14.5", "service": "taxi"}, "service", "one_stop_centre, medical"),
+        ({"add": "-3.9,14.5", "mode": "plane"}, "mode", "car"),
+        ({"add": "-3.9,14.5", "scenario": "war"}, "scenario", "baseline"),
+        ({"add": "-3.9,14.5", "threshold_min": 45}, "threshold_min", "30, 60, 120, 300"),
+        ({"add": "-3.9,14.5", "level": "adm9"}, "level", "adm1, adm2, adm3"),
+        ({"add": "abc"}, "add", "lon,lat"),
+        ({"add": "2.35,48.85"}, "add", "hors du Mali"),
+        ({"add": "14.5,-3.9"}, "add", "inversées"),
+        ({}, "add", "add=lon,lat"),
+        ({"add": "-3.9,14.5", "remove": "osc-gao"}, "add", "add=lon,lat"),
+        ({"remove": "no-such-provider"}, "remove", "osc-gao"),
+        ({"add": "-3.9,14.5", "threshold_min": 5000}, "threshold_min", ""),
     ],
 )
-def test_what_if_rejects_bad_parameters_by_name(client, params, needle):
+def test_what_if_rejects_bad_parameters_by_name(client, params, parameter, needle):
     r = client.get("/api/v1/whatif", params=params)
     assert r.status_code == 422, r.text
-    assert needle in r.json()["detail"]
+    detail = r.json()["detail"]
+    assert detail["parameter"] == parameter and needle in detail["message"]
+    assert "48.85" not in r.text  # the query's coordinates are not repeated
 
 
 def test_bad_parameters_in_english_on_request(client):
     r = client.get(
         "/api/v1/whatif", params={"add": "2.35,48.85"}, headers={"Accept-Language": "en"}
     )
-    assert r.status_code == 422 and "outside Mali" in r.json()["detail"]
+    assert r.status_code == 422 and "outside Mali" in r.json()["detail"]["message"]
     r = client.get("/api/v1/site", params={"mode": "plane", "lang": "en"})
-    assert r.status_code == 422 and "allowed values: car" in r.json()["detail"]
-    assert client.get("/api/v1/site", params={"n": 0}).status_code == 422
+    assert r.status_code == 422 and "allowed values: car" in r.json()["detail"]["message"]
+    assert r.json()["detail"]["parameter"] == "mode" and r.json()["detail"]["allowed"] == ["car"]
+    r = client.get("/api/v1/site", params={"n": 0})
+    assert r.status_code == 422 and r.json()["detail"]["parameter"] == "n"
 
 
 def test_confidential_providers_cannot_be_removed_nor_named(client):
@@ -170,3 +170,85 @@ def test_confidential_providers_cannot_be_removed_nor_named(client):
     body += client.get("/api/v1/site", params={"service": "shelter"}).text
     assert not any(pid in body for pid in ids)
     assert not any(f["properties"]["name"] in body for f in secret)
+
+
+# ----------------------------------------------------------------------------- pages
+
+
+def _share_text(share_within: float) -> str:
+    """How the pages print a share beyond a threshold (French)."""
+    return f"{100 * (1 - share_within):.1f}".replace(".", ",") + "\u00a0%"
+
+
+def test_region_page_names_mopti_its_cercles_and_the_analysis_figures(client):
+    r = client.get("/regions/ML05")
+    assert r.status_code == 200, r.text
+    page = r.text
+    assert r.headers["content-language"] == "fr" and '<html lang="fr">' in page
+    assert "<h1>Mopti" in page
+    analysis = client.app.state.analysis
+    adm2 = analysis.units("adm2")
+    cercles = adm2.loc[adm2["parent_pcode"] == "ML05", "name"].tolist()
+    assert len(cercles) == 8 and all(name in page for name in cercles)
+    # every figure of the key-figures table is the analysis's own, as printed
+    for service in ("one_stop_centre", "medical", "legal", "shelter"):
+        table = analysis.coverage(level="adm1", service=service, mode="car").table
+        row = table[table["pcode"] == "ML05"].iloc[0]
+        for t in (60, 120, 300):
+            assert _share_text(row[f"share_within_{t}"]) in page, (service, t)
+            beyond = f"{round(row['population'] - row[f'pop_within_{t}']):,}"
+            assert beyond.replace(",", "\u202f") in page, (service, t)
+    # the underserved cercles, in the analysis's order
+    ranked = analysis.underserved(level="adm2", threshold_min=120).table
+    order = [n for n in ranked["name"] if n in cercles]
+    section = page[page.index('id="cercles-heading"') : page.index('id="communes-heading"')]
+    positions = [section.index(f'<th scope="row">{n}<br>') for n in order]
+    assert positions == sorted(positions)
+    assert "/regions/ML05/brief.pdf" in page
+
+
+def test_region_page_and_map_list_no_confidential_provider(client):
+    page = client.get("/regions/ML05").text
+    carte = client.get("/regions/ML05/carte")
+    assert carte.status_code == 200 and "leaflet" in carte.text.lower()
+    for f in _confidential():
+        p = f["properties"]
+        for text in (page, carte.text):
+            assert p["id"] not in text and p["name"] not in text
+        if f["geometry"]:
+            lon, lat = f["geometry"]["coordinates"]
+            assert f"{lat:.3f}" not in carte.text or f"{lon:.3f}" not in carte.text
+    # the public providers of Mopti are listed
+    assert "One Stop Center Mopti" in page and "Première Urgence Internationale" in page
+
+
+def test_region_by_name_redirects_and_unknown_pcode_is_404(client):
+    r = client.get("/regions/mopti", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "/regions/ML05"
+    r = client.get("/regions/ML99")
+    assert r.status_code == 404 and "ML99" in r.text and 'href="/regions/ML05"' in r.text
+    assert client.get("/regions/ML99/carte").status_code == 404
+
+
+def test_plan_page_ranks_and_offers_public_providers_only(client):
+    r = client.get("/planifier")
+    assert r.status_code == 200 and r.headers["content-language"] == "fr"
+    page = r.text
+    assert "Classement des Cercles mal desservis" in page
+    ranked = client.app.state.analysis.underserved(level="adm2", threshold_min=120).table
+    assert ranked["name"].iloc[0] in page
+    assert 'value="osc-gao"' in page and "/static/js/planifier.js" in page
+    assert not any(f["properties"]["id"] in page for f in _confidential())
+    r = client.get("/planifier", params={"level": "adm1", "threshold_min": 300, "lang": "en"})
+    assert r.status_code == 200 and r.headers["content-language"] == "en"
+    assert "Underserved Régions, ranked" in r.text and 'href="/regions/ML08?lang=en"' in r.text
+    client.cookies.clear()  # ?lang=en set the language cookie
+    bad = client.get("/planifier", params={"mode": "plane"})
+    assert bad.status_code == 422 and "mode" in bad.text and "valeurs permises : car" in bad.text
+
+
+def test_region_page_in_english(client):
+    r = client.get("/regions/ML05", params={"lang": "en"})
+    assert r.status_code == 200 and '<html lang="en">' in r.text
+    assert "Key figures" in r.text and "Chiffres clés" not in r.text
+    client.cookies.clear()
