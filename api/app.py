@@ -35,6 +35,7 @@ from api.datasets import find_dataset
 from api.layers import Layers, NotBuiltError, answer_nearest, load_layers, token_is_valid
 from api.messages import ApiError, error_body, lang_of, validation_error_body
 from api.pages import install_pages
+from api.pages_planning import router as planning_router
 from api.pipeline import SERVICE_KEYS
 from api.settings import Settings, get_settings
 from geo.errors import DataFileError
@@ -418,6 +419,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(body, media_type="application/geo+json")
 
     install_pages(app)
+    app.include_router(planning_router)
     return app
 
 
