@@ -13,6 +13,7 @@ from geo.coverage import (
     capacity_coverage,
     coverage_layer,
     coverage_table,
+    point_coverage_table,
     provider_units,
     service_deserts,
     to_hxl,
@@ -274,3 +275,25 @@ def test_hxl_row_and_layer():
     layer = coverage_layer(t, units)
     assert layer.geometry.iloc[1].bounds == (1, 0, 2, 1)
     assert np.isnan(layer.iloc[1]["median_time_min"])  # inf -> null
+
+
+def test_point_coverage_equals_cell_coverage_for_points_at_cell_centres():
+    from geo.demand import assign_points
+
+    grid = _grid()
+    cx, cy = grid.cell_centres()
+    points = gpd.GeoDataFrame(
+        {"population": PEOPLE.ravel()}, geometry=gpd.points_from_xy(cx, cy), crs=METRIC_CRS
+    )
+    units = gpd.GeoDataFrame(
+        UNITS, geometry=[box(0, 0, 2000, 3000), box(2000, 0, 4000, 3000)], crs=METRIC_CRS
+    )
+    where = assign_points(points, grid, units)
+    assert where.unit.tolist() == LABEL.ravel().tolist()
+    alloc = np.array([[0, 0, 1, -1], [0, 1, 1, -1], [1, 1, 1, -1]]).ravel()
+    kw = {"allocation_per_cell": alloc, "provider_ids": ["a", "b"]}
+    by_points = point_coverage_table(MINUTES.ravel(), where, units, **kw)
+    by_cells = _table(**kw)
+    pd.testing.assert_frame_equal(by_points, by_cells)
+    with pytest.raises(TypeError, match="PointAssignment"):
+        point_coverage_table(MINUTES.ravel(), points, units)
