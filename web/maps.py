@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from branca.element import Element, MacroElement
 from folium.template import Template
+from folium.utilities import JsCode
 
 from geo.crs import METRIC_CRS
 from geo.providers import SERVICES, public_providers
@@ -105,7 +106,9 @@ class Legend(MacroElement):
     """A legend drawn as a Leaflet control (stays visible in full screen).
 
     ``sections`` is a list of (title, [(colour or None, label, style), ...]); the style is
-    ``"box"`` (filled square), ``"dash"`` (dashed ring) or ``"line"``.
+    ``"box"`` (filled square), ``"dash"`` (dashed ring) or ``"line"``.  The legend folds
+    under its ``title`` (a ``<details>``), and starts folded on screens narrower than
+    600 px so that it does not hide a phone's map.
     """
 
     _template = Template(
@@ -115,6 +118,9 @@ class Legend(MacroElement):
             {{ this.get_name() }}.onAdd = function () {
                 var div = L.DomUtil.create("div", "orienter-legend");
                 div.innerHTML = {{ this.html|tojson }};
+                if (window.innerWidth < 600) {
+                    div.querySelector("details").removeAttribute("open");
+                }
                 L.DomEvent.disableClickPropagation(div);
                 L.DomEvent.disableScrollPropagation(div);
                 return div;
@@ -129,23 +135,25 @@ class Legend(MacroElement):
         sections: list[tuple[str, list[tuple[str | None, str, str]]]],
         *,
         notes: list[str] | None = None,
+        title: str = "Légende",
         position: str = "bottomright",
     ) -> None:
         super().__init__()
         self._name = "Legend"
         self.position = position
         parts = []
-        for title, items in sections:
+        for heading, items in sections:
             rows = "".join(
                 f'<div class="orienter-legend-row"><span class="orienter-key orienter-key-{style}"'
                 + (f' style="--key:{escape(colour)}"' if colour else "")
                 + f"></span>{escape(label)}</div>"
                 for colour, label, style in items
             )
-            parts.append(f'<div class="orienter-legend-section"><b>{escape(title)}</b>{rows}</div>')
+            head = f"<b>{escape(heading)}</b>"
+            parts.append(f'<div class="orienter-legend-section">{head}{rows}</div>')
         for note in notes or []:
             parts.append(f'<div class="orienter-legend-note">{escape(note)}</div>')
-        self.html = "".join(parts)
+        self.html = f"<details open><summary>{escape(title)}</summary>{''.join(parts)}</details>"
 
 
 # ----------------------------------------------------------------------------- the map
@@ -495,8 +503,12 @@ def build_map(
         legend_notes.insert(0, t("unverified_note", lang))
         if not include_confidential:
             legend_notes.insert(0, t("confidential_note", lang))
-    Legend(sections, notes=legend_notes).add_to(m)
-    folium.LayerControl(collapsed=collapsed_controls, position="topright").add_to(m)
+    Legend(sections, notes=legend_notes, title=t("legend", lang)).add_to(m)
+    folium.LayerControl(
+        # folded on a phone whatever was asked, so that it does not cover the map
+        collapsed=True if collapsed_controls else JsCode("window.innerWidth < 600"),
+        position="topright",
+    ).add_to(m)
     return m
 
 

@@ -161,7 +161,8 @@ MAP_CSS = """
 .orienter-legend { background: rgba(255,255,255,.94); padding: 6px 9px; border-radius: 4px;
   box-shadow: 0 1px 4px rgba(0,0,0,.35); font: 12px/1.35 system-ui, sans-serif;
   max-width: 260px; max-height: 55vh; overflow-y: auto; }
-.orienter-legend-section + .orienter-legend-section { margin-top: 6px; }
+.orienter-legend summary { cursor: pointer; font-weight: 600; }
+.orienter-legend-section { margin-top: 6px; }
 .orienter-legend-row { display: flex; align-items: center; gap: 6px; margin-top: 2px; }
 .orienter-legend-note { margin-top: 6px; font-size: 11px; color: #333; }
 .orienter-key { flex: none; display: inline-block; width: 14px; height: 12px;

@@ -321,7 +321,18 @@ def test_standalone_map_renders_offline_in_chromium(tmp_path, public_html):
         page.wait_for_timeout(500)  # popup fade-in
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "standalone-map-offline.png"))
+        legend_open = page.evaluate("document.querySelector('.orienter-legend details').open")
+        layers_open = page.locator(".leaflet-control-layers-expanded").count()
+        page.set_viewport_size({"width": 360, "height": 640})  # a phone
+        page.reload()
+        page.wait_for_selector(".leaflet-overlay-pane path")
+        phone_legend_open = page.evaluate("document.querySelector('.orienter-legend details').open")
+        phone_layers_open = page.locator(".leaflet-control-layers-expanded").count()
+        page.screenshot(path=str(ARTIFACTS / "standalone-map-phone.png"))
         browser.close()
+    # on a phone the legend and the layer list start folded, so the map shows
+    assert legend_open and not phone_legend_open
+    assert layers_open == 1 and phone_layers_open == 0
     assert errors == []
     assert outside == []
     assert boundaries == 2
