@@ -350,3 +350,12 @@ def test_provider_text_is_escaped():
     assert "<img src=x" not in html
     assert json.dumps(evil)[1:-1] not in html  # not even as a raw JS string
     assert "&lt;img src=x" in html
+
+
+def test_standalone_refuses_a_vendor_file_it_cannot_inline():
+    from web.assets import inline_assets
+
+    page = '<script src="/static/vendor/leaflet/leaflet.js"></script>'
+    assert "<script src" not in inline_assets(page)
+    with pytest.raises(ValueError, match="not inlined"):
+        inline_assets(page + '<script src="/static/vendor/unknown/x.js"></script>')
