@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
@@ -15,7 +16,14 @@ import shapely
 from api.settings import Settings
 from geo.costgraph import CostGraph, attach_points
 from geo.crs import METRIC_CRS
-from geo.nearest import CLOSED_ORIGIN, nearest_providers
+from geo.nearest import (
+    CLOSED_ORIGIN,
+    NearestAnswer,
+    ProviderTable,
+    RouteIndex,
+    index_routes,
+    nearest_answer,
+)
 from geo.settlements import Gazetteer
 from geo.store import load_graph, load_matrix
 from geo.traveltime import SourceMatrix
@@ -37,6 +45,14 @@ class Layers:
     matrices: dict[tuple[str, str], SourceMatrix]
     gazetteer: Gazetteer | None = None
     zone: np.ndarray | None = None  # conflict class per grid cell (0 low, 1 elevated, 2 high)
+    #: route totals from every road vertex, per (mode, scenario) (see geo.nearest.RouteIndex)
+    route_index: dict[tuple[str, str], RouteIndex] = field(default_factory=dict)
+    table: ProviderTable | None = None  # the providers as plain records, prepared once
+    _visible: dict[bool, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.table is None:
+            self.table = ProviderTable.from_frame(self.providers)
 
     @property
     def modes(self) -> list[str]:
@@ -46,9 +62,24 @@ class Layers:
     def scenarios(self) -> list[str]:
         return sorted({s for _, s in self.graphs})
 
+    def visible(self, include_confidential: bool) -> np.ndarray:
+        """Which matrix columns a requester may see (public only without a caseworker token)."""
+        if include_confidential not in self._visible:
+            self._visible[include_confidential] = (
+                np.ones(len(self.providers), bool)
+                if include_confidential
+                else ~self.providers["confidential"].astype(bool).to_numpy()
+            )
+        return self._visible[include_confidential]
+
 
 def load_layers(settings: Settings, *, gazetteer: Gazetteer | None = None) -> Layers:
-    """Load the graphs and memory-mapped matrices of every built (mode, scenario)."""
+    """Load the graphs and memory-mapped matrices of every built (mode, scenario).
+
+    Also indexes the route totals of each (mode, scenario) from every road vertex
+    (:func:`geo.nearest.index_routes`, about a second each) so that a query only walks
+    from the point to the nearest road.
+    """
     root = settings.build_dir
     manifest_path = root / "manifest.json"
     if not manifest_path.is_file():
@@ -57,23 +88,28 @@ def load_layers(settings: Settings, *, gazetteer: Gazetteer | None = None) -> La
     providers = gpd.read_parquet(root / "providers.parquet")
     metric = providers.to_crs(METRIC_CRS)
     px, py = metric.geometry.x.to_numpy(), metric.geometry.y.to_numpy()
-    graphs, matrices = {}, {}
+    zone_path = root / "conflict" / "zone.npy"
+    zone = np.load(zone_path) if zone_path.is_file() else None
+    graphs, matrices, indexes = {}, {}, {}
     for mode in manifest.get("modes", []):
         for scenario in manifest.get("scenarios", []):
             tag = f"{mode}-{scenario}"
             base = load_graph(root / "graphs" / f"{tag}.npz")
-            graphs[(mode, scenario)], _ = attach_points(base, px, py, keep_isolated=True)
-            matrices[(mode, scenario)] = load_matrix(root / "matrices" / tag)
+            graph, _ = attach_points(base, px, py, keep_isolated=True)
+            matrix = load_matrix(root / "matrices" / tag)
+            graphs[(mode, scenario)] = graph
+            matrices[(mode, scenario)] = matrix
+            indexes[(mode, scenario)] = index_routes(graph, matrix, cell_zone=zone)
     if not graphs:
         raise NotBuiltError(f"the manifest in {root} lists no built mode; run `orienter build`")
-    zone_path = root / "conflict" / "zone.npy"
     return Layers(
         manifest=manifest,
         providers=providers,
         graphs=graphs,
         matrices=matrices,
         gazetteer=gazetteer,
-        zone=np.load(zone_path) if zone_path.is_file() else None,
+        zone=zone,
+        route_index=indexes,
     )
 
 
@@ -128,57 +164,47 @@ def answer_nearest(
     include_confidential: bool = False,
     place: dict | None = None,
     routes: bool = False,
+    method: Literal["matrix", "dijkstra"] = "matrix",
 ) -> dict:
-    """The nearest-service answer as plain JSON-ready data."""
+    """The nearest-service answer as plain JSON-ready data.
+
+    ``method="dijkstra"`` answers the same question with a full Dijkstra from the point
+    instead of the stored matrix: the reference, for checks and benchmarks only.
+    """
     if (mode, scenario) not in layers.graphs:
         raise ValueError(
             f"mode/scenario {mode}/{scenario} is not built; built: "
             f"{', '.join(f'{m}/{s}' for m, s in layers.graphs)}"
         )
-    providers = layers.providers
-    visible = (
-        np.ones(len(providers), bool)
-        if include_confidential
-        else ~providers["confidential"].astype(bool).to_numpy()
-    )
-
-    def run(scen: str, mask: np.ndarray, count: int):
-        return nearest_providers(
-            layers.graphs[(mode, scen)],
-            layers.matrices[(mode, scen)],
-            providers,
-            lon,
-            lat,
-            visible=mask,
-            service=service,
-            k=count,
-            with_routes=routes or layers.zone is not None,
-            cell_zone=layers.zone,
+    visible = layers.visible(include_confidential)
+    found = _run(layers, mode, scenario, lon, lat, visible, service, k, routes, method)
+    table = found.records
+    zones = layers.zone is not None
+    effects: list[str] | None = None
+    base_times: list[float | None] | None = None
+    if scenario != "baseline" and (mode, "baseline") in layers.graphs and table:
+        ids = {r["id"] for r in table}
+        same = visible & layers.providers["id"].isin(ids).to_numpy()
+        base_found = _run(
+            layers, mode, "baseline", lon, lat, same, service, len(ids), False, method
         )
-
-    found = run(scenario, visible, k)
-    table = found.results
-    if layers.zone is not None and "route_worst_class" in table:
-        table["route_conflict"] = [
-            None if w is None else {"worst_class": w, "km_by_class": kmc}
-            for w, kmc in zip(table["route_worst_class"], table["route_km_by_class"], strict=True)
-        ]
-    if scenario != "baseline" and (mode, "baseline") in layers.graphs and len(table):
-        ids = set(table["id"])
-        same = visible & providers["id"].isin(ids).to_numpy()
-        base = run("baseline", same, len(ids)).results.set_index("id")
-        effects, base_times = [], []
-        for row in table.itertuples():
-            b = base.loc[row.id]
-            base_times.append(b["travel_time_min"])
-            effects.append(_scenario_effect(row, b))
-        table["baseline_travel_time_min"] = base_times
-        table["scenario_effect"] = effects
+        base = {r["id"]: r for r in base_found.records}
+        effects = [_scenario_effect(r, base[r["id"]]) for r in table]
+        base_times = [base[r["id"]]["travel_time_min"] for r in table]
     results = []
-    for i, row in enumerate(table.to_dict("records")):
-        item = {f: _plain(row.get(f)) for f in PUBLIC_FIELDS if f in row}
+    for i, rec in enumerate(table):
+        row = dict(rec)
+        if zones:
+            w = rec.get("route_worst_class")
+            row["route_conflict"] = (
+                None if w is None else {"worst_class": w, "km_by_class": rec["route_km_by_class"]}
+            )
+        if effects is not None and base_times is not None:
+            row["scenario_effect"] = effects[i]
+            row["baseline_travel_time_min"] = base_times[i]
+        item = {f: row[f] for f in PUBLIC_FIELDS if f in row}
         if routes:
-            line = found.routes.geometry.iloc[i]
+            line = found.routes[i] if found.routes is not None else None
             item["route"] = (
                 None
                 if line is None
@@ -206,42 +232,54 @@ def answer_nearest(
     }
 
 
-def _scenario_effect(row, base) -> str:
+def _run(
+    layers: Layers,
+    mode: str,
+    scenario: str,
+    lon: float,
+    lat: float,
+    visible: np.ndarray,
+    service: str | None,
+    k: int,
+    routes: bool,
+    method: Literal["matrix", "dijkstra"],
+) -> NearestAnswer:
+    return nearest_answer(
+        layers.graphs[(mode, scenario)],
+        layers.matrices[(mode, scenario)],
+        layers.table,
+        lon,
+        lat,
+        visible=visible,
+        service=service,
+        k=k,
+        index=layers.route_index.get((mode, scenario)),
+        cell_zone=layers.zone,
+        with_routes=routes,
+        method=method,
+    )
+
+
+def _scenario_effect(row: dict, base: dict) -> str:
     """How the scenario changed this provider's route against the baseline."""
-    if not row.reachable and row.unreachable_reason == CLOSED_ORIGIN:
+    if not row["reachable"] and row["unreachable_reason"] == CLOSED_ORIGIN:
         return "unreachable: the point itself lies in a closed high-conflict zone"
-    if not row.reachable:
+    if not row["reachable"]:
         return (
             "unreachable: every route crosses a closed high-conflict zone"
             if base["reachable"]
             else "unreachable in the baseline too"
         )
     base_worst = base.get("route_worst_class")
-    worst = getattr(row, "route_worst_class", None)
+    worst = row.get("route_worst_class")
     if base_worst == "high" and worst != "high":
         return "rerouted around the high-conflict zone"
-    if abs(row.travel_time_min - base["travel_time_min"]) < 0.05:
+    if (
+        base["travel_time_min"] is not None
+        and abs(row["travel_time_min"] - base["travel_time_min"]) < 0.05
+    ):
         return "unchanged"
     return "slower through conflict zones"
-
-
-def _plain(value):
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    try:
-        import pandas as pd
-
-        if value is not None and not isinstance(value, list | dict | str) and pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
 
 
 def build_dir_ok(path: Path) -> bool:
