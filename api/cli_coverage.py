@@ -650,6 +650,7 @@ def site(
         "n_candidates": len(cands),
         "candidates_outside_grid": int((reach.nodes < 0).sum()),
         "population_source": inputs.population_source,
+        **demand_meta(inputs),
         "population_total": round(total),
         "covered_before": round(before),
         "covered_before_share": round(before / total, 4),
@@ -676,7 +677,7 @@ def site(
         f"{service} by {mode}, within {threshold_min:g} min: {meta['covered_before']:,} people "
         f"({100 * meta['covered_before_share']:.1f} %) with the {meta['existing_providers']} "
         f"existing providers; {len(cands)} candidates scored in {solve_s:.1f} s.  "
-        f"Population: {inputs.population_source}.",
+        f"Population: {_population_text(meta)}.",
         highlight=False,
     )
 
@@ -790,6 +791,7 @@ def _what_if(
         **change,
         "existing_providers": int(offering.sum()),
         "population_source": inputs.population_source,
+        **demand_meta(inputs),
         "population_total": round(total),
         "within_before": round(nat_b),
         "within_after": round(nat_a),
@@ -825,6 +827,6 @@ def _what_if(
         f"{service} by {mode}, within {threshold_min:g} min, {what}: "
         f"{100 * meta['share_before']:.1f} % -> {100 * meta['share_after']:.1f} % of "
         f"{round(total):,} people ({meta['seconds_total']:.1f} s).  "
-        f"Population: {inputs.population_source}.",
+        f"Population: {_population_text(meta)}.",
         highlight=False,
     )
