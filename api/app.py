@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.analysis import LEVELS, Analysis, ChoiceError
+from api.briefs import router as briefs_router
 from api.datasets import find_dataset
 from api.layers import Layers, NotBuiltError, answer_nearest, load_layers, token_is_valid
 from api.messages import ApiError, error_body, lang_of, validation_error_body
@@ -419,6 +420,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(body, media_type="application/geo+json")
 
     install_pages(app)
+    app.include_router(briefs_router)
     app.include_router(planning_router)
     return app
 

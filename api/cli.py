@@ -6,7 +6,16 @@ import logging
 
 import typer
 
-from api import cli_conflict, cli_coverage, cli_data, cli_engine, cli_map, cli_places, cli_providers
+from api import (
+    briefs,
+    cli_conflict,
+    cli_coverage,
+    cli_data,
+    cli_engine,
+    cli_map,
+    cli_places,
+    cli_providers,
+)
 
 app = typer.Typer(
     help="Orienter: GBV/SEA survivor services in Mali, travel times and conflict.",
@@ -26,6 +35,7 @@ app.command("up")(cli_engine.up)
 app.command("coverage")(cli_coverage.coverage)
 app.command("site")(cli_coverage.site)
 app.command("map")(cli_map.map_command)
+app.command("brief")(briefs.brief)
 
 
 def main() -> None:
