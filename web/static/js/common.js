@@ -118,6 +118,7 @@
         fillColor: colour,
         fillOpacity: 0.12,
         className: "provider-marker provider-marker--approx",
+        pane: (options && options.pane) || "overlayPane",
       });
     } else {
       layer = L.marker(latlng, { title: p.name, alt: p.name, keyboard: true });
@@ -156,11 +157,12 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (geojson) {
         if (!geojson) return;
-        L.geoJSON(geojson, {
+        var land = L.geoJSON(geojson, {
           pane: "basemap",
           interactive: false,
           style: { color: "#8a8170", weight: 1, fillColor: "#f2efe6", fillOpacity: 1 },
         }).addTo(regions);
+        if (!map.orienterFitted) map.fitBounds(land.getBounds(), { animate: false });
         L.geoJSON(geojson, {
           interactive: false,
           style: { color: "#555", weight: 1.2, fill: false },
