@@ -103,6 +103,18 @@ def test_finder_answers_sevare_within_a_second(offline_page, artifacts_dir):
     assert TIME_TEXT.match(popup.locator(".result__time").inner_text())
     page.wait_for_timeout(400)  # the popup's fade-in and the map's pan, for the screenshot
     page.screenshot(path=artifacts_dir / "trouver-popup.png")
+
+    # a second search, the server now warm: under 1 s on the test's own clock too
+    page.keyboard.press("Escape")
+    page.select_option("#service", "legal")
+    page.evaluate("document.getElementById('results').removeAttribute('data-answer-ms')")
+    started = time.perf_counter()
+    page.click("#search")
+    page.locator("#results[data-answer-ms]").wait_for(state="attached")
+    wall_ms = (time.perf_counter() - started) * 1000
+    print(f"/trouver Sévaré, legal: {wall_ms:.0f} ms as seen by the test")
+    assert wall_ms < 1000
+    assert "Juridique" in page.locator("#result-list .result").first.inner_text()
     _only_tiles_blocked(page)
 
 
@@ -169,3 +181,16 @@ def test_finder_fits_a_360px_phone(chromium, served_app, artifacts_dir):
         page.screenshot(path=artifacts_dir / "trouver-360.png", full_page=True)
     finally:
         context.close()
+
+
+def test_click_on_the_map_searches_from_that_point(offline_page):
+    page = offline_page
+    page.goto(page.base + "/trouver")
+    page.locator(".leaflet-overlay-pane path").first.wait_for()  # the régions are drawn
+    box = page.locator("#finder-map").bounding_box()
+    # a point in south-western Mali (the map shows the whole country before a search)
+    page.mouse.click(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.7)
+    page.locator("#result-list .result").first.wait_for()
+    assert page.locator("#place").input_value() == "Point choisi sur la carte"
+    assert TIME_TEXT.match(page.locator("#result-list .result .result__time").first.inner_text())
+    assert page.errors == []
