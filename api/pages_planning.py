@@ -585,6 +585,7 @@ def _ranking(
     threshold_min: int,
     keep: set[str] | None = None,
     limit: int | None = None,
+    with_parent: bool = True,
 ) -> tuple[list[dict], int]:
     """Underserved units (all, or those in ``keep``), worst first; and how many there are."""
     result = analysis.underserved(
@@ -609,7 +610,7 @@ def _ranking(
             {
                 "pcode": r["pcode"],
                 "name": r["name"],
-                "parent": names.get(str(parent)) if parent is not None else None,
+                "parent": names.get(str(parent)) if with_parent and parent is not None else None,
                 "population": format_people(r["population"], lang),
                 "beyond": format_people(r[f"pop_beyond_{t}"], lang),
                 "share": None if pd.isna(share) else format_share(float(share), lang),
@@ -638,7 +639,8 @@ def _provider_rows(request: Request, pcode: str, lang: str) -> list[dict]:
     public = public_providers(directory)
     public = public[public["adm1_pcode"].astype("string").str.upper() == pcode]
     rows = []
-    for r in public.sort_values(["type", "name"]).to_dict("records"):
+    public = public.assign(_osc=public["type"] != "one_stop_centre")
+    for r in public.sort_values(["_osc", "type", "name"]).to_dict("records"):
         precision = r.get("location_precision")
         rows.append(
             {
@@ -652,6 +654,7 @@ def _provider_rows(request: Request, pcode: str, lang: str) -> list[dict]:
                 "approximate": precision not in ("exact", "facility"),
                 "sources": _links(r.get("source")),
                 "source_date": _text(r.get("source_date")),
+                "dated": str(r.get("source_date") or "")[:1].isdigit(),
             }
         )
     return rows
@@ -734,7 +737,9 @@ def region_page(request: Request, pcode: str) -> Response:
         "scenario": options["scenario"],
         "threshold_min": options["threshold_min"],
     }
-    cercle_rows, _ = _ranking(analysis, lang, level="adm2", keep=cercles, **ranking_args)
+    cercle_rows, _ = _ranking(
+        analysis, lang, level="adm2", keep=cercles, with_parent=False, **ranking_args
+    )
     commune_rows, n_communes = _ranking(
         analysis, lang, level="adm3", keep=communes, limit=COMMUNES_SHOWN, **ranking_args
     )
@@ -856,11 +861,11 @@ def plan_page(request: Request) -> Response:
         removable=removable,
         population_source=Path(national["meta"].get("population_source") or "").name,
         messages=Markup(
-            '<script type="application/json" id="planning-messages">'
-            + htmlsafe_json_dumps(
+            '<script type="application/json" id="planning-messages">{}</script>'
+        ).format(
+            htmlsafe_json_dumps(
                 {k[9:]: v for k, v in catalogue(lang).items() if k.startswith("planning.js_")}
             )
-            + "</script>"
         ),
     )
 

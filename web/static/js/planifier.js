@@ -1,0 +1,281 @@
+/* /planifier: what-if siting on the map.
+ *
+ * Click the map (or type lon/lat, or pick a suggested site) to add a centre, or pick a
+ * public provider to remove; the page asks /api/v1/whatif and shows the people newly
+ * within the threshold, nationally and per unit, and colours the cercles that change.
+ * Suggested sites come from /api/v1/site.  Nothing is stored in the browser.
+ */
+(function () {
+  "use strict";
+
+  var O = window.Orienter;
+  var root = document.getElementById("whatif");
+  if (!O || !root || !window.L) return;
+
+  var node = document.getElementById("planning-messages");
+  var MESSAGES = node ? JSON.parse(node.textContent) : {};
+  var opts = {
+    service: root.dataset.service,
+    mode: root.dataset.mode,
+    scenario: root.dataset.scenario,
+    threshold: root.dataset.threshold,
+    level: root.dataset.level,
+  };
+  var lang = root.dataset.lang || O.lang;
+  var resultBox = document.getElementById("whatif-result");
+  var sitesList = document.getElementById("sites-list");
+  var sitesButton = document.getElementById("sites-load");
+  var addForm = document.getElementById("whatif-add");
+  var removeForm = document.getElementById("whatif-remove");
+  var lonInput = document.getElementById("w-lon");
+  var latInput = document.getElementById("w-lat");
+
+  /** A planning message (keys ``js_*`` of web/locales/<lang>/planning.json). */
+  function m(key, values) {
+    var text = Object.prototype.hasOwnProperty.call(MESSAGES, key) ? MESSAGES[key] : key;
+    if (values) {
+      text = text.replace(/\{(\w+)\}/g, function (whole, name) {
+        return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
+      });
+    }
+    return text;
+  }
+
+  var intFormat = new Intl.NumberFormat(lang === "fr" ? "fr-FR" : "en-GB", {
+    maximumFractionDigits: 0,
+  });
+  var pctFormat = new Intl.NumberFormat(lang === "fr" ? "fr-FR" : "en-GB", {
+    style: "percent",
+    minimumFractionDigits: 1,
+    maximumFractionDigits: 1,
+  });
+  function people(n) { return intFormat.format(n); }
+  function signed(n) { return (n > 0 ? "+" : n < 0 ? "−" : "") + intFormat.format(Math.abs(n)); }
+  function thresholdText() {
+    var t = Number(opts.threshold);
+    return t < 60 ? t + " min" : t / 60 + " h";
+  }
+
+  function query(params) {
+    var all = Object.assign(
+      {
+        service: opts.service,
+        mode: opts.mode,
+        scenario: opts.scenario,
+        threshold_min: opts.threshold,
+        lang: lang,
+      },
+      params
+    );
+    return Object.keys(all)
+      .map(function (k) { return encodeURIComponent(k) + "=" + encodeURIComponent(all[k]); })
+      .join("&");
+  }
+
+  /** GET JSON; rejects with the API's message (``detail.message``). */
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin" }).then(
+      function (r) {
+        return r.json().catch(function () { return {}; }).then(function (body) {
+          if (!r.ok) {
+            var d = body && body.detail;
+            throw new Error((d && (d.message || d)) || String(r.status));
+          }
+          return body;
+        });
+      },
+      function () { throw new Error(m("js_network")); }
+    );
+  }
+
+  // ------------------------------------------------------------------ the map
+  var base = O.baseMap("plan-map");
+  var map = base.map;
+  var unitsLayer = null;
+  var unitsByCode = {};
+  var added = L.layerGroup().addTo(map);
+  var sitesLayer = L.layerGroup().addTo(map);
+  var providersLayer = L.layerGroup().addTo(map);
+
+  if (opts.level === "adm2") {
+    fetch("/carte/limites/adm2.geojson")
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (geojson) {
+        if (!geojson) return;
+        unitsLayer = L.geoJSON(geojson, {
+          interactive: false,
+          style: { color: "#888", weight: 0.6, fill: false },
+          onEachFeature: function (f, layer) { unitsByCode[f.properties.pcode] = layer; },
+        }).addTo(map);
+      })
+      .catch(function () {});
+  }
+
+  var providerUrl =
+    opts.service === "one_stop_centre"
+      ? "/api/v1/providers?type=one_stop_centre"
+      : "/api/v1/providers?service=" + encodeURIComponent(opts.service);
+  getJSON(providerUrl)
+    .then(function (geojson) {
+      (geojson.features || []).forEach(function (f) {
+        if (!f.geometry) return;
+        var c = f.geometry.coordinates;
+        O.providerMarker(f.properties, [c[1], c[0]], { radius: 8 }).addTo(providersLayer);
+      });
+    })
+    .catch(function () {});
+
+  // ------------------------------------------------------------------ results
+  function busy() {
+    resultBox.innerHTML = '<p class="muted">' + O.escapeHtml(m("js_loading")) + "</p>";
+  }
+
+  function fail(error) {
+    resultBox.innerHTML =
+      '<p class="notice notice--danger">' +
+      O.escapeHtml(m("js_error", { message: error.message })) + "</p>";
+  }
+
+  function colourUnits(units) {
+    Object.keys(unitsByCode).forEach(function (code) {
+      unitsByCode[code].setStyle({ color: "#888", weight: 0.6, fill: false });
+    });
+    units.forEach(function (u) {
+      var layer = unitsByCode[u.pcode];
+      if (!layer) return;
+      var gain = u.change > 0;
+      layer.setStyle({
+        color: gain ? "#1b7a3d" : "#b3261e",
+        weight: 2,
+        fill: true,
+        fillColor: gain ? "#1b7a3d" : "#b3261e",
+        fillOpacity: 0.25,
+      });
+    });
+  }
+
+  function show(body, title) {
+    var meta = body.meta;
+    var html = "<h4>" + O.escapeHtml(title) + "</h4>";
+    html +=
+      '<p class="whatif-national">' +
+      O.escapeHtml(
+        m("js_national", {
+          threshold: thresholdText(),
+          before: people(meta.within_before),
+          after: people(meta.within_after),
+          change: signed(meta.change),
+          share_before: pctFormat.format(meta.share_before),
+          share_after: pctFormat.format(meta.share_after),
+        })
+      ) + "</p>";
+    if (!body.units.length) {
+      html += '<p class="notice">' + O.escapeHtml(m("js_no_change")) + "</p>";
+    } else {
+      html += '<div class="table-scroll"><table class="data-table"><caption>' +
+        O.escapeHtml(m("js_units_heading")) + "</caption><thead><tr>" +
+        "<th scope=\"col\">" + O.escapeHtml(m("js_col_unit")) + "</th>" +
+        '<th scope="col" class="num">' + O.escapeHtml(m("js_col_before")) + "</th>" +
+        '<th scope="col" class="num">' + O.escapeHtml(m("js_col_after")) + "</th>" +
+        '<th scope="col" class="num">' + O.escapeHtml(m("js_col_change")) + "</th>" +
+        "</tr></thead><tbody>";
+      body.units.slice(0, 15).forEach(function (u) {
+        html += "<tr><th scope=\"row\">" + O.escapeHtml(u.name) + "</th>" +
+          '<td class="num">' + people(u.within_before) + "</td>" +
+          '<td class="num">' + people(u.within_after) + "</td>" +
+          '<td class="num">' + signed(u.change) + "</td></tr>";
+      });
+      html += "</tbody></table></div>";
+    }
+    html += '<p class="muted">' + O.escapeHtml(m("js_seconds", { seconds: meta.seconds })) + "</p>";
+    resultBox.innerHTML = html;
+    colourUnits(body.units);
+  }
+
+  function whatIfAdd(lon, lat, label) {
+    added.clearLayers();
+    L.circleMarker([lat, lon], {
+      radius: 9, color: "#073f61", weight: 3, fillColor: "#f2a900", fillOpacity: 0.9,
+    }).bindTooltip(label || m("js_added_marker")).addTo(added);
+    busy();
+    var where = lon.toFixed(5) + "," + lat.toFixed(5);
+    getJSON("/api/v1/whatif?" + query({ add: where, level: opts.level }))
+      .then(function (body) {
+        show(body, label || m("js_result_add", { lon: lon.toFixed(3), lat: lat.toFixed(3) }));
+      })
+      .catch(fail);
+  }
+
+  map.on("click", function (e) {
+    lonInput.value = e.latlng.lng.toFixed(4);
+    latInput.value = e.latlng.lat.toFixed(4);
+    whatIfAdd(e.latlng.lng, e.latlng.lat);
+  });
+
+  addForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var lon = parseFloat(lonInput.value);
+    var lat = parseFloat(latInput.value);
+    if (!isFinite(lon) || !isFinite(lat)) return;
+    whatIfAdd(lon, lat);
+  });
+
+  if (removeForm) {
+    removeForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var select = document.getElementById("w-remove");
+      if (!select) return;
+      var name = select.options[select.selectedIndex].text;
+      added.clearLayers();
+      busy();
+      getJSON("/api/v1/whatif?" + query({ remove: select.value, level: opts.level }))
+        .then(function (body) { show(body, m("js_result_remove", { name: name })); })
+        .catch(fail);
+    });
+  }
+
+  // ------------------------------------------------------------------ suggested sites
+  sitesButton.addEventListener("click", function () {
+    sitesButton.disabled = true;
+    sitesList.innerHTML = '<li class="muted">' + O.escapeHtml(m("js_loading")) + "</li>";
+    getJSON("/api/v1/site?" + query({ n: 5 }))
+      .then(function (body) {
+        sitesList.innerHTML = "";
+        sitesLayer.clearLayers();
+        if (!body.sites.length) {
+          sitesList.innerHTML = '<li class="muted">' + O.escapeHtml(m("js_sites_none")) + "</li>";
+          return;
+        }
+        body.sites.forEach(function (s) {
+          var li = document.createElement("li");
+          li.innerHTML =
+            "<strong>" + O.escapeHtml(s.name) + "</strong> " +
+            '<span class="muted">' + O.escapeHtml(m("js_site_gain", { gain: people(s.gain_population) })) +
+            "</span> ";
+          var button = document.createElement("button");
+          button.type = "button";
+          button.className = "button button--secondary button--small";
+          button.textContent = m("js_site_try");
+          button.setAttribute("aria-label", m("js_site_try") + " : " + s.name);
+          button.addEventListener("click", function () {
+            lonInput.value = s.lon;
+            latInput.value = s.lat;
+            whatIfAdd(s.lon, s.lat, s.name);
+            map.setView([s.lat, s.lon], Math.max(map.getZoom(), 7));
+          });
+          li.appendChild(button);
+          sitesList.appendChild(li);
+          L.marker([s.lat, s.lon], {
+            icon: L.divIcon({ className: "site-marker", html: String(s.step), iconSize: [22, 22] }),
+            title: m("js_site_marker", { step: s.step }) + " : " + s.name,
+            keyboard: false,
+          }).addTo(sitesLayer);
+        });
+      })
+      .catch(function (error) {
+        sitesList.innerHTML = '<li class="notice notice--danger">' +
+          O.escapeHtml(m("js_error", { message: error.message })) + "</li>";
+      })
+      .then(function () { sitesButton.disabled = false; });
+  });
+})();
