@@ -87,6 +87,15 @@ UNDERSERVED_MIN = 120
 FORMATS = ("pdf", "html")
 #: Printed width of the two maps shown side by side, inches (about 88 mm).
 HALF_MAP_IN = 3.5
+#: Printable box of the full-width map, inches (186 x 94 mm, as in print.css).
+FULL_MAP_BOX_IN = (7.3, 3.7)
+_LEGEND_IN = 0.5  # about two legend rows below the map
+
+
+def _full_map_width(frame) -> float:
+    """Width at which the providers map prints 1:1 (text at its point size) in its box."""
+    max_w, max_h = FULL_MAP_BOX_IN
+    return float(min(max_w, max(3.0, (max_h - _LEGEND_IN) / frame.aspect)))
 
 
 class RegionNotFoundError(ValueError):
@@ -413,7 +422,9 @@ def _maps(
             "providers",
             t("map_providers_title"),
             t("map_providers_caption"),
-            providers_map(frame, shown, numbers=numbers, lang=lang, dpi=dpi),
+            providers_map(
+                frame, shown, numbers=numbers, lang=lang, dpi=dpi, width_in=_full_map_width(frame)
+            ),
         )
     ]
     root = analysis.settings.build_dir

@@ -436,6 +436,7 @@ def _draw_providers(
     groups = groups[inside]
     halo = [pe.withStroke(linewidth=2.8, foreground="white")]
     drawn: list[str] = []
+    placed: list[tuple[float, float, tuple[int, int]]] = []
     for g in groups.itertuples():
         marker, colour = _TYPE_STYLE[g.type]
         alpha = 1.0 if g.in_table else 0.55
@@ -469,11 +470,14 @@ def _draw_providers(
             ax.scatter([g.x], [g.y], marker=".", s=12 * size, color=colour, zorder=12, alpha=alpha)
         drawn.append(g.type)
         if labels and g.numbers:
+            offset, align = _label_offset(g.x, g.y, placed, near=0.06 * (xmax - xmin))
+            placed.append((g.x, g.y, offset))
             ax.annotate(
                 _numbers_label(g.numbers),
                 (g.x, g.y),
-                xytext=(6, 5),
+                xytext=offset,
                 textcoords="offset points",
+                ha=align,
                 fontsize=7.5,
                 fontweight="bold",
                 color=colour,
@@ -482,6 +486,22 @@ def _draw_providers(
                 path_effects=halo,
             )
     return drawn
+
+
+#: Label positions tried in turn (points from the marker): right-up, left-up, right-down,
+#: left-down, then further out.
+_LABEL_OFFSETS = ((6, 5), (-6, 5), (6, -11), (-6, -11), (8, 15), (-8, 15), (8, -21), (-8, -21))
+
+
+def _label_offset(
+    x: float, y: float, placed: list[tuple[float, float, tuple[int, int]]], *, near: float
+) -> tuple[tuple[int, int], str]:
+    """The first offset not used by a label of a marker closer than ``near`` (map units)."""
+    used = {off for px, py, off in placed if abs(px - x) < near and abs(py - y) < near}
+    for offset in _LABEL_OFFSETS:
+        if offset not in used:
+            return offset, "left" if offset[0] > 0 else "right"
+    return _LABEL_OFFSETS[0], "left"
 
 
 def _provider_legend_handles(types: Sequence[str], lang: str) -> list:
