@@ -255,3 +255,15 @@ def test_page_scripts_keep_no_query_in_the_browser(client):
         code = re.sub(r"/\*.*?\*/|//[^\n]*", "", r.text, flags=re.S)  # without comments
         assert "localStorage" not in code and "document.cookie" not in code, name
         assert "http://" not in code and "https://" not in code.replace(TILES, ""), name
+
+
+def test_pages_still_open_before_anything_is_built(data_dir, tmp_path):
+    settings = Settings(
+        data_dir=data_dir, build_dir=tmp_path, providers=REPO / "data" / "providers.geojson"
+    )
+    with TestClient(create_app(settings)) as c:
+        overview = c.get("/")
+        assert overview.status_code == 200
+        assert "Les chiffres de couverture ne sont pas disponibles" in overview.text
+        assert c.get("/trouver").status_code == 200
+        assert c.get("/carte/couverture.geojson").status_code == 503
