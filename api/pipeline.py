@@ -304,6 +304,7 @@ def build_all(
         scenarios = wanted
         report.add("conflict zones", "built", time.perf_counter() - t)
         located = located.assign(zone_class=zone_at(zones, located.geometry).to_numpy())
+    earlier_modes = [m for m in manifest.data.get("modes", []) if m not in modes]
     manifest.data["modes"] = modes
     manifest.data["scenarios"] = scenarios
     manifest.data["services"] = list(SERVICE_KEYS)
@@ -363,21 +364,25 @@ def build_all(
                 )
             done += 1
             tick("modes x scenarios", done, total)
+    # Modes built earlier into this directory stay listed while every layer of theirs still
+    # matches the inputs (building car after walk must not hide walk).
+    manifest.data["modes"] = modes + [
+        m
+        for m in earlier_modes
+        if all(
+            _layer_fresh(ctx, m, s, conflict_key if s != "baseline" else None) for s in scenarios
+        )
+    ]
     manifest.data["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     manifest.save()
     return report
 
 
-def _graph_matrix_surfaces(
-    ctx: _Context, roads, speeds, mode: str, scenario: str, factor, conflict_key: str | None
-) -> str:
-    """Graph, per-provider matrix and surfaces of one (mode, scenario); returns the matrix key.
-
-    Nothing is loaded when every output is fresh, so a rebuild with unchanged inputs
-    only hashes them.
-    """
-    tag = f"{mode}-{scenario}"
-    inputs, root, manifest = ctx.inputs, ctx.root, ctx.manifest
+def _layer_keys(
+    ctx: _Context, mode: str, scenario: str, conflict_key: str | None
+) -> tuple[str, str, str]:
+    """The cache keys of one (mode, scenario)'s graph, matrix and surfaces."""
+    inputs = ctx.inputs
     gkey = _key(
         "graph",
         inputs["adm0"]["sha256"],
@@ -392,12 +397,33 @@ def _graph_matrix_surfaces(
     )
     mkey = _key("matrix", gkey, inputs["providers"]["sha256"])
     skey = _key("surfaces", mkey, SERVICE_KEYS, ISOCHRONE_MIN, 2)
+    return gkey, mkey, skey
+
+
+def _layer_fresh(ctx: _Context, mode: str, scenario: str, conflict_key: str | None) -> bool:
+    """True when the graph, matrix and surfaces of (mode, scenario) on disk match the inputs."""
+    tag = f"{mode}-{scenario}"
+    gkey, mkey, skey = _layer_keys(ctx, mode, scenario, conflict_key)
+    return (
+        ctx.manifest.fresh(f"graph:{tag}", gkey, ctx.root)
+        and ctx.manifest.fresh(f"matrix:{tag}", mkey, ctx.root)
+        and ctx.manifest.fresh(f"surfaces:{tag}", skey, ctx.root)
+    )
+
+
+def _graph_matrix_surfaces(
+    ctx: _Context, roads, speeds, mode: str, scenario: str, factor, conflict_key: str | None
+) -> str:
+    """Graph, per-provider matrix and surfaces of one (mode, scenario); returns the matrix key.
+
+    Nothing is loaded when every output is fresh, so a rebuild with unchanged inputs
+    only hashes them.
+    """
+    tag = f"{mode}-{scenario}"
+    root, manifest = ctx.root, ctx.manifest
+    gkey, mkey, skey = _layer_keys(ctx, mode, scenario, conflict_key)
     gfile, mdir = f"graphs/{tag}.npz", f"matrices/{tag}"
-    if (
-        manifest.fresh(f"graph:{tag}", gkey, root)
-        and manifest.fresh(f"matrix:{tag}", mkey, root)
-        and manifest.fresh(f"surfaces:{tag}", skey, root)
-    ):
+    if _layer_fresh(ctx, mode, scenario, conflict_key):
         ctx.report.add(f"graph, matrix, surfaces {tag}", "reused", 0.0)
         return mkey
     t = time.perf_counter()
