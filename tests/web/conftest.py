@@ -11,6 +11,8 @@ the repository, git-ignored).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import socket
@@ -25,6 +27,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
+#: The one caseworker token the served app accepts (its SHA-256 is configured).
+CASEWORKER_TOKEN = "browser-test-caseworker-token"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -64,6 +68,9 @@ def served_app(data_dir: Path, car_build: Path, tmp_path_factory) -> Iterator[st
         "ORIENTER_BUILD_DIR": str(car_build),
         "ORIENTER_PROVIDERS": str(REPO / "data" / "providers.geojson"),
         "ORIENTER_BOUNDARIES_DIR": str(car_build / "no-user-boundaries"),
+        "ORIENTER_CASEWORKER_TOKEN_HASHES": json.dumps(
+            [hashlib.sha256(CASEWORKER_TOKEN.encode()).hexdigest()]
+        ),
     }
     log_path = tmp_path_factory.mktemp("serve") / "serve.log"
     orienter = Path(sys.executable).with_name("orienter")
@@ -98,6 +105,12 @@ def served_app(data_dir: Path, car_build: Path, tmp_path_factory) -> Iterator[st
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def caseworker_token() -> str:
+    """A caseworker token ``served_app`` accepts."""
+    return CASEWORKER_TOKEN
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,10 @@ Screenshots are saved to the artifacts directory (see ``conftest.py``).
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +22,7 @@ try:
 except ImportError:  # the chromium fixture skips, or fails under CI=true
     expect = None
 
+REPO = Path(__file__).resolve().parents[2]
 TIME_TEXT = re.compile(r"^(\d+ h \d{2} min|\d+ min|sur place|on site)$")
 
 
@@ -193,4 +196,43 @@ def test_click_on_the_map_searches_from_that_point(offline_page):
     page.locator("#result-list .result").first.wait_for()
     assert page.locator("#place").input_value() == "Point choisi sur la carte"
     assert TIME_TEXT.match(page.locator("#result-list .result .result__time").first.inner_text())
+    assert page.errors == []
+
+
+def _confidential_names() -> set[str]:
+    text = (REPO / "data" / "providers.geojson").read_text(encoding="utf-8")
+    records = [f["properties"] for f in json.loads(text)["features"]]
+    return {p["name"] for p in records if p["confidential"]}
+
+
+def _shelters_near_sevare(page) -> list[str]:
+    page.fill("#place", "Sévaré")
+    page.locator("#place-list [role=option]").first.click()
+    page.select_option("#service", "shelter")
+    page.evaluate("document.getElementById('results').removeAttribute('data-answer-ms')")
+    page.click("#search")
+    page.locator("#results[data-answer-ms]").wait_for(state="attached")
+    return page.locator("#result-list .result h3").all_inner_texts()
+
+
+def test_caseworker_token_shows_confidential_shelters_in_this_tab_only(
+    offline_page, caseworker_token
+):
+    page = offline_page
+    secret = _confidential_names()
+    page.goto(page.base + "/trouver")
+    public = _shelters_near_sevare(page)
+    assert not secret & set(public)
+
+    page.click("details.token summary")
+    page.fill("#token", caseworker_token)
+    with_token = _shelters_near_sevare(page)
+    assert secret & set(with_token)  # the Mopti and Konna shelters, for this caseworker
+    assert page.evaluate("window.sessionStorage.getItem('orienter.caseworkerToken')") == (
+        caseworker_token
+    )
+    assert page.evaluate("window.localStorage.length") == 0
+    page.click("#token-forget")
+    assert page.evaluate("window.sessionStorage.length") == 0
+    assert not secret & set(_shelters_near_sevare(page))
     assert page.errors == []
