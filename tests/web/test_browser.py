@@ -236,3 +236,21 @@ def test_caseworker_token_shows_confidential_shelters_in_this_tab_only(
     assert page.evaluate("window.sessionStorage.length") == 0
     assert not secret & set(_shelters_near_sevare(page))
     assert page.errors == []
+
+
+def test_avoid_scenario_says_why_kidal_is_cut_off(offline_page, artifacts_dir):
+    page = offline_page
+    page.goto(page.base + "/trouver")
+    page.fill("#place", "Kidal")
+    page.locator("#place-list [role=option]").first.click()
+    page.select_option("#scenario", "avoid")
+    page.click("#search")
+    first = page.locator("#result-list .result").first
+    first.wait_for()
+    text = first.inner_text()
+    assert "Injoignable" in text
+    assert "zone de conflit fort, fermée dans ce scénario" in text  # translated effect
+    assert "référence :" in text  # the baseline time beside it
+    assert "the point" not in text  # no untranslated API phrase
+    assert page.locator("#results-closed").is_visible()
+    page.screenshot(path=artifacts_dir / "trouver-kidal-avoid.png", full_page=True)

@@ -11,6 +11,20 @@
   var O = window.Orienter;
   var t = O.t;
   var TOKEN_KEY = "orienter.caseworkerToken";
+  // The API's English phrases for scenario effects and unreachable providers, to messages
+  // (an unknown phrase is shown as it is).
+  var EFFECTS = {
+    "unreachable: the point itself lies in a closed high-conflict zone": "effect_closed_origin",
+    "unreachable: every route crosses a closed high-conflict zone": "effect_closed_routes",
+    "unreachable in the baseline too": "effect_unreachable_baseline",
+    "rerouted around the high-conflict zone": "effect_rerouted",
+    "slower through conflict zones": "effect_slower",
+    "unchanged": "effect_unchanged",
+  };
+  var REASONS = {
+    "the point lies in an area closed under this scenario (high conflict zone)": "reason_closed_origin",
+    "no path: the area is cut off from this provider under this scenario": "reason_cut_off",
+  };
   var ROUTE_COLOURS = ["#0b5c8c", "#6a3d9a", "#1b7a3d", "#b35806", "#4d4d4d"];
 
   var form = document.getElementById("finder");
@@ -231,9 +245,14 @@
         : t("conflict_warning_place", { level: t("class_" + level) });
       html += '<p class="' + css + '" role="note">' + O.escapeHtml(text) + "</p>";
     }
-    if (result.scenario_effect) {
+    if (result.scenario_effect && result.scenario_effect !== "unchanged") {
+      var effect = EFFECTS[result.scenario_effect] ? t(EFFECTS[result.scenario_effect])
+        : result.scenario_effect;
+      if (result.baseline_travel_time_min !== null && result.baseline_travel_time_min !== undefined) {
+        effect += " " + t("effect_baseline", { time: O.formatMinutes(result.baseline_travel_time_min) });
+      }
       html += '<p class="notice notice--warning">' +
-        O.escapeHtml(t("scenario_effect", { effect: result.scenario_effect })) + "</p>";
+        O.escapeHtml(t("scenario_effect", { effect: effect })) + "</p>";
     }
     return html;
   }
@@ -252,7 +271,10 @@
     }
     row(t("result_type"), t("type_" + result.type));
     if (result.reachable) row(t("result_distance"), O.formatKm(result.distance_km) + " (" + modeLabel + ")");
-    else row(t("result_unreachable"), result.unreachable_reason);
+    else if (!EFFECTS[result.scenario_effect]) { // else the scenario effect says it already
+      var reason = result.unreachable_reason;
+      row(t("result_unreachable"), REASONS[reason] ? t(REASONS[reason]) : reason);
+    }
     row(t("popup_services"), O.labelList("service_", result.services));
     row(t("popup_address"), [result.address, result.town].filter(Boolean).join(", "));
     row(t("popup_phone"), result.phone || t("popup_unknown"));
@@ -279,6 +301,8 @@
         radius: 7, color: "#000", weight: 2, fillColor: "#f2a900", fillOpacity: 1, pane: "providers",
       }).bindTooltip(t("map_start")).addTo(map);
     }
+    var closed = document.getElementById("results-closed");
+    closed.hidden = query.snapped_to !== "closed area";
     if (query.offroad_leg_km) {
       offroad.textContent = t("result_offroad", {
         km: O.formatKm(query.offroad_leg_km).replace(/\s?km$/, ""),
