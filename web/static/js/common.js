@@ -143,13 +143,11 @@
     tiles.on("tileerror", function () {
       tileErrors += 1;
       if (tileErrors !== 1) return;
-      var note = L.control({ position: "bottomleft" });
-      note.onAdd = function () {
-        var div = L.DomUtil.create("div", "legend map-offline-note");
-        div.textContent = t("map_tiles_offline");
-        return div;
-      };
-      note.addTo(map);
+      // one short line in the attribution, so it never hides the map on a phone
+      map.attributionControl.addAttribution(
+        '<span class="map-offline-note" title="' + escapeHtml(t("map_tiles_offline")) + '">' +
+        escapeHtml(t("map_tiles_offline_short")) + "</span>"
+      );
     });
     tiles.addTo(map);
     var regions = L.layerGroup().addTo(map);
