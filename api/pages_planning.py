@@ -752,6 +752,7 @@ def region_page(request: Request, pcode: str) -> Response:
         error=error,
         options=options,
         choices=_form_choices(analysis),
+        label=_label(lang),
         figures=figures,
         thresholds=FIGURE_THRESHOLDS_MIN,
         scenarios=scenarios if len(scenarios) > 1 else [],
@@ -762,6 +763,17 @@ def region_page(request: Request, pcode: str) -> Response:
         providers=_provider_rows(request, code, lang),
         data=_data_sources(request, analysis, meta),
     )
+
+
+def _label(lang: str):
+    """``label(prefix, value)``: the message ``prefix + value``, or the value itself (a
+    mode a user added to the speed table has no message)."""
+
+    def label(prefix: str, value: str) -> str:
+        key = f"{prefix}{value}"
+        return translate(key, lang) if key in catalogue(lang) else str(value)
+
+    return label
 
 
 def _form_choices(analysis: Analysis) -> dict:
@@ -851,6 +863,7 @@ def plan_page(request: Request) -> Response:
         error=error,
         options=options,
         choices=_form_choices(analysis),
+        label=_label(lang),
         ranking=rows,
         ranking_total=total,
         national={
