@@ -83,7 +83,7 @@
   }
 
   function setActive(index) {
-    var items = list.querySelectorAll('[role="option"]');
+    var items = list.querySelectorAll('[role="option"]:not([aria-disabled="true"])');
     if (!items.length) return;
     active = (index + items.length) % items.length;
     items.forEach(function (item, i) {
@@ -99,6 +99,7 @@
     if (!found.length) {
       var none = document.createElement("li");
       none.textContent = t("place_none");
+      none.setAttribute("role", "option");
       none.setAttribute("aria-disabled", "true");
       none.className = "muted";
       list.appendChild(none);
