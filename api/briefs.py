@@ -146,9 +146,11 @@ def _figures(row: pd.Series, label: str | None = None) -> Figures:
 
     def opt(name: str) -> object:
         value = row.get(name)
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return None
-        return value
+        try:
+            missing = value is None or bool(pd.isna(value))
+        except (TypeError, ValueError):  # a list or array: present
+            missing = False
+        return None if missing else value
 
     median = row.get("median_time_min")
     return Figures(
