@@ -73,6 +73,14 @@ def _choice(parameter: str, value: str | None, allowed: tuple[str, ...] | list[s
         raise ApiError(422, "unknown_value", parameter=parameter, allowed=allowed)
 
 
+def _phrase(status: int) -> str | None:
+    """The standard reason phrase of ``status`` (Starlette's default detail), if any."""
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return None
+
+
 def _error_response(request: Request, status: int, body: dict) -> JSONResponse:
     lang = lang_of(request.headers.get("accept-language"))
     return JSONResponse(body, status_code=status, headers={"Content-Language": lang})
@@ -226,7 +234,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             body = error_body("not_found", lang)
         elif exc.status_code == 405:
             body = error_body("method_not_allowed", lang)
-        elif isinstance(detail, str) and detail != http.HTTPStatus(exc.status_code).phrase:
+        elif isinstance(detail, str) and detail and detail != _phrase(exc.status_code):
             # a page's own, already translated, message
             body = {
                 "detail": {"code": f"http_{exc.status_code}", "message": detail, "parameter": None}

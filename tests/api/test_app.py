@@ -375,3 +375,22 @@ def test_without_built_layers_the_api_says_so(tmp_path, data_dir):
         _error(c.get("/api/v1/coverage"), 503, "not_built")
         _error(c.get("/api/v1/conflict/zones"), 404, "no_conflict_zones")
         assert c.get("/api/v1/providers").status_code == 200  # the directory needs no build
+
+
+def test_a_route_s_own_http_error_keeps_its_message_in_the_shape(tmp_path, data_dir):
+    from fastapi import HTTPException
+
+    app = create_app(Settings(data_dir=data_dir, build_dir=tmp_path))
+
+    def own_message():
+        raise HTTPException(404, "pas de région ML99")
+
+    def odd_status():
+        raise HTTPException(599)
+
+    app.add_api_route("/test-own", own_message)
+    app.add_api_route("/test-odd", odd_status)
+    with TestClient(app) as c:
+        detail = _error(c.get("/test-own"), 404, "http_404")
+        assert detail["message"] == "pas de région ML99"
+        _error(c.get("/test-odd"), 599, "invalid_request")
