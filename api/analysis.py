@@ -31,6 +31,8 @@ holds a conflict summary.  Figures are rounded as published: people to 1, shares
 Confidential providers (shelters, safe houses) count in the access figures, since
 they describe access, not locations; they are never named, counted per unit or used
 as "nearest provider" (names come from the build's public allocation surface).
+``meta["providers"]`` counts every provider of the service, confidential ones included
+(what the access figures rest on): public outputs show ``meta["providers_public"]``.
 
 Errors: :class:`ChoiceError` (a ``ValueError`` naming the parameter and the allowed
 values) for an unknown level, service, mode or scenario; ``api.layers.NotBuiltError``
