@@ -266,3 +266,25 @@ def test_web_routes(settings):
         detail = missing.json()["detail"]
         assert detail["code"] == "region_not_found" and detail["parameter"] == "pcode"
         assert "XX99" not in detail["message"]  # never echoes the request
+
+
+def test_mopti_providers_map_draws_public_providers_only(analysis):
+    """The real directory (3 confidential records in Mopti) through the map builder."""
+    from geo.crs import METRIC_CRS
+    from web.static_maps import map_frame, providers_map
+
+    regions = analysis.units("adm1").to_crs(METRIC_CRS)
+    cercles = analysis.units("adm2").to_crs(METRIC_CRS)
+    providers = analysis.inputs.providers.to_crs(METRIC_CRS)
+    confidential = set(providers.loc[providers["confidential"], "id"])
+    in_mopti = providers["adm1_pcode"] == "ML05"
+    assert confidential & set(providers.loc[in_mopti, "id"])  # the test means something
+    frame = map_frame(
+        regions[regions["pcode"] == "ML05"], cercles[cercles["pcode"].str.startswith("ML05")]
+    )
+    svg = providers_map(frame, providers, fmt="svg").decode()
+    drawn = set()
+    for gid in re.findall(r'id="providers-([^"]+)"', svg):
+        drawn.update(gid.split("+"))
+    assert drawn and not drawn & confidential
+    assert {"osc-mopti", "pui-bankass"} <= drawn
