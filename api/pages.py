@@ -54,6 +54,7 @@ from starlette.routing import Match
 
 from api.datasets import find_dataset
 from api.pipeline import SERVICE_KEYS
+from geo.boundaries import read_boundaries
 from geo.providers import public_providers
 from web.i18n import DEFAULT_LANG, LANGS, catalogue, translate
 
@@ -200,7 +201,8 @@ def _sources(request: Request) -> dict[str, Any]:
     built_at = layers.manifest.get("built_at") if layers is not None else None
     verified = None
     if directory is not None and "source_date" in directory:
-        dates = [d for d in directory["source_date"].dropna().astype(str) if d[:1].isdigit()]
+        public = public_providers(directory)
+        dates = [d for d in public["source_date"].dropna().astype(str) if d[:1].isdigit()]
         verified = max(dates) if dates else None
     return {"built_at": (built_at or "")[:10] or None, "providers_date": verified}
 
@@ -221,8 +223,6 @@ def _choices(request: Request) -> dict[str, list[tuple[str, str]]]:
 @cache
 def _boundaries_geojson(path: Path, level: int) -> str:
     """A boundary level as light GeoJSON (pcode, name; geometry simplified to ~500 m)."""
-    from geo.boundaries import read_boundaries
-
     units = read_boundaries(path, level=level)
     units = gpd.GeoDataFrame(
         units[["pcode", "name"]],

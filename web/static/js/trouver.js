@@ -258,6 +258,11 @@
     return html;
   }
 
+  function datedText(result) {
+    var when = result.last_verified || result.source_date;
+    return when === "undated" ? t("popup_undated") : when;
+  }
+
   function timeText(result) {
     if (!result.reachable) return t("result_unreachable");
     if (result.travel_time_min === 0) return t("result_on_site");
@@ -282,6 +287,7 @@
     row(t("popup_hours"), result.opening_hours || t("popup_unknown"));
     row(t("popup_languages"), result.languages);
     row(t("popup_precision"), O.precisionText(result.location_precision));
+    row(t("popup_checked"), datedText(result));
     return "<dl>" + rows.join("") + "</dl>";
   }
 
@@ -402,6 +408,7 @@
       row(t("popup_hours"), r.opening_hours || t("popup_unknown"));
       row(t("popup_languages"), r.languages);
       row(t("popup_precision"), O.precisionText(r.location_precision));
+      row(t("popup_checked"), datedText(r));
       var travel = !r.reachable ? t("result_unreachable")
         : r.travel_time_min === 0 ? t("referral_on_site")
           : t("referral_travel", {
