@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import re
-from html import unescape
 from datetime import UTC, datetime
+from html import unescape
 
 import geopandas as gpd
 import numpy as np
@@ -266,6 +266,15 @@ def test_html_says_when_a_part_is_missing():
     assert "Les scénarios d'insécurité n'ont pas été calculés" in html
     assert 'id="no-provider"' in html
     assert "Aucun prestataire public n'est répertorié dans la région de Régionà" in html
+
+
+def test_lead_sentence_without_a_median():
+    unreachable = _figures(
+        "Régionà", 1000.0, {30: 0.0, 60: 0.0, 120: 100.0, 300: 200.0}, median_time_min=np.inf
+    )
+    html = unescape(render_html(_data(osc={"car": unreachable})))
+    assert "plus de la moitié des habitants ne peut en atteindre aucun" in html
+    assert "moins de inaccessible" not in html
 
 
 def test_english_on_request():
