@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import geopandas as gpd
 import numpy as np
@@ -144,7 +144,7 @@ def resolve_region(regions: pd.DataFrame, text: str) -> tuple[str, str]:
 def _figures(row: pd.Series, label: str | None = None) -> Figures:
     """One coverage-table row as :class:`Figures` (values copied, nothing recomputed)."""
 
-    def opt(name: str) -> object:
+    def opt(name: str) -> Any:
         value = row.get(name)
         try:
             missing = value is None or bool(pd.isna(value))
@@ -197,8 +197,8 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def _services(value: object) -> list[str]:
-    if value is None or isinstance(value, float):
+def _services(value: Any) -> list[str]:
+    if value is None or isinstance(value, float | str):
         return []
     return [str(s) for s in list(value)]
 
@@ -379,7 +379,7 @@ def _limitations(analysis: Analysis, lang: str) -> list[str]:
 
 def _surface_window(
     path: Path, bounds: tuple[float, float, float, float]
-) -> tuple[np.ndarray, object] | None:
+) -> tuple[np.ndarray, Affine] | None:
     if not path.is_file():
         return None
     xmin, ymin, xmax, ymax = bounds
@@ -687,7 +687,7 @@ def brief(
         targets = (
             sorted(regions["pcode"].astype(str))
             if all_regions
-            else [resolve_region(regions, region)[0]]
+            else [resolve_region(regions, region or "")[0]]
         )
     except RegionNotFoundError as exc:
         raise fail(f"--region {region!r}: {exc}") from exc

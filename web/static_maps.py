@@ -353,7 +353,8 @@ def _legend(ax: plt.Axes, handles: Sequence, *, title: str | None = None) -> Non
     """The legend in a strip below the map (it never hides part of the map)."""
     if not handles:
         return
-    width_in = ax.figure.get_figwidth()
+    fig = ax.get_figure(root=True)
+    width_in = float(fig.get_size_inches()[0]) if fig is not None else 7.0
     ncol = max(1, min(len(handles), int(width_in // 1.75)))
     leg = ax.legend(
         handles=list(handles),
@@ -665,7 +666,7 @@ def travel_time_map(
     _label_cercles(ax, frame)
     # numbers are printed on the providers map only: here they would hide the bands
     drawn = _draw_providers(ax, frame, providers, numbers, size=0.8, labels=False)
-    handles = [
+    handles: list[Patch | Line2D] = [
         Patch(facecolor=c, edgecolor="#777777", linewidth=0.4, label=label)
         for c, label in zip(_BAND_COLOURS, _band_labels(lang), strict=True)
     ]
