@@ -239,25 +239,25 @@ def build_all(
     conflict_path = find_dataset(settings, "conflict")
     pop_path = find_dataset(settings, "population_raster")
     inputs = {
-        "adm0": {"path": str(adm0_path), "sha256": sha256_file(adm0_path)},
+        "adm0": {"path": str(adm0_path.resolve()), "sha256": sha256_file(adm0_path)},
         "roads": {
             "kind": road_kind,
-            "paths": [str(p) for p in road_paths],
+            "paths": [str(p.resolve()) for p in road_paths],
             "sha256": [sha256_file(p) for p in road_paths],
         },
         "speeds": {"path": speeds.source, "sha256": sha256_file(Path(speeds.source))},
         "providers": {
-            "path": str(settings.providers),
+            "path": str(settings.providers.resolve()),
             "sha256": sha256_file(settings.providers),
             "located": len(located),
             "total": len(providers),
         },
         "conflict": None
         if conflict_path is None
-        else {"path": str(conflict_path), "sha256": sha256_file(conflict_path)},
+        else {"path": str(conflict_path.resolve()), "sha256": sha256_file(conflict_path)},
         "population": None
         if pop_path is None
-        else {"path": str(pop_path), "sha256": sha256_file(pop_path)},
+        else {"path": str(pop_path.resolve()), "sha256": sha256_file(pop_path)},
     }
     manifest.data["inputs"] = inputs
     manifest.data["parameters"] = {

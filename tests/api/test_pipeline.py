@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +36,11 @@ def test_building_a_mode_keeps_the_modes_built_before_while_they_are_fresh(coars
     build_all(coarse, modes=["walk"], scenarios=["baseline"])
     build_all(coarse, modes=["car"], scenarios=["baseline"])
     assert _modes(coarse) == ["car", "walk"]
+    inputs = json.loads((coarse.build_dir / "manifest.json").read_text())["inputs"]
+    # absolute, so a server started from another directory finds the same files
+    assert all(
+        Path(inputs[k]["path"]).is_absolute() for k in ("adm0", "providers", "population")
+    )
     assert load_layers(coarse).modes == ["car", "walk"]
 
     # a provider change makes walk's matrices stale: a car-only build must stop listing walk
