@@ -323,6 +323,7 @@ def region_page(request: Request, pcode: str) -> Response:
     return render(
         request,
         "region.html",
+        status_code=200 if error is None else 422,
         region={"pcode": code, "name": name, "population": population},
         not_built=False,
         error=error,

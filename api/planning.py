@@ -60,6 +60,10 @@ LEVELS: tuple[str, ...] = ("adm1", "adm2", "adm3")
 #: Facility types of the WHO/KEMRI list offered as candidate sites (as `orienter site`).
 SITING_FACILITY_TYPES = ("csref", "hospital", "regional_hospital", "university_hospital")
 MAX_SITES = 10
+NOTE = (
+    "people within the threshold count every provider, confidential ones included (access, "
+    "not locations); existing_providers counts public providers only"
+)
 
 
 # ----------------------------------------------------------------------------- state
@@ -379,7 +383,9 @@ def what_if(
             "threshold_min": threshold_min,
             "level": level,
             **change,
-            "existing_providers": int(offering.sum()),
+            # public ones only: a count would tell that confidential ones exist
+            "existing_providers": int((offering & public_mask(providers)).sum()),
+            "note": NOTE,
             "population_source": plan.analysis.inputs.population_source,
             "population_total": round(total),
             "within_before": round(nat_b),
@@ -449,7 +455,10 @@ def site(
             "mode": mode,
             "scenario": scenario,
             "threshold_min": threshold_min,
-            "existing_providers": int(providers_offering(lay.providers, service).sum()),
+            "existing_providers": int(
+                (providers_offering(lay.providers, service) & public_mask(lay.providers)).sum()
+            ),
+            "note": NOTE,
             "candidates": "WHO/KEMRI: " + ", ".join(SITING_FACILITY_TYPES),
             "n_candidates": len(plan.candidates),
             "population_source": plan.analysis.inputs.population_source,

@@ -167,7 +167,12 @@ def test_confidential_providers_cannot_be_removed_nor_named(client):
         # the same refusal as an unknown id: nothing says the id exists
         assert r.status_code == 422 and r.json() == unknown.json()
     body = client.get("/api/v1/whatif", params={"remove": "x", "service": "shelter"}).text
-    body += client.get("/api/v1/site", params={"service": "shelter"}).text
+    site = client.get("/api/v1/site", params={"service": "shelter", "n": 1})
+    added = client.get("/api/v1/whatif", params={"add": "-3.9,14.5", "service": "shelter"})
+    # every shelter is confidential: none is counted, none is named
+    assert site.json()["meta"]["existing_providers"] == 0
+    assert added.json()["meta"]["existing_providers"] == 0
+    body += site.text + added.text
     assert not any(pid in body for pid in ids)
     assert not any(f["properties"]["name"] in body for f in secret)
 
@@ -225,6 +230,8 @@ def test_region_page_and_map_list_no_confidential_provider(client):
 def test_region_by_name_redirects_and_unknown_pcode_is_404(client):
     r = client.get("/regions/mopti", follow_redirects=False)
     assert r.status_code == 307 and r.headers["location"] == "/regions/ML05"
+    bad = client.get("/regions/ML05", params={"threshold_min": "abc"})
+    assert bad.status_code == 422 and "threshold_min" in bad.text
     r = client.get("/regions/ML99")
     assert r.status_code == 404 and "ML99" in r.text and 'href="/regions/ML05"' in r.text
     assert client.get("/regions/ML99/carte").status_code == 404
