@@ -148,14 +148,29 @@ def _hours(minutes: float) -> str:
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=16,
+            help="Worker processes; each loads the layers (about 1-2 GB each for a car "
+            "build with three scenarios).  Two use both cores of a small machine.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API on http://HOST:PORT (no access log: queries are never recorded)."""
     import uvicorn
 
-    from api.app import create_app
-
     console.print(f"Orienter on http://{host}:{port}  (API: /api/v1/health, /api/v1/nearest)")
-    uvicorn.run(create_app(), host=host, port=port, access_log=False, log_level="warning")
+    options = {"host": host, "port": port, "access_log": False, "log_level": "warning"}
+    if workers == 1:
+        from api.app import create_app
+
+        uvicorn.run(create_app(), **options)
+    else:
+        # each worker process builds its own app (and loads the layers in its lifespan)
+        uvicorn.run("api.app:create_app", factory=True, workers=workers, **options)
 
 
 def up(

@@ -1,0 +1,135 @@
+"""On the real Mali car build: the fast nearest answer equals a full Dijkstra per query.
+
+A fixed, seeded set of points: random points in Mali, points beside co-located providers,
+points inside closed high-conflict cells, under the baseline and the ``avoid`` scenario
+(where some providers are cut off).  The reference (``method="dijkstra"``) runs
+``scipy.sparse.csgraph.dijkstra`` from the point on the whole graph; the fast answer reads
+the stored matrix and the route index.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pyproj import Transformer
+
+from api.layers import PUBLIC_FIELDS, answer_nearest, load_layers
+from api.settings import Settings
+from geo.crs import GEOGRAPHIC_CRS
+from geo.nearest import CLOSED_ORIGIN, CUT_OFF, nearest_answer
+
+pytestmark = pytest.mark.integration
+ROUNDED = {"travel_time_min", "distance_km", "baseline_travel_time_min", "straight_km"}
+
+
+@pytest.fixture(scope="module")
+def layers(car_build, data_dir):
+    return load_layers(Settings(data_dir=data_dir, build_dir=car_build))
+
+
+def _points(layers) -> list[tuple[float, float]]:
+    graph = layers.graphs[("car", "baseline")]
+    back = Transformer.from_crs(graph.grid.crs, GEOGRAPHIC_CRS, always_xy=True)
+    rng = np.random.default_rng(2026)
+    points = []
+    # random points in Mali (on the grid)
+    while len(points) < 4:
+        lon, lat = rng.uniform(-11.5, 4.0), rng.uniform(10.5, 24.5)
+        x, y = Transformer.from_crs(GEOGRAPHIC_CRS, graph.grid.crs, always_xy=True).transform(
+            lon, lat
+        )
+        if graph.grid.locate(np.array([x]), np.array([y]))[0] >= 0:
+            points.append((lon, lat))
+    # 150 m from a place that several providers share
+    xy = np.round(np.column_stack([layers.table.lon, layers.table.lat]), 7)
+    _, first, counts = np.unique(xy, axis=0, return_index=True, return_counts=True)
+    for j in first[counts > 1][:2]:
+        points.append((float(layers.table.lon[j]) + 0.0014, float(layers.table.lat[j])))
+    # inside high-conflict cells (closed under 'avoid')
+    high = np.flatnonzero(layers.zone == 2)
+    for cell in rng.choice(high, 2, replace=False):
+        points.append(tuple(back.transform(graph.node_x[cell], graph.node_y[cell])))
+    return points
+
+
+def _same_rounded(a, b, key: str) -> bool:
+    """Equal, or one 0.1 step apart (float32 matrix vs float64 Dijkstra at a .x5 boundary)."""
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) <= (0.1 + 1e-9 if key in ROUNDED or key == "km" else 0)
+
+
+def _assert_same_answer(fast: dict, ref: dict) -> None:
+    assert fast["query"] == ref["query"]
+    assert [r["id"] for r in fast["results"]] == [r["id"] for r in ref["results"]]
+    for got, want in zip(fast["results"], ref["results"], strict=True):
+        assert set(got) == set(want)
+        for key in got:
+            if key in ROUNDED:
+                assert _same_rounded(got[key], want[key], key), (key, got[key], want[key])
+            elif key == "route_conflict" and got[key] is not None:
+                assert got[key]["worst_class"] == want[key]["worst_class"]
+                for name, km in got[key]["km_by_class"].items():
+                    assert _same_rounded(km, want[key]["km_by_class"][name], "km")
+            else:
+                assert got[key] == want[key], key
+
+
+def test_fast_answer_equals_a_full_dijkstra_on_mali(layers):
+    assert set(layers.route_index) == set(layers.graphs)
+    seen = {"closed_origin": 0, "cut_off": 0, "reachable": 0, "twins": 0}
+    for i, (lon, lat) in enumerate(_points(layers)):
+        everyone = bool(i % 2)
+        for scenario in ("baseline", "avoid"):
+            # raw figures, to 1e-6 minutes (relative: the matrix stores float32)
+            kw = dict(
+                visible=layers.visible(everyone),
+                service=None,
+                k=50,  # every provider: the cut-off ones come last
+                cell_zone=layers.zone,
+            )
+            args = (layers.graphs[("car", scenario)], layers.matrices[("car", scenario)])
+            fast = nearest_answer(
+                *args, layers.table, lon, lat, index=layers.route_index[("car", scenario)], **kw
+            )
+            ref = nearest_answer(*args, layers.table, lon, lat, method="dijkstra", **kw)
+            np.testing.assert_array_equal(fast.columns, ref.columns)
+            both = np.isfinite(ref.minutes)
+            np.testing.assert_array_equal(np.isfinite(fast.minutes), both)
+            np.testing.assert_allclose(fast.minutes[both], ref.minutes[both], rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(fast.metres[both], ref.metres[both], rtol=1e-9)
+            reasons = [r["unreachable_reason"] for r in fast.records]
+            seen["closed_origin"] += reasons.count(CLOSED_ORIGIN)
+            seen["cut_off"] += reasons.count(CUT_OFF)
+            seen["reachable"] += reasons.count(None)
+            xy = {(r["lon"], r["lat"]) for r in fast.records}
+            seen["twins"] += int(len(xy) < len(fast.records))
+        # the whole answer, scenario effect and baseline times included
+        answers = [
+            answer_nearest(
+                layers,
+                lon=lon,
+                lat=lat,
+                service="medical" if i % 3 else None,
+                mode="car",
+                scenario="avoid",
+                k=5,
+                include_confidential=everyone,
+                method=method,
+            )
+            for method in ("matrix", "dijkstra")
+        ]
+        _assert_same_answer(*answers)
+        for r in answers[0]["results"]:
+            assert set(r) <= set(PUBLIC_FIELDS) and "scenario_effect" in r
+    assert all(v > 0 for v in seen.values()), seen
+
+
+def test_public_answers_never_name_a_confidential_provider(layers):
+    secret = set(layers.providers.loc[layers.providers["confidential"], "id"])
+    assert secret
+    for lon, lat in _points(layers)[:6]:
+        answer = answer_nearest(
+            layers, lon=lon, lat=lat, service=None, mode="car", scenario="slowed", k=20
+        )
+        assert not secret & {r["id"] for r in answer["results"]}
