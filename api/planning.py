@@ -32,7 +32,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 
 from api.analysis import Analysis, public_mask
 from api.datasets import find_dataset
-from api.layers import Layers, NotBuiltError
+from api.layers import Layers, NotBuiltError, token_is_valid
 from api.pipeline import SERVICE_KEYS
 from api.settings import Settings
 from geo.crs import METRIC_CRS
@@ -228,6 +228,22 @@ def _fail(
     return HTTPException(status, detail)
 
 
+#: Services whose providers are all confidential: planning answers about them would let
+#: a caller who probes many points learn where those providers are not, hence where they are.
+CONFIDENTIAL_SERVICES = ("shelter",)
+
+
+def _guard_confidential_service(
+    request: Request, service: str, authorization: str | None
+) -> None:
+    """403 unless a caseworker token comes with a planning question about shelters."""
+    if service not in CONFIDENTIAL_SERVICES:
+        return
+    token = authorization[7:] if authorization and authorization.startswith("Bearer ") else None
+    if not token_is_valid(token, request.app.state.settings.caseworker_token_hashes):
+        raise _fail(request, 403, "err_confidential_service", parameter="service")
+
+
 def _choice(request: Request, name: str, value, allowed) -> None:
     if value not in allowed:
         allowed = [str(a) for a in allowed]
@@ -306,6 +322,7 @@ def what_if(
     remove: Annotated[str | None, Query(max_length=100, description="provider id")] = None,
     lang: Annotated[str | None, Query(max_length=5)] = None,
     accept_language: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
 ) -> dict:
     """People within the threshold before and after one added centre or one removed provider.
 
@@ -315,6 +332,7 @@ def what_if(
     """
     started = time.perf_counter()
     _choice(request, "service", service, SERVICE_KEYS)
+    _guard_confidential_service(request, service, authorization)
     _choice(request, "mode", mode, lay.modes)
     _choice(request, "scenario", scenario, lay.scenarios)
     _choice(request, "level", level, LEVELS)
@@ -410,6 +428,7 @@ def site(
     scenario: str = "baseline",
     lang: Annotated[str | None, Query(max_length=5)] = None,
     accept_language: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
 ) -> dict:
     """N new centres chosen greedily among the CSRéf and hospitals (most people first).
 
@@ -418,6 +437,7 @@ def site(
     """
     started = time.perf_counter()
     _choice(request, "service", service, SERVICE_KEYS)
+    _guard_confidential_service(request, service, authorization)
     _choice(request, "mode", mode, lay.modes)
     _choice(request, "scenario", scenario, lay.scenarios)
     threshold_min = _threshold(request, threshold_min)

@@ -7,6 +7,7 @@ existing providers with and without the added centre, on the built graph.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from api.settings import Settings
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
+TOKEN = "planning-test-caseworker-token"
 
 
 def _confidential() -> list[dict]:
@@ -35,6 +37,7 @@ def client(data_dir, car_build):
         build_dir=car_build,
         providers=REPO / "data" / "providers.geojson",
         boundaries_dir=car_build / "no-user-boundaries",
+        caseworker_token_hashes=[hashlib.sha256(TOKEN.encode()).hexdigest()],
     )
     with TestClient(create_app(settings)) as c:
         yield c
@@ -166,9 +169,14 @@ def test_confidential_providers_cannot_be_removed_nor_named(client):
         unknown = client.get("/api/v1/whatif", params={"remove": "no-such-provider"})
         # the same refusal as an unknown id: nothing says the id exists
         assert r.status_code == 422 and r.json() == unknown.json()
-    body = client.get("/api/v1/whatif", params={"remove": "x", "service": "shelter"}).text
-    site = client.get("/api/v1/site", params={"service": "shelter", "n": 1})
-    added = client.get("/api/v1/whatif", params={"add": "-3.9,14.5", "service": "shelter"})
+    auth = {"Authorization": f"Bearer {TOKEN}"}  # shelter planning needs a token at all
+    body = client.get(
+        "/api/v1/whatif", params={"remove": "x", "service": "shelter"}, headers=auth
+    ).text
+    site = client.get("/api/v1/site", params={"service": "shelter", "n": 1}, headers=auth)
+    added = client.get(
+        "/api/v1/whatif", params={"add": "-3.9,14.5", "service": "shelter"}, headers=auth
+    )
     # every shelter is confidential: none is counted, none is named
     assert site.json()["meta"]["existing_providers"] == 0
     assert added.json()["meta"]["existing_providers"] == 0
@@ -261,3 +269,18 @@ def test_region_page_in_english(client):
     assert r.status_code == 200 and '<html lang="en">' in r.text
     assert "Key figures" in r.text and "Chiffres clés" not in r.text
     client.cookies.clear()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/whatif", "/api/v1/site"])
+def test_planning_shelters_needs_a_caseworker_token(client, path):
+    params = {"service": "shelter", "add": "-2.95,15.0", "n": 1}
+    if path.endswith("site"):
+        params.pop("add")
+    refused = client.get(path, params=params)
+    assert refused.status_code == 403
+    assert refused.json()["detail"]["parameter"] == "service"
+    assert "confidentiel" in refused.json()["detail"]["message"]
+    wrong = client.get(path, params=params, headers={"Authorization": "Bearer guess"})
+    assert wrong.status_code == 403
+    allowed = client.get(path, params=params, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert allowed.status_code == 200, allowed.text
