@@ -172,10 +172,13 @@
 
   /** GET a JSON API URL; rejects with the server's message on an error status. */
   function getJSON(url, headers) {
-    return fetch(url, { headers: headers || {}, credentials: "same-origin" }).then(function (r) {
+    var sent = Object.assign({ "Accept-Language": LANG }, headers || {});
+    return fetch(url, { headers: sent, credentials: "same-origin" }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (body) {
         if (!r.ok) {
+          // the API's one error shape: {detail: {code, message, parameter}}, in the page language
           var detail = body && (body.detail || body.message || body.error);
+          if (detail && typeof detail === "object" && detail.message) detail = detail.message;
           if (detail && typeof detail !== "string") detail = JSON.stringify(detail);
           var error = new Error(detail || String(r.status));
           error.status = r.status;
