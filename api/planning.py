@@ -233,9 +233,7 @@ def _fail(
 CONFIDENTIAL_SERVICES = ("shelter",)
 
 
-def _guard_confidential_service(
-    request: Request, service: str, authorization: str | None
-) -> None:
+def _guard_confidential_service(request: Request, service: str, authorization: str | None) -> None:
     """403 unless a caseworker token comes with a planning question about shelters."""
     if service not in CONFIDENTIAL_SERVICES:
         return
