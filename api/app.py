@@ -16,6 +16,8 @@ import http
 import json
 import logging
 import re
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -52,6 +54,25 @@ MAX_BODY_BYTES = 16 * 1024
 #: Longest path + query string accepted, in bytes.
 MAX_URL_CHARS = 2048
 COVERAGE_FORMATS = ("json", "csv")
+
+
+def warm_up(analysis: Analysis) -> None:
+    """Compute the tables the pages open with (car or the first built mode, baseline): the
+    national figures and every service at the three levels.  Runs in a background thread;
+    requests that need a table before it is ready compute it themselves (the analysis
+    serialises the work, so nothing is computed twice)."""
+    started = time.perf_counter()
+    try:
+        modes = analysis.choices["mode"]
+        mode = "car" if "car" in modes else modes[0]
+        analysis.national(service="one_stop_centre", mode=mode, scenario="baseline")
+        for service in analysis.choices["service"]:
+            for level in LEVELS:
+                analysis.coverage(level=level, service=service, mode=mode, scenario="baseline")
+    except Exception as exc:  # a missing raster: the pages say so when asked
+        log.warning("warm-up stopped: %s", type(exc).__name__)
+        return
+    log.info("warm-up done in %.1f s", time.perf_counter() - started)
 
 
 def built_layers(request: Request) -> Layers:
@@ -199,6 +220,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.gazetteer = gaz
         app.state.settings = s
         app.state.directory = read_providers(s.providers) if s.providers.is_file() else None
+        if s.warm_up and app.state.analysis is not None:
+            threading.Thread(
+                target=warm_up, args=(app.state.analysis,), name="orienter-warm-up", daemon=True
+            ).start()
         yield
 
     app = FastAPI(

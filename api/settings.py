@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         description="A census table (CSV/XLSX keyed on admin P-codes) the demand is "
         "calibrated to, unit by unit; none by default.",
     )
+    warm_up: bool = Field(
+        default=True,
+        description="At start-up, compute in the background the coverage tables the pages "
+        "open with (national figures, régions), so the first visitor does not wait.",
+    )
     caseworker_token_hashes: list[str] = Field(
         default_factory=list,
         description="SHA-256 hex digests of caseworker tokens that may see confidential providers.",

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# Apps made by the tests skip the start-up warm-up (its thread would outlive each test
+# client and compete for the CPU); tests/api/test_warm_up.py turns it on explicitly.
+os.environ.setdefault("ORIENTER_WARM_UP", "false")
+
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
