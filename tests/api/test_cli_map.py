@@ -62,7 +62,8 @@ def test_map_writes_a_standalone_public_french_map(env, tmp_path):
         if row["confidential"]:
             assert not shown, f"confidential {row['id']} on the map"
             assert str(row["id"]) not in html
-    assert any(_in_html(str(n), html) for n in providers[~providers["confidential"].astype(bool)]["name"])
+    public_names = providers[~providers["confidential"].astype(bool)]["name"]
+    assert any(_in_html(str(n), html) for n in public_names)
     # coverage figures are api.analysis's (the same as `orienter coverage`)
     analysis = Analysis.load(get_settings())
     table = analysis.coverage(
