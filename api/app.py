@@ -27,7 +27,7 @@ from typing import Annotated, Any
 import geopandas as gpd
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,6 +54,21 @@ MAX_BODY_BYTES = 16 * 1024
 #: Longest path + query string accepted, in bytes.
 MAX_URL_CHARS = 2048
 COVERAGE_FORMATS = ("json", "csv")
+DOCS_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Orienter API</title>
+<link rel="stylesheet" href="/static/vendor/swagger-ui-dist/swagger-ui.css">
+</head><body><div id="swagger-ui"></div>
+<script src="/static/vendor/swagger-ui-dist/swagger-ui-bundle.js"></script>
+<script src="/static/js/swagger-init.js"></script>
+</body></html>
+"""
+#: Swagger UI sets inline styles and draws SVG icons as data: images; scripts stay 'self'.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 def warm_up(analysis: Analysis) -> None:
@@ -233,8 +248,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Where help is for GBV/SEA survivors in Mali, by travel time. "
         "Errors are JSON `{detail: {code, message, parameter}}`, in French or in "
         "English with `Accept-Language: en`. Nothing about a query is logged.",
+        docs_url=None,  # FastAPI's own pages load Swagger UI / ReDoc from a CDN
+        redoc_url=None,
     )
     app.add_middleware(RequestGuard, max_body=MAX_BODY_BYTES, max_url=MAX_URL_CHARS)
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        """The OpenAPI documentation, from the vendored Swagger UI (works offline)."""
+        return HTMLResponse(DOCS_HTML, headers={"Content-Security-Policy": DOCS_CSP})
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:

@@ -254,3 +254,15 @@ def test_avoid_scenario_says_why_kidal_is_cut_off(offline_page, artifacts_dir):
     assert "the point" not in text  # no untranslated API phrase
     assert page.locator("#results-closed").is_visible()
     page.screenshot(path=artifacts_dir / "trouver-kidal-avoid.png", full_page=True)
+
+
+def test_api_documentation_renders_offline(offline_page, artifacts_dir):
+    page = offline_page
+    page.goto(page.base + "/docs")
+    # the vendored Swagger UI draws one block per operation of the OpenAPI schema
+    page.wait_for_selector(".opblock", timeout=15_000)
+    text = page.locator("#swagger-ui").inner_text()
+    assert "/api/v1/nearest" in text and "/api/v1/coverage" in text
+    assert not page.blocked, f"outside requests: {page.blocked}"
+    assert not page.errors, page.errors
+    page.screenshot(path=artifacts_dir / "api-docs.png")
