@@ -305,7 +305,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
 
     @app.get("/api/v1/nearest")
-    def nearest(
+    # async: the answer is about a millisecond of numpy work; run in the threadpool its GIL
+    # hand-offs with the event loop cost more than that (benchmarks/RESULTS.md, API load)
+    async def nearest(
         request: Request,
         lay: Annotated[Layers, Depends(built_layers)],
         lat: Annotated[
