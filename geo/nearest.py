@@ -16,6 +16,7 @@ check the fast answer and as the benchmark's baseline.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -153,19 +154,37 @@ class ProviderTable:
 
 @dataclass(frozen=True, eq=False)
 class RouteIndex:
-    """Totals along every stored route from each road vertex, so a query walks only to the road.
+    """Totals along every stored route from a set of *stop* nodes, so a query only walks
+    from its entry to the first stop on the way.
 
-    ``metres[c, j, r]`` is the length (metres) in conflict class ``c`` (a single class when
-    there are no zones) of the stored shortest path from road vertex ``r`` (node
-    ``n_cells + r``) to source column ``j``: nan where that vertex cannot reach it.
-    ``worst[j, r]`` is the worst class of a node on it (nodes take their cell's class).
+    Stops are the road vertices and the grid cells on every ``lattice``-th row and column
+    (an off-road path meets one within about ``lattice`` steps).  ``stop[n]`` is node
+    ``n``'s stop number, -1 if it is not one.  ``metres[c, j, s]`` is the length (metres)
+    in conflict class ``c`` (a single class without zones) of the stored shortest path
+    from stop ``s`` to source column ``j``: nan where that stop cannot reach it.
+    ``worst[j, s]`` is the worst class of a node on it (nodes take their cell's class).
     """
 
-    metres: np.ndarray  # float64 (n_classes, n_columns, n_road)
-    worst: np.ndarray | None  # int8 (n_columns, n_road); None without zones
+    metres: np.ndarray  # float64 (n_classes, n_columns, n_stops)
+    worst: np.ndarray | None  # int8 (n_columns, n_stops); None without zones
     node_class: np.ndarray | None  # int8 per node; None without zones
     pred_flat: memoryview = field(repr=False)  # the matrix predecessors, flat, for walks
     n_columns: int
+    stop: np.ndarray = field(repr=False)  # int32 per node: stop number or -1
+    stop_flat: memoryview = field(repr=False)  # the same, for walks
+    #: which source columns are filled in (lazily, on first use, unless built eagerly)
+    ready: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), repr=False)
+    _fill: Any = field(default=None, repr=False)  # fills missing columns
+    _lock: Any = field(default_factory=threading.Lock, repr=False)
+
+    def ensure(self, columns: np.ndarray | list[int]) -> None:
+        """Fill in the totals of these source columns if they are not yet."""
+        missing = [int(c) for c in columns if not self.ready[int(c)]]
+        if missing and self._fill is not None:
+            with self._lock:
+                missing = [c for c in missing if not self.ready[c]]
+                if missing:
+                    self._fill(np.unique(np.asarray(missing, dtype=np.int64)))
 
 
 def _node_classes(graph: CostGraph, cell_zone: np.ndarray) -> np.ndarray:
@@ -213,42 +232,105 @@ def _edge_metres(graph: CostGraph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def index_routes(
-    graph: CostGraph, matrix: SourceMatrix, *, cell_zone: np.ndarray | None = None
+    graph: CostGraph,
+    matrix: SourceMatrix,
+    *,
+    cell_zone: np.ndarray | None = None,
+    lattice: int | None = 64,
+    lazy: bool = True,
 ) -> RouteIndex:
-    """Totals of the stored route from every road vertex to every source (:class:`RouteIndex`).
+    """Totals of the stored route from every stop node to every source (:class:`RouteIndex`).
 
-    Vectorised over all (vertex, source) pairs: each walks the predecessor tree to the next
-    road vertex (most in one step), then pointer jumping sums the road-to-road stretches in
-    ``log2(depth)`` passes.  About a second and 20-60 MB per (mode, scenario) in Mali.
+    Vectorised over all (stop, source) pairs: each walks the predecessor tree to the next
+    stop (most in one step), then pointer jumping sums the stop-to-stop stretches in
+    ``log2(depth)`` passes.  ``lattice=None`` keeps the road vertices only.
+
+    With ``lazy`` a source's totals are computed the first time a query needs them
+    (:meth:`RouteIndex.ensure`; about 0.15 s per source in Mali), else all at once.  In
+    Mali (1.3 M cells, 49 k road vertices, 50 sources, lattice 64) the index holds 110 MB
+    per (mode, scenario) with conflict classes (35 MB without) once every source is in.
     """
     pred = np.asarray(matrix.pred)
     if pred.ndim != 2 or pred.shape[0] != graph.n_nodes:
         raise ValueError(
             f"matrix predecessors have shape {pred.shape}, expected ({graph.n_nodes}, n_sources)"
         )
+    if lattice is not None and (not isinstance(lattice, int) or lattice < 2):
+        raise ValueError(f"lattice must be an integer >= 2 or None, got {lattice!r}")
     n_cols = pred.shape[1]
-    lo, n_road = graph.n_cells, graph.n_road
+    stops = [np.arange(graph.n_cells, graph.n_cells + graph.n_road, dtype=np.int64)]
+    if lattice is not None:
+        rows, cols = graph.grid.node_rowcol
+        on = (rows % lattice == 0) | (cols % lattice == 0)
+        stops.insert(0, np.flatnonzero(on).astype(np.int64))
+    stop_nodes = np.concatenate(stops)
+    n_stops = len(stop_nodes)
+    stop = np.full(graph.n_nodes, -1, dtype=np.int32)
+    stop[stop_nodes] = np.arange(n_stops, dtype=np.int32)
     node_class = None if cell_zone is None else _node_classes(graph, cell_zone)
     n_cls = 1 if node_class is None else len(ZONE_CLASSES)
-    # one walker per (source column j, road vertex r), flat index j * n_road + r
-    size = n_road * n_cols
+    metres = np.zeros((n_cls, n_cols, n_stops))
+    worst = np.zeros((n_cols, n_stops), dtype=np.int8)
+    ready = np.zeros(n_cols, dtype=bool)
+
+    def fill(columns: np.ndarray) -> None:
+        _fill_columns(graph, matrix, pred, stop, stop_nodes, node_class, metres, worst, columns)
+        ready[columns] = True
+
+    index = RouteIndex(
+        metres=metres,
+        worst=None if node_class is None else worst,
+        node_class=node_class,
+        pred_flat=np.ascontiguousarray(pred).reshape(-1).data,
+        n_columns=n_cols,
+        stop=stop,
+        stop_flat=stop.data,
+        ready=ready,
+        _fill=fill,
+    )
+    if not lazy:
+        index.ensure(np.arange(n_cols))
+    return index
+
+
+def _fill_columns(
+    graph: CostGraph,
+    matrix: SourceMatrix,
+    pred: np.ndarray,
+    stop: np.ndarray,
+    stop_nodes: np.ndarray,
+    node_class: np.ndarray | None,
+    metres_out: np.ndarray,
+    worst_out: np.ndarray,
+    columns: np.ndarray,
+) -> None:
+    """The :class:`RouteIndex` totals of ``columns``: every stop walks to the next stop,
+    then pointer jumping adds up the stop-to-stop stretches along each source's tree."""
+    n_cls = metres_out.shape[0]
+    n_stops = len(stop_nodes)
+    n_cols = len(columns)
+    # one walker per (column, stop), flat index i * n_stops + s
+    size = n_stops * n_cols
     metres = np.zeros((n_cls, size))
     worst = np.zeros(size, dtype=np.int8)
-    link = np.full(size, -1, dtype=np.int64)  # road vertex where the walker's stretch ends
+    link = np.full(size, -1, dtype=np.int64)  # the stop where the walker's stretch ends
     targets = np.asarray(matrix.sources, dtype=np.int64)
-    cur = np.tile(np.arange(lo, lo + n_road, dtype=np.int64), n_cols)
-    col = np.repeat(np.arange(n_cols, dtype=np.int64), n_road)
+    cur = np.tile(stop_nodes, n_cols)
+    col = np.repeat(columns.astype(np.int64), n_stops)
     if node_class is not None:
         worst[:] = node_class[cur]
     active = np.arange(size)
-    step = np.ascontiguousarray(pred[lo : lo + n_road].T).reshape(-1).astype(np.int64)
+    step = np.ascontiguousarray(pred[stop_nodes][:, columns].T).reshape(-1).astype(np.int64)
     while active.size:
         here, j = cur[active], col[active]
         dead = step < 0
         if dead.any():
             # a source's twin (same place, shared Dijkstra run) ends the path; else unreachable
-            twin = (graph.node_x[here[dead]] == graph.node_x[targets[j[dead]]]) & (
-                graph.node_y[here[dead]] == graph.node_y[targets[j[dead]]]
+            hd, jd = here[dead], j[dead]
+            twin = (
+                (graph.node_x[hd] == graph.node_x[targets[jd]])
+                & (graph.node_y[hd] == graph.node_y[targets[jd]])
+                & np.isfinite(np.asarray(matrix.minutes[hd, jd]))
             )
             metres[:, active[dead][~twin]] = np.nan
             keep = ~dead
@@ -261,15 +343,16 @@ def index_routes(
             metres[np.maximum(node_class[here], cls), active] += length
             worst[active] = np.maximum(worst[active], cls)
         cur[active] = step
-        on_road = (step >= lo) & (step < lo + n_road)
-        link[active[on_road]] = step[on_road] - lo
-        active = active[~(on_road | (step == targets[j]))]
+        at = stop[step]
+        on_stop = at >= 0
+        link[active[on_stop]] = at[on_stop]
+        active = active[~(on_stop | (step == targets[j]))]
         step = pred[cur[active], col[active]].astype(np.int64)
-    metres = metres.reshape(n_cls, n_cols, n_road)
-    worst = worst.reshape(n_cols, n_road)
-    link = link.reshape(n_cols, n_road)
-    for column in range(n_cols):  # pointer jumping along each source's road tree
-        m, w, ptr = metres[:, column], worst[column], link[column]
+    by_col = metres.reshape(n_cls, n_cols, n_stops)
+    worst_by_col = worst.reshape(n_cols, n_stops)
+    link_by_col = link.reshape(n_cols, n_stops)
+    for i in range(n_cols):  # pointer jumping along each source's tree of stops
+        m, w, ptr = by_col[:, i], worst_by_col[i], link_by_col[i]
         while True:
             idx = np.flatnonzero(ptr >= 0)
             if not idx.size:
@@ -279,29 +362,22 @@ def index_routes(
                 m[c, idx] += m[c, nxt]
             w[idx] = np.maximum(w[idx], w[nxt])
             ptr[idx] = ptr[nxt]
-    return RouteIndex(
-        metres=metres,
-        worst=None if node_class is None else worst,
-        node_class=node_class,
-        pred_flat=np.ascontiguousarray(pred).reshape(-1).data,
-        n_columns=n_cols,
-    )
+    metres_out[:, columns] = by_col
+    worst_out[columns] = worst_by_col
 
 
 def _walk(
     graph: CostGraph, index: RouteIndex, start: int, column: int, target: int, *, full: bool
 ) -> list[int]:
     """Nodes from ``start`` along the stored tree to ``target`` (or, unless ``full``, to the
-    first road vertex on the way, where :class:`RouteIndex` takes over)."""
+    first stop on the way, where :class:`RouteIndex` takes over)."""
     pred = index.pred_flat[column :: index.n_columns]  # this source's column, no copy
-    lo = hi = 0
-    if not full:
-        lo, hi = graph.n_cells, graph.n_cells + graph.n_road
+    stop = index.stop_flat
     node = start
     path = [node]
     append = path.append
     for _ in range(graph.n_nodes):
-        if node == target or lo <= node < hi:
+        if node == target or (not full and stop[node] >= 0):
             return path
         nxt = pred[node]
         if nxt < 0:
@@ -478,6 +554,8 @@ def nearest_answer(
         start_cell = graph.grid.locate(np.array([x]), np.array([y]))[0]
         start_class = int(cell_zone[start_cell]) if start_cell >= 0 else -1
     walks: list[list[int]] = [[]] * n
+    if paths is None and index is not None and not with_routes:
+        index.ensure(ranking.columns[reachable])
     for i in np.flatnonzero(reachable):
         column, start = int(ranking.columns[i]), int(ranking.entry_node[i])
         if paths is not None:
@@ -572,7 +650,6 @@ def _route_totals(
 ) -> None:
     """Fill ``metres`` (and with classes ``worst`` / ``km_by_class``) of each walked route:
     its own edges, plus the :class:`RouteIndex` totals from the road vertex it stopped at."""
-    lo, hi = graph.n_cells, graph.n_cells + graph.n_road
     done = np.flatnonzero(reachable)
     arrays = [np.array(walks[i], dtype=np.int64) for i in done]
     a = np.concatenate([w[:-1] for w in arrays]) if arrays else np.empty(0, np.int64)
@@ -584,8 +661,8 @@ def _route_totals(
         offset += len(w) - 1
         column = int(ranking.columns[i])
         tail = None
-        if use_index and index is not None and lo <= w[-1] < hi:
-            tail = int(w[-1]) - lo
+        if use_index and index is not None and index.stop[w[-1]] >= 0:
+            tail = int(index.stop[w[-1]])
         if node_class is None:
             rest = index.metres[:, column, tail].sum() if index and tail is not None else 0.0
             metres[i] = seg.sum() + rest
@@ -616,6 +693,8 @@ def _walk_full(
             node_class=None,
             pred_flat=pred.reshape(-1).data,
             n_columns=pred.shape[1],
+            stop=np.empty(0, np.int32),
+            stop_flat=np.empty(0, np.int32).data,
         )
     return _walk(graph, index, start, column, int(matrix.sources[column]), full=True)
 

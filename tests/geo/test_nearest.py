@@ -119,16 +119,25 @@ def test_edge_lengths_equal_scipy_indexing(net):
     np.testing.assert_array_equal(_edge_metres(graph, a, b), expected)
 
 
-def test_route_index_equals_walking_every_route(net):
+@pytest.mark.parametrize("lattice", [None, 4])
+def test_route_index_equals_walking_every_route(net, lattice):
     graph, matrix, _, zone = net
-    index = index_routes(graph, matrix, cell_zone=zone)
-    lo = graph.n_cells
+    index = index_routes(graph, matrix, cell_zone=zone, lattice=lattice, lazy=False)
+    assert index.ready.all()
+    stops = np.flatnonzero(index.stop >= 0)
+    n_lines = (
+        0
+        if lattice is None
+        else (NROWS // lattice + 1) * NCOLS + (NCOLS // lattice) * (NROWS - NROWS // lattice - 1)
+    )
+    assert len(stops) == graph.n_road + n_lines
     for j, target in enumerate(matrix.sources):
-        for r in range(graph.n_road):
-            if not np.isfinite(matrix.minutes[lo + r, j]):
+        for node in stops:
+            r = index.stop[node]
+            if not np.isfinite(matrix.minutes[node, j]):
                 assert np.isnan(index.metres[:, j, r]).all()
                 continue
-            nodes = np.array(_walk(graph, index, lo + r, j, int(target), full=True))
+            nodes = np.array(_walk(graph, index, int(node), j, int(target), full=True))
             worst, km = classes_along_path(graph, zone, nodes)
             metres = float(np.asarray(graph.metres[nodes[:-1], nodes[1:]]).sum())
             assert index.metres[:, j, r].sum() == pytest.approx(metres, rel=1e-12, abs=1e-9)
@@ -137,12 +146,13 @@ def test_route_index_equals_walking_every_route(net):
             assert ("low", "elevated", "high")[index.worst[j, r]] == worst
 
 
-@pytest.mark.parametrize("zones", [True, False])
-def test_fast_answer_equals_a_full_dijkstra_per_query(net, zones):
+@pytest.mark.parametrize(("zones", "lattice"), [(True, None), (True, 4), (False, 3)])
+def test_fast_answer_equals_a_full_dijkstra_per_query(net, zones, lattice):
     graph, matrix, providers, zone = net
     cell_zone = zone if zones else None
     table = ProviderTable.from_frame(providers)
-    index = index_routes(graph, matrix, cell_zone=cell_zone)
+    index = index_routes(graph, matrix, cell_zone=cell_zone, lattice=lattice)  # lazy
+    assert not index.ready.any()
     lon, lat = _points(40, seed=7)
     seen = {"cut_off": 0, "closed_origin": 0, "twins": 0, "reachable": 0}
     for i in range(len(lon)):
@@ -171,6 +181,10 @@ def test_fast_answer_equals_a_full_dijkstra_per_query(net, zones):
             seen["twins"] += int({"p0", "p2"} <= set(ids))
     # the seeded set really exercises every case
     assert all(v > 0 for v in seen.values()), seen
+    eager = index_routes(graph, matrix, cell_zone=cell_zone, lattice=lattice, lazy=False)
+    filled = index.ready
+    assert filled.any()  # the queries filled in the sources they needed, the same figures
+    np.testing.assert_array_equal(index.metres[:, filled], eager.metres[:, filled])
 
 
 def test_an_answer_names_why_nothing_is_reachable(net):
