@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -39,3 +41,18 @@ def fail(message: str, *, code: int = 1) -> typer.Exit:
     """Print ``message`` as an error on stderr and return the Exit to raise."""
     err_console.print(f"[bold red]Error:[/] {message}", highlight=False)
     return typer.Exit(code)
+
+
+def check_writable(out: Path, *, option: str = "--out", directory_ok: bool = False) -> None:
+    """Fail before any computation when ``out`` cannot be written.
+
+    ``out`` is a file to create or replace (``directory_ok``: or a directory to create
+    files in); its parent must exist and be writable.  Messages name ``option``.
+    """
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir() and not directory_ok:
+        raise fail(f"{option} {out}: is a directory")
+    if not parent.is_dir():
+        raise fail(f"{option} {out}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise fail(f"{option} {out}: directory {parent} is not writable")

@@ -45,7 +45,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from rasterio.windows import Window
 
-from api._console import console, err_console, fail, progress
+from api._console import check_writable, console, err_console, fail, progress
 from api.analysis import Analysis
 from api.datasets import DATASETS, find_dataset
 from api.layers import NotBuiltError
@@ -613,13 +613,6 @@ def _write_atomic(path: Path, payload: bytes) -> None:
         raise
 
 
-def _check_dir_writable(directory: Path, option: str, shown: Path) -> None:
-    if not directory.is_dir():
-        raise fail(f"{option} {shown}: directory {directory} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise fail(f"{option} {shown}: directory {directory} is not writable")
-
-
 def _format_of(out: Path, fmt: str | None) -> str:
     if fmt is not None:
         if fmt not in FORMATS:
@@ -673,12 +666,12 @@ def brief(
             raise fail(
                 f"--out {out}: exists and is not a directory (--all writes one file per région)"
             )
-        _check_dir_writable(out.parent if str(out.parent) else Path("."), "--out", out)
+        check_writable(out, directory_ok=True)
     else:
         kind = _format_of(out, fmt)
         if out.is_dir():
             raise fail(f"--out {out}: is a directory; name a .{kind} file")
-        _check_dir_writable(out.parent if str(out.parent) else Path("."), "--out", out)
+        check_writable(out)
     settings = get_settings()
     started = time.perf_counter()
     try:

@@ -21,7 +21,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from api._console import console, err_console, fail
+from api._console import check_writable, console, err_console, fail
 from api.analysis import (
     NOTE,
     Analysis,
@@ -221,7 +221,7 @@ def coverage(
     if deserts and output is not None and output.suffix.lower() not in (".geojson", ".gpkg"):
         raise fail(f"--out {output}: service deserts are written as .geojson or .gpkg")
     if output is not None:
-        _check_writable(output)
+        check_writable(output)
     inputs = _inputs(analysis)
     if deserts:
         if providers_from == "who-kemri":
@@ -311,17 +311,6 @@ def _facility_coverage(
             "share (rank_share); max_class: highest conflict class of the unit"
         )
     return CoverageResult(table, analysis.units(level), meta, level)
-
-
-def _check_writable(output: Path) -> None:
-    """Fail before any computation when ``output`` cannot be written."""
-    parent = output.parent if str(output.parent) else Path(".")
-    if output.is_dir():
-        raise fail(f"--out {output}: is a directory")
-    if not parent.is_dir():
-        raise fail(f"--out {output}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise fail(f"--out {output}: directory {parent} is not writable")
 
 
 def _write_atomic(output: Path, write) -> None:

@@ -7,7 +7,6 @@ providers, isochrones, conflict zones and service deserts.  The file opens offli
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Annotated
 import geopandas as gpd
 import typer
 
-from api._console import err_console, fail
+from api._console import check_writable, err_console, fail
 from api.analysis import Analysis, ChoiceError, read_surface
 from api.layers import NotBuiltError
 from api.settings import get_settings
@@ -33,13 +32,7 @@ def _check_out(out: Path) -> None:
     """Fail before any computation when ``--out`` cannot be written."""
     if out.suffix.lower() not in (".html", ".htm"):
         raise fail(f"--out {out}: the map is an HTML file; give a name ending in .html")
-    parent = out.parent if str(out.parent) else Path(".")
-    if out.is_dir():
-        raise fail(f"--out {out}: is a directory")
-    if not parent.is_dir():
-        raise fail(f"--out {out}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise fail(f"--out {out}: directory {parent} is not writable")
+    check_writable(out)
 
 
 def _choice_error(exc: ChoiceError, build_dir: Path) -> typer.Exit:
