@@ -522,20 +522,51 @@ def _provider_legend_handles(types: Sequence[str], lang: str) -> list:
             )
         )
     if types:
-        handles.append(
-            Line2D(
-                [],
-                [],
-                marker="o",
-                linestyle="none",
-                markerfacecolor="none",
-                markeredgecolor="#444444",
-                markeredgewidth=1.6,
-                markersize=8,
-                label=translate("brief.map_approximate", lang),
-            )
-        )
+        handles.append(_ring_handle(translate("brief.map_approximate", lang), size=8))
     return handles
+
+
+def _ring_handle(label: str, *, size: float) -> Line2D:
+    """A legend entry drawn as a hollow grey ring."""
+    return Line2D(
+        [],
+        [],
+        marker="o",
+        linestyle="none",
+        markerfacecolor="none",
+        markeredgecolor="#444444",
+        markeredgewidth=1.6,
+        markersize=size,
+        label=label,
+    )
+
+
+def _map_notice(
+    ax: plt.Axes, frame: MapFrame, text: str, *, height: float, colour: str | None = None
+) -> None:
+    """A boxed line of text across the map, ``height`` (0-1) up from its bottom edge."""
+    xmin, ymin, xmax, ymax = frame.bounds
+    ax.text(
+        (xmin + xmax) / 2,
+        ymin + height * (ymax - ymin),
+        text,
+        ha="center",
+        fontsize=9,
+        color=colour,
+        zorder=25,
+        family=_FONT,
+        bbox={"facecolor": "white", "edgecolor": colour or "#999999", "boxstyle": "round,pad=0.4"},
+    )
+
+
+def _end_map(
+    fig: Figure, ax: plt.Axes, frame: MapFrame, handles: Sequence, title: str, fmt: str, dpi: int
+) -> bytes:
+    """Legend, scale bar and north arrow, then the encoded image."""
+    _legend(ax, handles, title=title)
+    _scale_bar(ax, frame)
+    _north_arrow(ax, frame)
+    return _finish(fig, fmt, dpi)
 
 
 def providers_map(
@@ -571,26 +602,12 @@ def providers_map(
     _label_cercles(ax, frame)
     drawn = _draw_providers(ax, frame, providers, numbers)
     if not drawn:
-        xmin, ymin, xmax, ymax = frame.bounds
-        ax.text(
-            (xmin + xmax) / 2,
-            ymin + 0.12 * (ymax - ymin),
-            translate("brief.map_no_provider", lang),
-            ha="center",
-            fontsize=9,
-            color="#7a1f1f",
-            zorder=25,
-            family=_FONT,
-            bbox={"facecolor": "white", "edgecolor": "#7a1f1f", "boxstyle": "round,pad=0.4"},
+        _map_notice(
+            ax, frame, translate("brief.map_no_provider", lang), height=0.12, colour="#7a1f1f"
         )
-    _legend(
-        ax,
-        _provider_legend_handles(drawn, lang),
-        title=translate("brief.map_providers_legend", lang),
-    )
-    _scale_bar(ax, frame)
-    _north_arrow(ax, frame)
-    return _finish(fig, fmt, dpi)
+    handles = _provider_legend_handles(drawn, lang)
+    title = translate("brief.map_providers_legend", lang)
+    return _end_map(fig, ax, frame, handles, title, fmt, dpi)
 
 
 # ----------------------------------------------------------------------------- travel time
@@ -673,23 +690,9 @@ def travel_time_map(
     if unreachable.any():
         handles.append(Patch(facecolor="#3d3d3d", label=translate("brief.band_unreachable", lang)))
     if drawn:
-        handles.append(
-            Line2D(
-                [],
-                [],
-                marker="o",
-                linestyle="none",
-                markerfacecolor="none",
-                markeredgecolor="#444444",
-                markeredgewidth=1.6,
-                markersize=7,
-                label=translate("brief.map_providers_legend", lang),
-            )
-        )
-    _legend(ax, handles, title=translate("brief.map_time_legend", lang))
-    _scale_bar(ax, frame)
-    _north_arrow(ax, frame)
-    return _finish(fig, fmt, dpi)
+        handles.append(_ring_handle(translate("brief.map_providers_legend", lang), size=7))
+    title = translate("brief.map_time_legend", lang)
+    return _end_map(fig, ax, frame, handles, title, fmt, dpi)
 
 
 # ----------------------------------------------------------------------------- conflict
@@ -747,20 +750,8 @@ def conflict_map(
                 label += " " + translate("brief.zone_threshold", lang, value=f"{bound:g}")
             handles.append(Patch(facecolor=_ZONE_COLOURS[cls], alpha=0.75, label=label))
     else:
-        xmin, ymin, xmax, ymax = frame.bounds
-        ax.text(
-            (xmin + xmax) / 2,
-            (ymin + ymax) / 2,
-            translate("brief.map_no_zones", lang),
-            ha="center",
-            fontsize=9,
-            zorder=25,
-            family=_FONT,
-            bbox={"facecolor": "white", "edgecolor": "#999999", "boxstyle": "round,pad=0.4"},
-        )
+        _map_notice(ax, frame, translate("brief.map_no_zones", lang), height=0.5)
     _draw_outlines(ax, frame, fade_outside=True)
     _label_cercles(ax, frame)
-    _legend(ax, handles, title=translate("brief.map_zones_legend", lang))
-    _scale_bar(ax, frame)
-    _north_arrow(ax, frame)
-    return _finish(fig, fmt, dpi)
+    title = translate("brief.map_zones_legend", lang)
+    return _end_map(fig, ax, frame, handles, title, fmt, dpi)
