@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import json
@@ -76,9 +77,10 @@ class Layers:
 def load_layers(settings: Settings, *, gazetteer: Gazetteer | None = None) -> Layers:
     """Load the graphs and memory-mapped matrices of every built (mode, scenario).
 
-    Also indexes the route totals of each (mode, scenario) from every road vertex
-    (:func:`geo.nearest.index_routes`, about a second each) so that a query only walks
-    from the point to the nearest road.
+    Also sets up the route index of each (mode, scenario)
+    (:func:`geo.nearest.index_routes`, filled per source on first use) so that a query
+    only walks from the point to the nearest stop.  The loaded objects are then frozen
+    out of the cyclic garbage collector (``gc.freeze``): they live as long as the process.
     """
     root = settings.build_dir
     manifest_path = root / "manifest.json"
@@ -102,7 +104,7 @@ def load_layers(settings: Settings, *, gazetteer: Gazetteer | None = None) -> La
             indexes[(mode, scenario)] = index_routes(graph, matrix, cell_zone=zone)
     if not graphs:
         raise NotBuiltError(f"the manifest in {root} lists no built mode; run `orienter build`")
-    return Layers(
+    layers = Layers(
         manifest=manifest,
         providers=providers,
         graphs=graphs,
@@ -111,6 +113,11 @@ def load_layers(settings: Settings, *, gazetteer: Gazetteer | None = None) -> La
         zone=zone,
         route_index=indexes,
     )
+    # Everything loaded so far lives as long as the process: keep it out of the cyclic
+    # garbage collector, whose full passes over it stalled a server for ~0.2 s (p99).
+    gc.collect()
+    gc.freeze()
+    return layers
 
 
 def token_is_valid(token: str | None, hashes: list[str]) -> bool:
