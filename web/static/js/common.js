@@ -24,15 +24,21 @@
     other: "#666666",
   };
 
-  /** The message ``key`` of the page language, with {name} placeholders filled. */
-  function t(key, values) {
-    var text = Object.prototype.hasOwnProperty.call(MESSAGES, key) ? MESSAGES[key] : key;
+  /** The message ``key`` of ``messages`` (else the key itself), with {name} placeholders
+   * filled from ``values``. */
+  function message(messages, key, values) {
+    var text = Object.prototype.hasOwnProperty.call(messages, key) ? messages[key] : key;
     if (values) {
       text = text.replace(/\{(\w+)\}/g, function (whole, name) {
         return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
       });
     }
     return text;
+  }
+
+  /** The message ``key`` of the page language, with {name} placeholders filled. */
+  function t(key, values) {
+    return message(MESSAGES, key, values);
   }
 
   function escapeHtml(value) {
@@ -80,13 +86,23 @@
     return (values || []).map(function (v) { return t(prefix + v); }).join(", ");
   }
 
+  /** A <dl> built row by row: ``row(label, value)`` skips an empty value, ``html()`` gives
+   * the list. */
+  function definitionList() {
+    var rows = [];
+    return {
+      row: function (label, value) {
+        if (value === null || value === undefined || value === "") return;
+        rows.push("<dt>" + escapeHtml(label) + "</dt><dd>" + escapeHtml(value) + "</dd>");
+      },
+      html: function () { return "<dl>" + rows.join("") + "</dl>"; },
+    };
+  }
+
   /** Popup HTML of a provider (properties of /api/v1/providers or a nearest result). */
   function providerPopup(p, extra) {
-    var rows = [];
-    function row(label, value) {
-      if (value === null || value === undefined || value === "") return;
-      rows.push("<dt>" + escapeHtml(label) + "</dt><dd>" + escapeHtml(value) + "</dd>");
-    }
+    var list = definitionList();
+    var row = list.row;
     row(t("result_type"), t("type_" + p.type));
     row(t("popup_services"), labelList("service_", p.services));
     row(t("popup_address"), [p.address, p.town].filter(Boolean).join(", "));
@@ -98,7 +114,7 @@
     if (sources.length) row(t("popup_source"), sources[0] + when);
     var html = '<h3 class="popup-name">' + escapeHtml(p.name) + "</h3>";
     if (extra) html += extra;
-    html += "<dl>" + rows.join("") + "</dl>";
+    html += list.html();
     html +=
       '<p class="' + (isApproximate(p.location_precision) ? "popup-precision" : "") + '">' +
       escapeHtml(t("popup_precision_line", { precision: precisionText(p.location_precision) })) + "</p>";
@@ -191,6 +207,7 @@
 
   window.Orienter = {
     t: t,
+    message: message,
     lang: LANG,
     escapeHtml: escapeHtml,
     formatMinutes: formatMinutes,
@@ -200,6 +217,7 @@
     isApproximate: isApproximate,
     precisionText: precisionText,
     labelList: labelList,
+    definitionList: definitionList,
     providerPopup: providerPopup,
     providerMarker: providerMarker,
     typeColour: function (type) { return TYPE_COLOURS[type] || TYPE_COLOURS.other; },

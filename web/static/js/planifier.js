@@ -32,13 +32,7 @@
 
   /** A planning message (keys ``js_*`` of web/locales/<lang>/planning.json). */
   function m(key, values) {
-    var text = Object.prototype.hasOwnProperty.call(MESSAGES, key) ? MESSAGES[key] : key;
-    if (values) {
-      text = text.replace(/\{(\w+)\}/g, function (whole, name) {
-        return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
-      });
-    }
-    return text;
+    return O.message(MESSAGES, key, values);
   }
 
   var intFormat = new Intl.NumberFormat(lang === "fr" ? "fr-FR" : "en-GB", {

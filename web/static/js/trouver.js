@@ -269,17 +269,19 @@
     return O.formatMinutes(result.travel_time_min);
   }
 
+  /** The <dl> of a result; with ``modeLabel``, its distance or why it is unreachable too
+   * (the referral sheet says the travel in a line of its own). */
   function detailRows(result, modeLabel) {
-    var rows = [];
-    function row(label, value) {
-      if (value === null || value === undefined || value === "") return;
-      rows.push("<dt>" + O.escapeHtml(label) + "</dt><dd>" + O.escapeHtml(value) + "</dd>");
-    }
+    var list = O.definitionList();
+    var row = list.row;
     row(t("result_type"), t("type_" + result.type));
-    if (result.reachable) row(t("result_distance"), O.formatKm(result.distance_km) + " (" + modeLabel + ")");
-    else if (!EFFECTS[result.scenario_effect]) { // else the scenario effect says it already
-      var reason = result.unreachable_reason;
-      row(t("result_unreachable"), REASONS[reason] ? t(REASONS[reason]) : reason);
+    if (modeLabel !== undefined) {
+      if (result.reachable) {
+        row(t("result_distance"), O.formatKm(result.distance_km) + " (" + modeLabel + ")");
+      } else if (!EFFECTS[result.scenario_effect]) { // else the scenario effect says it already
+        var reason = result.unreachable_reason;
+        row(t("result_unreachable"), REASONS[reason] ? t(REASONS[reason]) : reason);
+      }
     }
     row(t("popup_services"), O.labelList("service_", result.services));
     row(t("popup_address"), [result.address, result.town].filter(Boolean).join(", "));
@@ -288,7 +290,7 @@
     row(t("popup_languages"), result.languages);
     row(t("popup_precision"), O.precisionText(result.location_precision));
     row(t("popup_checked"), datedText(result));
-    return "<dl>" + rows.join("") + "</dl>";
+    return list.html();
   }
 
   function showAnswer(body) {
@@ -396,19 +398,6 @@
     resultList.querySelectorAll(".result").forEach(function (item, i) {
       if (!item.querySelector(".include").checked) return;
       var r = shown[i].result;
-      var rows = [];
-      function row(label, value) {
-        if (value === null || value === undefined || value === "") return;
-        rows.push("<dt>" + O.escapeHtml(label) + "</dt><dd>" + O.escapeHtml(value) + "</dd>");
-      }
-      row(t("result_type"), t("type_" + r.type));
-      row(t("popup_services"), O.labelList("service_", r.services));
-      row(t("popup_address"), [r.address, r.town].filter(Boolean).join(", "));
-      row(t("popup_phone"), r.phone || t("popup_unknown"));
-      row(t("popup_hours"), r.opening_hours || t("popup_unknown"));
-      row(t("popup_languages"), r.languages);
-      row(t("popup_precision"), O.precisionText(r.location_precision));
-      row(t("popup_checked"), datedText(r));
       var travel = !r.reachable ? t("result_unreachable")
         : r.travel_time_min === 0 ? t("referral_on_site")
           : t("referral_travel", {
@@ -418,7 +407,7 @@
           });
       parts.push('<article class="result"><h2>' + O.escapeHtml(r.name) + "</h2>" +
         "<p><strong>" + O.escapeHtml(travel) + "</strong></p>" +
-        "<dl>" + rows.join("") + "</dl></article>");
+        detailRows(r) + "</article>");
     });
     referralList.innerHTML = parts.length ? parts.join("")
       : "<p>" + O.escapeHtml(t("referral_empty")) + "</p>";
