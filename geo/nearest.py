@@ -248,7 +248,7 @@ def index_routes(
     With ``lazy`` a source's totals are computed the first time a query needs them
     (:meth:`RouteIndex.ensure`; about 0.15 s per source in Mali), else all at once.  In
     Mali (1.3 M cells, 49 k road vertices, 50 sources, lattice 64) the index holds 110 MB
-    per (mode, scenario) with conflict classes (35 MB without) once every source is in.
+    per (mode, scenario) with conflict classes (40 MB without) once every source is in.
     """
     pred = np.asarray(matrix.pred)
     if pred.ndim != 2 or pred.shape[0] != graph.n_nodes:
