@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from html import escape
 from pathlib import Path
 
@@ -286,20 +285,15 @@ def test_travel_time_image_is_reprojected_and_classed(tmp_path):
 # ----------------------------------------------------------------------- browser
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium")
-def test_standalone_map_renders_offline_in_chromium(tmp_path, public_html):
-    sync_api = pytest.importorskip("playwright.sync_api")
+def test_standalone_map_renders_offline_in_chromium(tmp_path, public_html, chromium):
+    # the session's browser (tests/web/conftest.py): one Playwright per process
     path = tmp_path / "map.html"
     path.write_text(public_html, encoding="utf-8")
     outside: list[str] = []
     errors: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=shutil.which("chromium"),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 900, "height": 700})
+    context = chromium.new_context(viewport={"width": 900, "height": 700})
+    try:
+        page = context.new_page()
 
         def route(r):
             url = r.request.url
@@ -329,7 +323,8 @@ def test_standalone_map_renders_offline_in_chromium(tmp_path, public_html):
         phone_legend_open = page.evaluate("document.querySelector('.orienter-legend details').open")
         phone_layers_open = page.locator(".leaflet-control-layers-expanded").count()
         page.screenshot(path=str(ARTIFACTS / "standalone-map-phone.png"))
-        browser.close()
+    finally:
+        context.close()
     # on a phone the legend and the layer list start folded, so the map shows
     assert legend_open and not phone_legend_open
     assert layers_open == 1 and phone_layers_open == 0
