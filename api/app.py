@@ -90,8 +90,11 @@ def warm_up(analysis: Analysis) -> None:
     log.info("warm-up done in %.1f s", time.perf_counter() - started)
 
 
-def built_layers(request: Request) -> Layers:
-    """The layers loaded at start-up; 503 when nothing is built yet."""
+async def built_layers(request: Request) -> Layers:
+    """The layers loaded at start-up; 503 when nothing is built yet.
+
+    ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in its
+    threadpool, and that hand-off cost more than the lookup on every nearest request."""
     found = request.app.state.layers
     if found is None:
         raise ApiError(503, "not_built")
