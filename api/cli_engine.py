@@ -162,7 +162,10 @@ def serve(
     """Serve the API on http://HOST:PORT (no access log: queries are never recorded)."""
     import uvicorn
 
-    console.print(f"Orienter on http://{host}:{port}  (API: /api/v1/health, /api/v1/nearest)")
+    console.print(
+        f"Orienter on http://{host}:{port}/  (pages: /, /trouver, /planifier, /regions/ML05;"
+        " API: /api/v1/..., documentation: /docs)"
+    )
     options = {"host": host, "port": port, "access_log": False, "log_level": "warning"}
     if workers == 1:
         from api.app import create_app
