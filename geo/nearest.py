@@ -27,9 +27,9 @@ import shapely
 from pyproj import Geod, Transformer
 from scipy.sparse.csgraph import dijkstra
 
-from geo.costgraph import CostGraph, point_entries
+from geo.costgraph import CostGraph
 from geo.crs import GEOGRAPHIC_CRS
-from geo.traveltime import Ranking, SourceMatrix, rank_sources
+from geo.traveltime import Ranking, SourceMatrix, entries_or_raise, rank_sources
 from geo.zones import ZONE_CLASSES, classes_along_path
 
 __all__ = [
@@ -418,11 +418,7 @@ def rank_by_dijkstra(
     ValueError
         The point is outside the grid or in a closed cell.
     """
-    nodes, leg_min, leg_m = point_entries(graph, x, y)
-    if len(nodes) == 0:
-        raise ValueError(
-            f"point ({x:.0f}, {y:.0f}) is outside the travel-time grid or in a closed area"
-        )
+    nodes, leg_min, leg_m = entries_or_raise(graph, x, y)
     cols = np.asarray(columns, dtype=np.int64)
     dist, pred = dijkstra(graph.minutes, directed=True, indices=nodes, return_predecessors=True)
     src = np.asarray(sources, dtype=np.int64)[cols]

@@ -31,6 +31,7 @@ from geo.crs import GEOGRAPHIC_CRS
 __all__ = [
     "Ranking",
     "SourceMatrix",
+    "entries_or_raise",
     "isochrones",
     "nearest_source_times",
     "rank_sources",
@@ -163,6 +164,19 @@ class Ranking:
     leg_metres: np.ndarray
 
 
+def entries_or_raise(
+    graph: CostGraph, x: float, y: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`geo.costgraph.point_entries` of (x, y); ValueError when there is none
+    (the point is outside the grid or in a closed cell)."""
+    nodes, leg_min, leg_m = point_entries(graph, x, y)
+    if len(nodes) == 0:
+        raise ValueError(
+            f"point ({x:.0f}, {y:.0f}) is outside the travel-time grid or in a closed area"
+        )
+    return nodes, leg_min, leg_m
+
+
 def rank_sources(
     graph: CostGraph,
     matrix: SourceMatrix,
@@ -182,11 +196,7 @@ def rank_sources(
     ValueError
         The point is outside the grid or in a closed cell.
     """
-    nodes, leg_min, leg_m = point_entries(graph, x, y)
-    if len(nodes) == 0:
-        raise ValueError(
-            f"point ({x:.0f}, {y:.0f}) is outside the travel-time grid or in a closed area"
-        )
+    nodes, leg_min, leg_m = entries_or_raise(graph, x, y)
     cols = np.arange(matrix.minutes.shape[1]) if columns is None else np.asarray(columns)
     total = leg_min[:, None] + matrix.minutes[np.ix_(nodes, cols)].astype(np.float64)
     best_entry = np.argmin(total, axis=0)
