@@ -41,3 +41,31 @@ def timed(args: list[str], env: dict, cwd: Path) -> tuple[float, float, int, str
     if match is None:
         raise RuntimeError(f"{args}: no timing in stderr:\n{proc.stderr[-2000:]}")
     return float(match[1]), int(match[2]) / 1024**2, proc.returncode, proc.stdout
+
+
+def points_in_adm0(adm0: Path, n: int, seed: int):
+    """``n`` points uniform by area inside the country polygon of ``adm0``: (lon, lat) arrays.
+
+    Seeded, so every benchmark run queries the same points.
+    """
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+    from pyproj import Transformer
+
+    from geo.crs import GEOGRAPHIC_CRS, METRIC_CRS
+
+    poly = gpd.read_file(adm0).to_crs(METRIC_CRS).union_all()
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = poly.bounds
+    xs, ys = [], []
+    while sum(len(v) for v in xs) < n:
+        x = rng.uniform(minx, maxx, 4 * n)
+        y = rng.uniform(miny, maxy, 4 * n)
+        inside = shapely.contains_xy(poly, x, y)
+        xs.append(x[inside])
+        ys.append(y[inside])
+    x = np.concatenate(xs)[:n]
+    y = np.concatenate(ys)[:n]
+    lon, lat = Transformer.from_crs(METRIC_CRS, GEOGRAPHIC_CRS, always_xy=True).transform(x, y)
+    return np.asarray(lon), np.asarray(lat)

@@ -50,7 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _results import write_section  # noqa: E402
+from _results import points_in_adm0, write_section  # noqa: E402
 
 LUA = REPO / "benchmarks" / "wrk_nearest.lua"
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
@@ -66,29 +66,10 @@ def log(msg: str) -> None:
 
 def sample_points(data_dir: Path, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points uniform by area inside Mali's ADM0 polygon: lon, lat."""
-    import geopandas as gpd
-    import shapely
-    from pyproj import Transformer
-
-    from geo.crs import GEOGRAPHIC_CRS, METRIC_CRS
-
     adm0 = sorted((data_dir / "boundaries").glob("*adm0*.geojson"))
     if not adm0:
         raise SystemExit(f"no ADM0 boundary in {data_dir / 'boundaries'}")
-    poly = gpd.read_file(adm0[0]).to_crs(METRIC_CRS).union_all()
-    rng = np.random.default_rng(seed)
-    minx, miny, maxx, maxy = poly.bounds
-    xs, ys = [], []
-    while sum(len(v) for v in xs) < n:
-        x = rng.uniform(minx, maxx, 4 * n)
-        y = rng.uniform(miny, maxy, 4 * n)
-        inside = shapely.contains_xy(poly, x, y)
-        xs.append(x[inside])
-        ys.append(y[inside])
-    x = np.concatenate(xs)[:n]
-    y = np.concatenate(ys)[:n]
-    lon, lat = Transformer.from_crs(METRIC_CRS, GEOGRAPHIC_CRS, always_xy=True).transform(x, y)
-    return np.asarray(lon), np.asarray(lat)
+    return points_in_adm0(adm0[0], n, seed)
 
 
 def write_points(path: Path, data_dir: Path, n: int, seed: int) -> list[str]:

@@ -43,7 +43,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from _results import write_section
+from _results import points_in_adm0, write_section
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -548,23 +548,7 @@ def bench_all_nodes(
 
 def sample_points(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points uniform by area inside Mali's ADM0 polygon: lon, lat."""
-    import geopandas as gpd
-    import shapely
-
-    poly = gpd.read_file(ADM0).to_crs(METRIC_CRS).union_all()
-    rng = np.random.default_rng(seed)
-    minx, miny, maxx, maxy = poly.bounds
-    xs, ys = [], []
-    while sum(len(v) for v in xs) < n:
-        x = rng.uniform(minx, maxx, 4 * n)
-        y = rng.uniform(miny, maxy, 4 * n)
-        inside = shapely.contains_xy(poly, x, y)
-        xs.append(x[inside])
-        ys.append(y[inside])
-    x = np.concatenate(xs)[:n]
-    y = np.concatenate(ys)[:n]
-    lon, lat = Transformer.from_crs(METRIC_CRS, GEOGRAPHIC_CRS, always_xy=True).transform(x, y)
-    return np.asarray(lon), np.asarray(lat)
+    return points_in_adm0(ADM0, n, seed)
 
 
 def bench_queries(layers, *, n_points: int, nx_queries: int, seed: int) -> dict:
