@@ -69,3 +69,14 @@ def points_in_adm0(adm0: Path, n: int, seed: int):
     y = np.concatenate(ys)[:n]
     lon, lat = Transformer.from_crs(METRIC_CRS, GEOGRAPHIC_CRS, always_xy=True).transform(x, y)
     return np.asarray(lon), np.asarray(lat)
+
+
+def cpu_model(default: str = "unknown") -> str:
+    """The CPU's model name from /proc/cpuinfo (``default`` where there is none)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return default

@@ -50,7 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _results import points_in_adm0, write_section  # noqa: E402
+from _results import cpu_model, points_in_adm0, write_section  # noqa: E402
 
 LUA = REPO / "benchmarks" / "wrk_nearest.lua"
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
@@ -396,14 +396,7 @@ def compare_answers(fast: list[dict], naive: list[dict]) -> dict:
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model("unknown CPU")
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
     import fastapi
     import uvicorn

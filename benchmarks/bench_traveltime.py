@@ -43,7 +43,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from _results import points_in_adm0, write_section
+from _results import cpu_model, points_in_adm0, write_section
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -153,14 +153,7 @@ def verdict(value: float | None, target: float, *, at_most: bool) -> str:
 
 
 def machine_info() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     mem_gb = float("nan")
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
