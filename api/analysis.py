@@ -81,6 +81,7 @@ from geo.errors import DataFileError, DataValidationError
 from geo.grid import Grid, make_grid
 from geo.nearest import providers_offering
 from geo.population import read_population_raster, read_population_table
+from geo.providers import public_mask
 from geo.settlements import read_settlements
 
 __all__ = [
@@ -120,13 +121,6 @@ def check_choice(parameter: str, value: object, allowed: Sequence[str]) -> None:
     """Raise :class:`ChoiceError` when ``value`` is not one of ``allowed``."""
     if value not in allowed:
         raise ChoiceError(parameter, value, allowed)
-
-
-def public_mask(providers: pd.DataFrame) -> np.ndarray:
-    """True for providers that may be named in public outputs (all, without the column)."""
-    if "confidential" not in providers.columns:
-        return np.ones(len(providers), dtype=bool)
-    return ~providers["confidential"].fillna(True).astype(bool).to_numpy()
 
 
 def to_records(table: pd.DataFrame) -> list[dict]:

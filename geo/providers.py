@@ -54,6 +54,7 @@ __all__ = [
     "STATUSES",
     "from_feature_collection",
     "provider_summary",
+    "public_mask",
     "public_providers",
     "read_providers",
     "to_feature_collection",
@@ -496,18 +497,27 @@ def _check_geometry(
 # --------------------------------------------------------------------------- outputs
 
 
-def public_providers(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """The records that may be shown publicly: those explicitly ``confidential: false``.
+def public_mask(frame: pd.DataFrame) -> np.ndarray:
+    """True for the rows that may be shown publicly: those explicitly ``confidential: false``.
 
-    Fails closed: a record whose ``confidential`` value is missing or anything but the
-    boolean ``False`` is dropped.  Every public output (maps, pages, API) must use this.
+    Fails closed: a row whose ``confidential`` value is missing or anything but a false
+    boolean is confidential, and without a ``confidential`` column every row is.  The one
+    confidentiality rule of Orienter: every public output goes through this mask (or
+    :func:`public_providers`, which applies it).
     """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a (Geo)DataFrame, got {type(frame).__name__}")
+    if "confidential" not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    keep = frame["confidential"].map(lambda v: v is False or (isinstance(v, np.bool_) and not v))
+    return keep.to_numpy(dtype=bool)
+
+
+def public_providers(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The records that may be shown publicly (:func:`public_mask`), as a copy."""
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise TypeError(f"gdf must be a GeoDataFrame, got {type(gdf).__name__}")
-    if "confidential" not in gdf.columns:
-        return gdf.iloc[0:0].copy()
-    keep = gdf["confidential"].map(lambda v: v is False or (isinstance(v, np.bool_) and not v))
-    return gdf[keep.to_numpy(dtype=bool)].copy()
+    return gdf[public_mask(gdf)].copy()
 
 
 def provider_summary(gdf: gpd.GeoDataFrame) -> dict[str, Any]:
