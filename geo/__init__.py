@@ -7,27 +7,30 @@ few entry points most callers need.
 """
 
 from geo.boundaries import read_boundaries
-from geo.costgraph import attach_points, build_cost_graph, densify_roads
+from geo.costgraph import build_cost_graph, densify_roads
 from geo.grid import make_grid
+from geo.labels import NearestLabels, labels_surface, nearest_labels
 from geo.nearest import nearest_providers
 from geo.providers import public_providers, read_providers
+from geo.routes import rank_point
 from geo.settlements import Gazetteer, read_settlements
 from geo.speeds import read_speed_table
-from geo.traveltime import nearest_source_times, rank_sources, source_time_matrix
+from geo.traveltime import nearest_source_times
 
 __all__ = [
     "Gazetteer",
-    "attach_points",
+    "NearestLabels",
     "build_cost_graph",
     "densify_roads",
+    "labels_surface",
     "make_grid",
+    "nearest_labels",
     "nearest_providers",
     "nearest_source_times",
     "public_providers",
-    "rank_sources",
+    "rank_point",
     "read_boundaries",
     "read_providers",
     "read_settlements",
     "read_speed_table",
-    "source_time_matrix",
 ]

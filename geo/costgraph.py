@@ -12,14 +12,16 @@ graph in one sparse graph, solved exactly with Dijkstra:
   centre (so leaving the road costs time: no spurious zero, pandana #170);
 - a per-cell ``cell_factor`` multiplies speeds (conflict scenarios); 0 closes a cell.
 
-Nodes 0 … n_cells-1 are grid cells, then road vertices, then points attached with
-:func:`attach_points` (providers).  The graph is symmetric (travel either way costs the
-same) and stored twice in CSR form: minutes and metres.
+Nodes 0 … n_cells-1 are grid cells, then road vertices.  Providers are never nodes: they
+are sources that enter the graph where :func:`point_entries` says (see
+:mod:`geo.labels`), so the graph does not depend on the provider directory and no route
+passes through a provider.  The graph is symmetric (travel either way costs the same)
+and stored twice in CSR form: minutes and metres.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import geopandas as gpd
@@ -35,7 +37,6 @@ from geo.speeds import SpeedTable
 __all__ = [
     "CostGraph",
     "RoadVertices",
-    "attach_points",
     "build_cost_graph",
     "densify_roads",
     "point_entries",
@@ -323,55 +324,6 @@ def point_entries(
     nodes_arr = np.asarray(nodes, dtype=np.int64)
     dist = np.hypot(graph.node_x[nodes_arr] - x, graph.node_y[nodes_arr] - y)
     return nodes_arr, dist * graph.cell_pace[cell], dist
-
-
-def attach_points(
-    graph: CostGraph, x: np.ndarray, y: np.ndarray, *, keep_isolated: bool = False
-) -> tuple[CostGraph, np.ndarray]:
-    """A new graph with one node per point, joined where :func:`point_entries` says.
-
-    Returns the new graph and the node ids of the points.  A point that cannot enter the
-    graph (outside the grid, or in a cell closed by a scenario) gets -1, or with
-    ``keep_isolated`` a node with no edge: it then reaches nothing and nothing reaches
-    it, and node ids stay the same across scenarios.
-    """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    base = graph.n_nodes
-    rows, cols, mins, metres = [], [], [], []
-    ids = np.full(len(x), -1, dtype=np.int64)
-    for i, (px, py) in enumerate(zip(x, y, strict=True)):
-        nodes, leg_min, leg_m = point_entries(graph, px, py)
-        if len(nodes) == 0:
-            if keep_isolated:
-                ids[i] = base + i
-            continue
-        ids[i] = base + i
-        rows.append(np.full(len(nodes), base + i))
-        cols.append(nodes)
-        mins.append(np.maximum(leg_min, _MIN_MINUTES))
-        metres.append(leg_m)
-    n = base + len(x)
-    if rows:
-        extra_min, extra_m = _symmetric_csr(rows, cols, mins, metres, n)
-    else:
-        extra_min = extra_m = sp.csr_matrix((n, n))
-    minutes = _pad(graph.minutes, n) + extra_min
-    length = _pad(graph.metres, n) + extra_m
-    new = replace(
-        graph,
-        node_x=np.concatenate([graph.node_x, x]),
-        node_y=np.concatenate([graph.node_y, y]),
-        minutes=minutes.tocsr(),
-        metres=length.tocsr(),
-    )
-    return new, ids
-
-
-def _pad(matrix: sp.csr_matrix, n: int) -> sp.csr_matrix:
-    m = matrix.tocsr(copy=True)
-    m.resize((n, n))
-    return m
 
 
 def check_graph_crs(graph: CostGraph, layer: gpd.GeoDataFrame) -> None:

@@ -1,22 +1,22 @@
 """The k nearest providers of a service from a point, ranked by travel time.
 
-Pure functions over built layers: an attached :class:`~geo.costgraph.CostGraph`, its
-:class:`~geo.traveltime.SourceMatrix` and the provider table aligned with the matrix
-columns.  Confidentiality is the caller's decision: pass only the rows the requester may
-see (``geo.providers.public_providers`` for the public).
+Pure functions over built layers: a :class:`~geo.costgraph.CostGraph`, the
+:class:`~geo.labels.NearestLabels` of the provider sets the requester may see (one set
+per service and audience), and the provider table their ids point into.  Which sets are
+passed is the caller's confidentiality decision: the public is given public sets only,
+so a public answer is computed from public providers alone and is the same whatever
+confidential records the directory holds.
 
-A query is a lookup, not a search: the point's off-road leg to the places where it can
-enter the graph, the matrix rows of those places, and for each of the ``k`` results a
-short walk along the stored shortest-path tree.  The walk stops at the first road vertex,
-where a :class:`RouteIndex` (built once per graph) holds the totals of the rest of the
-route: metres, metres per conflict class and the worst class.  :func:`rank_by_dijkstra`
-is the straightforward reference (a full Dijkstra from the point per query), used to
-check the fast answer and as the benchmark's baseline.
+:func:`nearest_answer` ranks (:func:`geo.routes.rank_point`) and walks each route
+(:func:`geo.routes.walk_route`); ``method="dijkstra"`` answers the same question with a
+full Dijkstra from the point (:func:`geo.routes.rank_by_dijkstra`), the reference used
+by the tests and the benchmarks.
 """
 
 from __future__ import annotations
 
-import threading
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,12 +25,20 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import Geod, Transformer
-from scipy.sparse.csgraph import dijkstra
 
 from geo.costgraph import CostGraph
 from geo.crs import GEOGRAPHIC_CRS
-from geo.traveltime import Ranking, SourceMatrix, entries_or_raise, rank_sources
-from geo.zones import ZONE_CLASSES, classes_along_path
+from geo.labels import NearestLabels
+from geo.routes import (
+    DIRECT,
+    Ranking,
+    node_classes,
+    rank_by_dijkstra,
+    rank_point,
+    route_geometry,
+    walk_route,
+)
+from geo.zones import ZONE_CLASSES
 
 __all__ = [
     "CLOSED_ORIGIN",
@@ -38,12 +46,9 @@ __all__ = [
     "NearestAnswer",
     "NearestResult",
     "ProviderTable",
-    "RouteIndex",
-    "index_routes",
     "nearest_answer",
     "nearest_providers",
     "providers_offering",
-    "rank_by_dijkstra",
 ]
 
 #: Reason given when the query point itself lies in a cell the scenario closes.
@@ -66,12 +71,10 @@ def _transformer(crs: object, *, back: bool) -> Transformer:
     return hit[1]
 
 
-def _to_metric(graph: CostGraph) -> Transformer:
-    return _transformer(graph.grid.crs, back=False)
-
-
-def _to_geographic(graph: CostGraph) -> Transformer:
-    return _transformer(graph.grid.crs, back=True)
+def to_metric(graph: CostGraph, lon: float, lat: float) -> tuple[float, float]:
+    """(lon, lat) in EPSG:4326 to the graph's CRS."""
+    x, y = _transformer(graph.grid.crs, back=False).transform(lon, lat)
+    return float(x), float(y)
 
 
 def providers_offering(providers: pd.DataFrame, service: str | None) -> np.ndarray:
@@ -110,9 +113,9 @@ def _plain(value: Any) -> Any:
 
 @dataclass(frozen=True, eq=False)
 class ProviderTable:
-    """The provider rows of the matrix columns, prepared once for fast answers.
+    """The provider rows the label ids point into, prepared once for fast answers.
 
-    ``records[j]`` holds column ``j``'s fields as plain JSON-ready values (no geometry);
+    ``records[i]`` holds row ``i``'s fields as plain JSON-ready values (no geometry);
     ``lon`` / ``lat`` its coordinates (EPSG:4326).
     """
 
@@ -124,7 +127,7 @@ class ProviderTable:
 
     @classmethod
     def from_frame(cls, providers: pd.DataFrame) -> ProviderTable:
-        """Prepare ``providers`` (one row per matrix column, EPSG:4326 point geometry)."""
+        """Prepare ``providers`` (EPSG:4326 point geometry, one row per id)."""
         if not isinstance(providers, pd.DataFrame):
             raise TypeError(f"providers must be a (Geo)DataFrame, got {type(providers).__name__}")
         plain = pd.DataFrame(providers.drop(columns="geometry", errors="ignore"))
@@ -136,7 +139,7 @@ class ProviderTable:
         else:
             xy = np.empty((0, 2))
         if len(xy) != len(providers):
-            raise ValueError("every provider of the matrix needs a point geometry")
+            raise ValueError("every provider of the table needs a point geometry")
         return cls(frame=providers, records=records, lon=xy[:, 0].copy(), lat=xy[:, 1].copy())
 
     def __len__(self) -> int:
@@ -149,320 +152,6 @@ class ProviderTable:
         return self._offering[service]
 
 
-# --------------------------------------------------------------------------- route index
-
-
-@dataclass(frozen=True, eq=False)
-class RouteIndex:
-    """Totals along every stored route from a set of *stop* nodes, so a query only walks
-    from its entry to the first stop on the way.
-
-    Stops are the road vertices and the grid cells on every ``lattice``-th row and column
-    (an off-road path meets one within about ``lattice`` steps).  ``stop[n]`` is node
-    ``n``'s stop number, -1 if it is not one.  ``metres[c, j, s]`` is the length (metres)
-    in conflict class ``c`` (a single class without zones) of the stored shortest path
-    from stop ``s`` to source column ``j``: nan where that stop cannot reach it.
-    ``worst[j, s]`` is the worst class of a node on it (nodes take their cell's class).
-    """
-
-    metres: np.ndarray  # float64 (n_classes, n_columns, n_stops)
-    worst: np.ndarray | None  # int8 (n_columns, n_stops); None without zones
-    node_class: np.ndarray | None  # int8 per node; None without zones
-    pred_flat: memoryview = field(repr=False)  # the matrix predecessors, flat, for walks
-    n_columns: int
-    stop: np.ndarray = field(repr=False)  # int32 per node: stop number or -1
-    stop_flat: memoryview = field(repr=False)  # the same, for walks
-    #: which source columns are filled in (lazily, on first use, unless built eagerly)
-    ready: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), repr=False)
-    _fill: Any = field(default=None, repr=False)  # fills missing columns
-    _lock: Any = field(default_factory=threading.Lock, repr=False)
-
-    def ensure(self, columns: np.ndarray | list[int]) -> None:
-        """Fill in the totals of these source columns if they are not yet."""
-        missing = [int(c) for c in columns if not self.ready[int(c)]]
-        if missing and self._fill is not None:
-            with self._lock:
-                missing = [c for c in missing if not self.ready[c]]
-                if missing:
-                    self._fill(np.unique(np.asarray(missing, dtype=np.int64)))
-
-
-def _node_classes(graph: CostGraph, cell_zone: np.ndarray) -> np.ndarray:
-    """Conflict class of every node: cells their own, other nodes the cell holding them."""
-    zone = np.asarray(cell_zone)
-    if zone.shape != (graph.n_cells,):
-        raise ValueError(
-            f"cell_zone must hold one class per grid cell ({graph.n_cells}), got {zone.shape}"
-        )
-    out = np.zeros(graph.n_nodes, dtype=np.int8)
-    out[: graph.n_cells] = zone
-    rest = np.arange(graph.n_cells, graph.n_nodes)
-    cell = graph.grid.locate(graph.node_x[rest], graph.node_y[rest])
-    out[rest] = np.where(cell >= 0, zone[np.maximum(cell, 0)], 0)
-    return out
-
-
-def _edge_metres(graph: CostGraph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``graph.metres[a, b]`` for many pairs (0 where no edge is stored), vectorised.
-
-    A lower-bound search within each CSR row (rows hold at most a dozen entries); the
-    same numbers as scipy's indexing at a fraction of its per-call cost.
-    """
-    csr = graph.metres
-    a = np.asarray(a, dtype=np.int64)
-    b = np.asarray(b, dtype=np.int64)
-    lo = csr.indptr[a].astype(np.int64)
-    hi = csr.indptr[a + 1].astype(np.int64)
-    end = hi.copy()
-    indices = csr.indices
-    while True:
-        open_ = lo < hi
-        if not open_.any():
-            break
-        mid = (lo + hi) // 2
-        right = open_ & (indices[np.minimum(mid, len(indices) - 1)] < b)
-        left = open_ & ~right
-        lo = np.where(right, mid + 1, lo)
-        hi = np.where(left, mid, hi)
-    found = lo < end
-    found[found] = indices[lo[found]] == b[found]
-    out = np.zeros(len(a))
-    out[found] = csr.data[lo[found]]
-    return out
-
-
-def index_routes(
-    graph: CostGraph,
-    matrix: SourceMatrix,
-    *,
-    cell_zone: np.ndarray | None = None,
-    lattice: int | None = 64,
-    lazy: bool = True,
-) -> RouteIndex:
-    """Totals of the stored route from every stop node to every source (:class:`RouteIndex`).
-
-    Vectorised over all (stop, source) pairs: each walks the predecessor tree to the next
-    stop (most in one step), then pointer jumping sums the stop-to-stop stretches in
-    ``log2(depth)`` passes.  ``lattice=None`` keeps the road vertices only.
-
-    With ``lazy`` a source's totals are computed the first time a query needs them
-    (:meth:`RouteIndex.ensure`; about 0.15 s per source in Mali), else all at once.  In
-    Mali (1.3 M cells, 49 k road vertices, 50 sources, lattice 64) the index holds 110 MB
-    per (mode, scenario) with conflict classes (40 MB without) once every source is in.
-    """
-    pred = np.asarray(matrix.pred)
-    if pred.ndim != 2 or pred.shape[0] != graph.n_nodes:
-        raise ValueError(
-            f"matrix predecessors have shape {pred.shape}, expected ({graph.n_nodes}, n_sources)"
-        )
-    if lattice is not None and (not isinstance(lattice, int) or lattice < 2):
-        raise ValueError(f"lattice must be an integer >= 2 or None, got {lattice!r}")
-    n_cols = pred.shape[1]
-    stops = [np.arange(graph.n_cells, graph.n_cells + graph.n_road, dtype=np.int64)]
-    if lattice is not None:
-        rows, cols = graph.grid.node_rowcol
-        on = (rows % lattice == 0) | (cols % lattice == 0)
-        stops.insert(0, np.flatnonzero(on).astype(np.int64))
-    stop_nodes = np.concatenate(stops)
-    n_stops = len(stop_nodes)
-    stop = np.full(graph.n_nodes, -1, dtype=np.int32)
-    stop[stop_nodes] = np.arange(n_stops, dtype=np.int32)
-    node_class = None if cell_zone is None else _node_classes(graph, cell_zone)
-    n_cls = 1 if node_class is None else len(ZONE_CLASSES)
-    metres = np.zeros((n_cls, n_cols, n_stops))
-    worst = np.zeros((n_cols, n_stops), dtype=np.int8)
-    ready = np.zeros(n_cols, dtype=bool)
-
-    def fill(columns: np.ndarray) -> None:
-        _fill_columns(graph, matrix, pred, stop, stop_nodes, node_class, metres, worst, columns)
-        ready[columns] = True
-
-    index = RouteIndex(
-        metres=metres,
-        worst=None if node_class is None else worst,
-        node_class=node_class,
-        pred_flat=np.ascontiguousarray(pred).reshape(-1).data,
-        n_columns=n_cols,
-        stop=stop,
-        stop_flat=stop.data,
-        ready=ready,
-        _fill=fill,
-    )
-    if not lazy:
-        index.ensure(np.arange(n_cols))
-    return index
-
-
-def _fill_columns(
-    graph: CostGraph,
-    matrix: SourceMatrix,
-    pred: np.ndarray,
-    stop: np.ndarray,
-    stop_nodes: np.ndarray,
-    node_class: np.ndarray | None,
-    metres_out: np.ndarray,
-    worst_out: np.ndarray,
-    columns: np.ndarray,
-) -> None:
-    """The :class:`RouteIndex` totals of ``columns``: every stop walks to the next stop,
-    then pointer jumping adds up the stop-to-stop stretches along each source's tree."""
-    n_cls = metres_out.shape[0]
-    n_stops = len(stop_nodes)
-    n_cols = len(columns)
-    # one walker per (column, stop), flat index i * n_stops + s
-    size = n_stops * n_cols
-    metres = np.zeros((n_cls, size))
-    worst = np.zeros(size, dtype=np.int8)
-    link = np.full(size, -1, dtype=np.int64)  # the stop where the walker's stretch ends
-    targets = np.asarray(matrix.sources, dtype=np.int64)
-    cur = np.tile(stop_nodes, n_cols)
-    col = np.repeat(columns.astype(np.int64), n_stops)
-    if node_class is not None:
-        worst[:] = node_class[cur]
-    active = np.arange(size)
-    step = np.ascontiguousarray(pred[stop_nodes][:, columns].T).reshape(-1).astype(np.int64)
-    while active.size:
-        here, j = cur[active], col[active]
-        dead = step < 0
-        if dead.any():
-            # a source's twin (same place, shared Dijkstra run) ends the path; else unreachable
-            hd, jd = here[dead], j[dead]
-            twin = (
-                (graph.node_x[hd] == graph.node_x[targets[jd]])
-                & (graph.node_y[hd] == graph.node_y[targets[jd]])
-                & np.isfinite(np.asarray(matrix.minutes[hd, jd]))
-            )
-            metres[:, active[dead][~twin]] = np.nan
-            keep = ~dead
-            active, here, j, step = active[keep], here[keep], j[keep], step[keep]
-        length = _edge_metres(graph, here, step)
-        if node_class is None:
-            metres[0, active] += length
-        else:
-            cls = node_class[step]
-            metres[np.maximum(node_class[here], cls), active] += length
-            worst[active] = np.maximum(worst[active], cls)
-        cur[active] = step
-        at = stop[step]
-        on_stop = at >= 0
-        link[active[on_stop]] = at[on_stop]
-        active = active[~(on_stop | (step == targets[j]))]
-        step = pred[cur[active], col[active]].astype(np.int64)
-    by_col = metres.reshape(n_cls, n_cols, n_stops)
-    worst_by_col = worst.reshape(n_cols, n_stops)
-    link_by_col = link.reshape(n_cols, n_stops)
-    for i in range(n_cols):  # pointer jumping along each source's tree of stops
-        m, w, ptr = by_col[:, i], worst_by_col[i], link_by_col[i]
-        while True:
-            idx = np.flatnonzero(ptr >= 0)
-            if not idx.size:
-                break
-            nxt = ptr[idx]
-            for c in range(n_cls):
-                m[c, idx] += m[c, nxt]
-            w[idx] = np.maximum(w[idx], w[nxt])
-            ptr[idx] = ptr[nxt]
-    metres_out[:, columns] = by_col
-    worst_out[columns] = worst_by_col
-
-
-def _walk(
-    graph: CostGraph, index: RouteIndex, start: int, column: int, target: int, *, full: bool
-) -> list[int]:
-    """Nodes from ``start`` along the stored tree to ``target`` (or, unless ``full``, to the
-    first stop on the way, where :class:`RouteIndex` takes over)."""
-    pred = index.pred_flat[column :: index.n_columns]  # this source's column, no copy
-    stop = index.stop_flat
-    node = start
-    path = [node]
-    append = path.append
-    for _ in range(graph.n_nodes):
-        if node == target or (not full and stop[node] >= 0):
-            return path
-        nxt = pred[node]
-        if nxt < 0:
-            if (graph.node_x[node], graph.node_y[node]) == (
-                graph.node_x[target],
-                graph.node_y[target],
-            ):
-                return path  # reached a provider at the same place (a shared Dijkstra run)
-            raise ValueError(f"node {start} cannot reach source {column}")
-        node = nxt
-        append(node)
-    raise RuntimeError("predecessor chain does not end; the matrix is corrupt")
-
-
-# --------------------------------------------------------------------------- reference
-
-
-def rank_by_dijkstra(
-    graph: CostGraph,
-    sources: np.ndarray,
-    x: float,
-    y: float,
-    *,
-    columns: np.ndarray,
-    k: int | None = None,
-) -> tuple[Ranking, list[np.ndarray | None]]:
-    """The reference ranking: a full Dijkstra from the point, no stored matrix.
-
-    The point enters the graph as :func:`geo.costgraph.point_entries` says (its cell and
-    the road vertices within a cell width); one ``scipy.sparse.csgraph.dijkstra`` run from
-    each entry gives the minutes to every node.  The same rules as
-    :func:`geo.traveltime.rank_sources` then pick the best entry per source (and the
-    straight cross-country leg to a source within two cells).  Also returns each ranked
-    source's path (entry to source node), or None when unreachable.
-
-    Raises
-    ------
-    ValueError
-        The point is outside the grid or in a closed cell.
-    """
-    nodes, leg_min, leg_m = entries_or_raise(graph, x, y)
-    cols = np.asarray(columns, dtype=np.int64)
-    dist, pred = dijkstra(graph.minutes, directed=True, indices=nodes, return_predecessors=True)
-    src = np.asarray(sources, dtype=np.int64)[cols]
-    total = leg_min[:, None] + dist[:, src]
-    best_entry = np.argmin(total, axis=0) if len(nodes) else np.empty(0, np.int64)
-    minutes = total[best_entry, np.arange(len(cols))]
-    entry = nodes[best_entry]
-    legs_min, legs_m = leg_min[best_entry], leg_m[best_entry]
-    direct_m = np.hypot(graph.node_x[src] - x, graph.node_y[src] - y)
-    direct_min = direct_m * graph.cell_pace[nodes[0]]
-    closer = (direct_m <= 2 * graph.grid.cell_m) & (direct_min < minutes)
-    minutes = np.where(closer, direct_min, minutes)
-    entry = np.where(closer, src, entry)
-    legs_min = np.where(closer, direct_min, legs_min)
-    legs_m = np.where(closer, direct_m, legs_m)
-    order = np.argsort(minutes, kind="stable")
-    if k is not None:
-        order = order[:k]
-    paths: list[np.ndarray | None] = []
-    for i in order:
-        if not np.isfinite(minutes[i]):
-            paths.append(None)
-            continue
-        if closer[i]:
-            paths.append(np.array([src[i]]))
-            continue
-        row = int(best_entry[i])
-        path = [int(src[i])]
-        while path[-1] != nodes[row]:
-            path.append(int(pred[row, path[-1]]))
-        paths.append(np.array(path[::-1], dtype=np.int64))
-    ranking = Ranking(
-        columns=cols[order],
-        minutes=minutes[order],
-        entry_node=entry[order],
-        leg_minutes=legs_min[order],
-        leg_metres=legs_m[order],
-    )
-    return ranking, paths
-
-
-# --------------------------------------------------------------------------- answers
-
-
 @dataclass(frozen=True)
 class NearestAnswer:
     """Ranked providers as plain records, and how the query point entered the network.
@@ -470,13 +159,14 @@ class NearestAnswer:
     ``records`` hold the provider's fields plus ``travel_time_min`` and ``distance_km``
     (rounded to 0.1; None when unreachable, never 0), ``straight_km``, ``reachable``,
     ``unreachable_reason``, ``lon``, ``lat`` and, with zones, ``route_worst_class`` and
-    ``route_km_by_class``.  ``minutes`` and ``metres`` are the same figures unrounded
-    (inf / nan when unreachable); ``routes`` the lines (EPSG:4326) when asked for.
+    ``route_km_by_class``.  ``ids`` are the table rows; ``minutes`` and ``metres`` the
+    same figures unrounded (inf / nan when unreachable); ``routes`` the lines
+    (EPSG:4326) when asked for.
     """
 
     records: list[dict]
     entry: dict
-    columns: np.ndarray
+    ids: np.ndarray
     minutes: np.ndarray
     metres: np.ndarray
     routes: list[shapely.LineString | None] | None = None
@@ -484,123 +174,208 @@ class NearestAnswer:
 
 def nearest_answer(
     graph: CostGraph,
-    matrix: SourceMatrix,
+    sets: Sequence[NearestLabels],
     table: ProviderTable,
     lon: float,
     lat: float,
     *,
-    visible: np.ndarray,
-    service: str | None = None,
     k: int = 5,
-    index: RouteIndex | None = None,
-    cell_zone: np.ndarray | None = None,
+    node_class: np.ndarray | None = None,
     with_routes: bool = False,
-    method: Literal["matrix", "dijkstra"] = "matrix",
+    method: Literal["labels", "dijkstra"] = "labels",
 ) -> NearestAnswer:
-    """Rank the providers that are ``visible`` and offer ``service`` by time from (lon, lat).
+    """Rank the sources of ``sets`` by travel time from (lon, lat) (EPSG:4326).
 
     Parameters
     ----------
+    sets
+        The label sets the requester may see, e.g. the public set of one service; their
+        ``ids`` are rows of ``table``.  A provider in several sets counts once.
     table
-        :class:`ProviderTable` of the matrix columns (same order).
-    visible
-        Boolean mask over the columns: which providers the requester may see.
+        :class:`ProviderTable` of the rows the ids point into.
     k
-        How many results, 1 to 50.
-    index
-        :func:`index_routes` of this graph and matrix (with the same ``cell_zone``): the
-        route totals then cost a walk to the nearest road only.  Without it each route
-        is walked in full (same figures, slower).
-    cell_zone
-        Conflict class per grid cell: adds each route's worst class and km per class.
+        How many results, 1 to the labels' ``k``.
+    node_class
+        Conflict class per graph node (:func:`geo.routes.node_classes`): adds each
+        route's worst class and km per class.
     method
-        ``"matrix"`` (the stored matrix: a lookup) or ``"dijkstra"`` (the reference: a
-        full Dijkstra from the point, for checks and benchmarks).
+        ``"labels"`` (a lookup in the labels) or ``"dijkstra"`` (the reference: a full
+        Dijkstra from the point, for checks and benchmarks).
     """
     if not 1 <= k <= 50:
         raise ValueError(f"k must be 1 to 50, got {k}")
-    if len(table) != matrix.minutes.shape[1]:
-        raise ValueError(
-            f"providers has {len(table)} rows but the matrix "
-            f"{matrix.minutes.shape[1]} columns; rebuild the layers"
-        )
-    if method not in ("matrix", "dijkstra"):
-        raise ValueError(f"method must be 'matrix' or 'dijkstra', got {method!r}")
-    if index is not None and (cell_zone is None) != (index.node_class is None):
-        raise ValueError("index was built with a different cell_zone; rebuild it")
-    x, y = _to_metric(graph).transform(lon, lat)
-    columns = np.flatnonzero(np.asarray(visible, dtype=bool) & table.offering(service))
+    if method not in ("labels", "dijkstra"):
+        raise ValueError(f"method must be 'labels' or 'dijkstra', got {method!r}")
+    if node_class is not None and len(node_class) != graph.n_nodes:
+        raise ValueError("node_class must hold one class per graph node; rebuild it")
+    for labels in sets:
+        if len(labels.ids) and labels.ids.max() >= len(table):
+            raise ValueError("a label set points past the provider table; rebuild the layers")
+    x, y = to_metric(graph, lon, lat)
+    paths = None
     try:
-        if method == "matrix":
-            ranking = rank_sources(graph, matrix, x, y, columns=columns, k=k)
-            paths = None
+        if method == "labels":
+            ranking = rank_point(graph, sets, x, y, k=k)
         else:
-            ranking, paths = rank_by_dijkstra(graph, matrix.sources, x, y, columns=columns, k=k)
-    except ValueError:
+            ranking, paths = _reference_ranking(graph, sets, x, y, k)
+    except ValueError as exc:
+        if "closed area" not in str(exc):
+            raise
         # the point is in a cell closed by the scenario: nothing is reachable from it
-        return _cut_off(table, columns, lon, lat, k, zones=cell_zone is not None)
-    n = len(ranking.columns)
+        return _cut_off(table, sets, lon, lat, k, zones=node_class is not None)
+    return _answer(graph, sets, table, ranking, (lon, lat, x, y), node_class, with_routes, paths)
+
+
+def _reference_ranking(
+    graph: CostGraph, sets: Sequence[NearestLabels], x: float, y: float, k: int
+) -> tuple[Ranking, list[np.ndarray | None]]:
+    ids, xs, ys = _union(sets)
+    ranking, paths = rank_by_dijkstra(graph, xs, ys, x, y, ids=ids, k=k)
+    # which set each came from (for the route walk): the first set holding the id
+    which = np.array([_set_of(sets, i) for i in ranking.ids], dtype=np.int64)
+    ranked = Ranking(
+        ids=ranking.ids,
+        sets=np.where(np.isfinite(ranking.minutes), which, -1),
+        minutes=ranking.minutes,
+        entry_node=ranking.entry_node,
+        leg_minutes=ranking.leg_minutes,
+        leg_metres=ranking.leg_metres,
+    )
+    return ranked, paths
+
+
+def _union(sets: Sequence[NearestLabels]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every source of the sets once: ids (sorted), x, y."""
+    if not sets:
+        return np.empty(0, np.int64), np.empty(0), np.empty(0)
+    ids = np.concatenate([s.ids for s in sets])
+    xs = np.concatenate([s.x for s in sets])
+    ys = np.concatenate([s.y for s in sets])
+    _, first = np.unique(ids, return_index=True)
+    return ids[first], xs[first], ys[first]
+
+
+def _set_of(sets: Sequence[NearestLabels], source_id: int) -> int:
+    for i, labels in enumerate(sets):
+        if (labels.ids == source_id).any():
+            return i
+    return -1
+
+
+def _path_walk(
+    graph: CostGraph,
+    nodes: np.ndarray,
+    end_x: float,
+    end_y: float,
+    node_class: np.ndarray | None,
+) -> tuple[np.ndarray, int]:
+    """Metres per class and worst class of a path of nodes then a leg to (end_x, end_y):
+    the reference's own accounting, straight from the graph (no labels)."""
+    zones = node_class is not None
+    classes = node_class if zones else np.zeros(graph.n_nodes, np.int8)
+    per_class = np.zeros(len(ZONE_CLASSES) if zones else 1)
+    edge_m = np.array(
+        [graph.metres[a, b] for a, b in itertools.pairwise(nodes.tolist())], dtype=np.float64
+    )
+    edge_c = np.maximum(classes[nodes[:-1]], classes[nodes[1:]]).astype(np.int64)
+    np.add.at(per_class, edge_c, edge_m)
+    cell = int(graph.grid.locate(np.array([end_x]), np.array([end_y]))[0])
+    end_class = int(classes[cell]) if (zones and cell >= 0) else 0
+    last = float(np.hypot(graph.node_x[nodes[-1]] - end_x, graph.node_y[nodes[-1]] - end_y))
+    per_class[max(int(classes[nodes[-1]]), end_class) if zones else 0] += last
+    worst = max(int(classes[nodes].max()), end_class) if zones else 0
+    return per_class, worst
+
+
+def _route_of(
+    graph: CostGraph,
+    labels: NearestLabels,
+    ranking: Ranking,
+    i: int,
+    node_class: np.ndarray | None,
+    path: np.ndarray | None,
+    keep_nodes: bool,
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """Metres per class, worst class (start excluded) and nodes of ranked route ``i``."""
+    position = int(np.flatnonzero(labels.ids == ranking.ids[i])[0])
+    end_x, end_y = float(labels.x[position]), float(labels.y[position])
+    if ranking.entry_node[i] == DIRECT:
+        per_class = np.zeros(len(ZONE_CLASSES) if node_class is not None else 1)
+        top = 0
+        if node_class is not None:
+            cell = int(graph.grid.locate(np.array([end_x]), np.array([end_y]))[0])
+            top = int(node_class[cell]) if cell >= 0 else 0
+        return per_class, top, np.empty(0, np.int64)
+    if path is not None:
+        per_class, top = _path_walk(graph, path, end_x, end_y, node_class)
+        return per_class, top, path
+    walk = walk_route(
+        graph,
+        labels,
+        int(ranking.entry_node[i]),
+        int(ranking.ids[i]),
+        node_class=node_class,
+        keep_nodes=keep_nodes,
+    )
+    return walk.metres_by_class, walk.worst_class, walk.nodes
+
+
+def _class_of(node_class: np.ndarray | None, node: int) -> int:
+    return 0 if node_class is None else int(node_class[node])
+
+
+def _answer(
+    graph: CostGraph,
+    sets: Sequence[NearestLabels],
+    table: ProviderTable,
+    ranking: Ranking,
+    where: tuple[float, float, float, float],
+    node_class: np.ndarray | None,
+    with_routes: bool,
+    paths: list[np.ndarray | None] | None,
+) -> NearestAnswer:
+    """Walk each ranked route (or measure the reference's paths) and make the records."""
+    lon, lat, x, y = where
+    n = len(ranking.ids)
     reachable = np.isfinite(ranking.minutes)
     metres = np.full(n, np.nan)
     worst: list[str | None] = [None] * n
     km_by_class: list[dict | None] = [None] * n
     lines: list[shapely.LineString | None] = [None] * n
-    start_class = -1
-    if cell_zone is not None:
-        start_cell = graph.grid.locate(np.array([x]), np.array([y]))[0]
-        start_class = int(cell_zone[start_cell]) if start_cell >= 0 else -1
-    walks: list[list[int]] = [[]] * n
-    if paths is None and index is not None and not with_routes:
-        index.ensure(ranking.columns[reachable])
+    start_class = 0
+    if node_class is not None:
+        cell = int(graph.grid.locate(np.array([x]), np.array([y]))[0])
+        start_class = int(node_class[cell]) if cell >= 0 else 0
+    ids = ranking.ids
     for i in np.flatnonzero(reachable):
-        column, start = int(ranking.columns[i]), int(ranking.entry_node[i])
-        if paths is not None:
-            path = paths[i]
-            walks[i] = [] if path is None else path.tolist()
-        elif index is None or with_routes:
-            walks[i] = _walk_full(graph, matrix, index, start, column)
-        else:
-            walks[i] = _walk(graph, index, start, column, int(matrix.sources[column]), full=False)
-    if paths is not None:
-        # the reference: lengths and classes straight from the graph along its own paths
-        for i in np.flatnonzero(reachable):
-            nodes = np.asarray(walks[i], dtype=np.int64)
-            metres[i] = (
-                float(np.asarray(graph.metres[nodes[:-1], nodes[1:]]).sum())
-                if len(nodes) > 1
-                else 0.0
-            )
-            if cell_zone is not None:
-                w, km_by_class[i] = classes_along_path(graph, cell_zone, nodes)
-                if ZONE_CLASSES.index(w) < start_class:
-                    w = ZONE_CLASSES[start_class]
-                worst[i] = w
-            if with_routes:
-                lines[i] = _route_geometry(graph, x, y, walks[i])
-    else:
-        _route_totals(
-            graph,
-            index,
-            ranking,
-            walks,
-            reachable,
-            start_class=start_class,
-            node_class=None if cell_zone is None else _classes_of(graph, index, cell_zone),
-            use_index=index is not None and not with_routes,
-            metres=metres,
-            worst=worst,
-            km_by_class=km_by_class,
-        )
+        labels = sets[int(ranking.sets[i])]
+        path = None if paths is None else paths[i]
+        per_class, top, nodes = _route_of(graph, labels, ranking, i, node_class, path, with_routes)
+        # the first leg, from the point to where it enters the graph, counts in the higher
+        # class of its two ends (for a direct leg: the point's and the provider's cells)
+        first = int(ranking.entry_node[i])
+        leg_class = max(start_class, top if first == DIRECT else _class_of(node_class, first))
+        per_class[leg_class if node_class is not None else 0] += float(ranking.leg_metres[i])
+        metres[i] = float(per_class.sum())
+        if node_class is not None:
+            worst[i] = ZONE_CLASSES[max(top, start_class)]
+            km_by_class[i] = {
+                name: round(float(per_class[c]) / 1000.0, 1) for c, name in enumerate(ZONE_CLASSES)
+            }
         if with_routes:
-            for i in np.flatnonzero(reachable):
-                lines[i] = _route_geometry(graph, x, y, walks[i])
-    distance = np.round((metres + ranking.leg_metres) / 1000.0, 1)
-    lons, lats = table.lon[ranking.columns], table.lat[ranking.columns]
+            position = int(np.flatnonzero(labels.ids == ids[i])[0])
+            line = route_geometry(graph, x, y, nodes, labels.x[position], labels.y[position])
+            back = _transformer(graph.grid.crs, back=True)
+            coords = np.asarray(line.coords)
+            glon, glat = back.transform(coords[:, 0], coords[:, 1])
+            lines[i] = shapely.LineString(np.column_stack([glon, glat]))
+    distance = np.round(metres / 1000.0, 1)
+    lons, lats = table.lon[ids], table.lat[ids]
     straight = np.round(_geodesic_km(lon, lat, lons, lats), 1)
     times = np.round(ranking.minutes, 1)
     records = []
     for r in range(n):
-        rec = dict(table.records[int(ranking.columns[r])])
+        rec = dict(table.records[int(ids[r])])
         ok = bool(reachable[r])
         rec["travel_time_min"] = float(times[r]) if ok else None
         rec["reachable"] = ok
@@ -609,106 +384,23 @@ def nearest_answer(
         rec["lat"] = float(lats[r])
         rec["straight_km"] = float(straight[r])
         rec["distance_km"] = float(distance[r]) if ok else None
-        if cell_zone is not None:
+        if node_class is not None:
             rec["route_worst_class"] = worst[r]
             rec["route_km_by_class"] = km_by_class[r]
         records.append(rec)
-    entry = _entry(graph, ranking)
     return NearestAnswer(
         records=records,
-        entry=entry,
-        columns=ranking.columns,
+        entry=_entry(graph, ranking),
+        ids=ids,
         minutes=ranking.minutes,
-        metres=np.where(reachable, metres + ranking.leg_metres, np.nan),
+        metres=np.where(reachable, metres, np.nan),
         routes=lines if with_routes else None,
     )
 
 
-def _classes_of(graph: CostGraph, index: RouteIndex | None, cell_zone: np.ndarray) -> np.ndarray:
-    if index is not None and index.node_class is not None:
-        return index.node_class
-    return _node_classes(graph, cell_zone)
-
-
-def _route_totals(
-    graph: CostGraph,
-    index: RouteIndex | None,
-    ranking: Ranking,
-    walks: list[list[int]],
-    reachable: np.ndarray,
-    *,
-    start_class: int,
-    node_class: np.ndarray | None,
-    use_index: bool,
-    metres: np.ndarray,
-    worst: list,
-    km_by_class: list,
-) -> None:
-    """Fill ``metres`` (and with classes ``worst`` / ``km_by_class``) of each walked route:
-    its own edges, plus the :class:`RouteIndex` totals from the road vertex it stopped at."""
-    done = np.flatnonzero(reachable)
-    arrays = [np.array(walks[i], dtype=np.int64) for i in done]
-    a = np.concatenate([w[:-1] for w in arrays]) if arrays else np.empty(0, np.int64)
-    b = np.concatenate([w[1:] for w in arrays]) if arrays else np.empty(0, np.int64)
-    lengths = _edge_metres(graph, a, b)  # one vectorised lookup for every walked edge
-    offset = 0
-    for i, w in zip(done, arrays, strict=True):
-        seg = lengths[offset : offset + len(w) - 1]
-        offset += len(w) - 1
-        column = int(ranking.columns[i])
-        tail = None
-        if use_index and index is not None and index.stop[w[-1]] >= 0:
-            tail = int(index.stop[w[-1]])
-        if node_class is None:
-            rest = index.metres[:, column, tail].sum() if index and tail is not None else 0.0
-            metres[i] = seg.sum() + rest
-            continue
-        classes = node_class[w]
-        per_class = np.bincount(
-            np.maximum(classes[:-1], classes[1:]), weights=seg, minlength=len(ZONE_CLASSES)
-        )
-        top = int(classes.max())
-        if index is not None and index.worst is not None and tail is not None:
-            per_class = per_class + index.metres[:, column, tail]
-            top = max(top, int(index.worst[column, tail]))
-        metres[i] = per_class.sum()
-        worst[i] = ZONE_CLASSES[max(top, start_class)]
-        km_by_class[i] = {
-            name: round(float(per_class[c]) / 1000.0, 1) for c, name in enumerate(ZONE_CLASSES)
-        }
-
-
-def _walk_full(
-    graph: CostGraph, matrix: SourceMatrix, index: RouteIndex | None, start: int, column: int
-) -> list[int]:
-    if index is None:
-        pred = np.ascontiguousarray(matrix.pred)
-        index = RouteIndex(
-            metres=np.empty((1, 0, 0)),
-            worst=None,
-            node_class=None,
-            pred_flat=pred.reshape(-1).data,
-            n_columns=pred.shape[1],
-            stop=np.empty(0, np.int32),
-            stop_flat=np.empty(0, np.int32).data,
-        )
-    return _walk(graph, index, start, column, int(matrix.sources[column]), full=True)
-
-
-def _route_geometry(graph: CostGraph, x: float, y: float, nodes: list[int]) -> shapely.LineString:
-    """The route from the query point through ``nodes``, EPSG:4326."""
-    idx = np.asarray(nodes, dtype=np.int64)
-    coords = np.column_stack([graph.node_x[idx], graph.node_y[idx]])
-    if len(coords) == 1:
-        coords = np.vstack([coords, coords])
-    coords = np.vstack([[x, y], coords])
-    lon_r, lat_r = _to_geographic(graph).transform(coords[:, 0], coords[:, 1])
-    return shapely.LineString(np.column_stack([lon_r, lat_r]))
-
-
 def _entry(graph: CostGraph, ranking: Ranking) -> dict:
     """How the point entered the network for the first result."""
-    if not len(ranking.minutes):
+    if not len(ranking.minutes) or not np.isfinite(ranking.minutes[0]):
         return {
             "snapped_lon": None,
             "snapped_lat": None,
@@ -717,35 +409,45 @@ def _entry(graph: CostGraph, ranking: Ranking) -> dict:
             "offroad_leg_min": None,
         }
     node = int(ranking.entry_node[0])
-    entry_lon, entry_lat = _to_geographic(graph).transform(graph.node_x[node], graph.node_y[node])
+    if node == DIRECT:
+        snapped_to, entry_lon, entry_lat = "provider", None, None
+    else:
+        back = _transformer(graph.grid.crs, back=True)
+        entry_lon, entry_lat = back.transform(graph.node_x[node], graph.node_y[node])
+        snapped_to = "road" if graph.n_cells <= node < graph.n_cells + graph.n_road else "grid cell"
     return {
-        "snapped_lon": round(float(entry_lon), 6),
-        "snapped_lat": round(float(entry_lat), 6),
-        "snapped_to": (
-            "road" if graph.n_cells <= node < graph.n_cells + graph.n_road else "grid cell"
-        ),
+        "snapped_lon": None if entry_lon is None else round(float(entry_lon), 6),
+        "snapped_lat": None if entry_lat is None else round(float(entry_lat), 6),
+        "snapped_to": snapped_to,
         "offroad_leg_km": round(float(ranking.leg_metres[0]) / 1000.0, 3),
         "offroad_leg_min": round(float(ranking.leg_minutes[0]), 1),
     }
 
 
 def _cut_off(
-    table: ProviderTable, columns: np.ndarray, lon: float, lat: float, k: int, *, zones: bool
+    table: ProviderTable,
+    sets: Sequence[NearestLabels],
+    lon: float,
+    lat: float,
+    k: int,
+    *,
+    zones: bool,
 ) -> NearestAnswer:
     """Every provider unreachable: the query point lies in a closed cell.  The ``k``
     nearest in a straight line are listed, so the caseworker still sees who is closest."""
-    km = _geodesic_km(lon, lat, table.lon[columns], table.lat[columns])
-    order = np.argsort(km, kind="stable")[:k]
-    chosen = columns[order]
+    ids, _, _ = _union(sets)
+    km = _geodesic_km(lon, lat, table.lon[ids], table.lat[ids])
+    order = np.lexsort((ids, km))[:k]
+    chosen = ids[order]
     straight = np.round(km[order], 1)
     records = []
-    for i, col in enumerate(chosen.tolist()):
-        rec = dict(table.records[col])
+    for i, row in enumerate(chosen.tolist()):
+        rec = dict(table.records[row])
         rec["travel_time_min"] = None
         rec["reachable"] = False
         rec["unreachable_reason"] = CLOSED_ORIGIN
-        rec["lon"] = float(table.lon[col])
-        rec["lat"] = float(table.lat[col])
+        rec["lon"] = float(table.lon[row])
+        rec["lat"] = float(table.lat[row])
         rec["straight_km"] = float(straight[i])
         rec["distance_km"] = None
         if zones:
@@ -763,7 +465,7 @@ def _cut_off(
     return NearestAnswer(
         records=records,
         entry=entry,
-        columns=chosen,
+        ids=chosen,
         minutes=np.full(n, np.inf),
         metres=np.full(n, np.nan),
         routes=None,
@@ -791,22 +493,19 @@ class NearestResult:
 
 def nearest_providers(
     graph: CostGraph,
-    matrix: SourceMatrix,
-    providers: pd.DataFrame,
+    sets: Sequence[NearestLabels],
+    providers: pd.DataFrame | ProviderTable,
     lon: float,
     lat: float,
     *,
-    visible: np.ndarray,
-    service: str | None = None,
     k: int = 5,
     with_routes: bool = True,
     cell_zone: np.ndarray | None = None,
-    index: RouteIndex | None = None,
 ) -> NearestResult:
     """:func:`nearest_answer` as a table: one row per ranked provider, and the routes.
 
     ``results`` has the provider columns plus ``travel_time_min``, ``distance_km``
-    (along the route, off-road leg included), ``straight_km``, ``reachable`` and
+    (along the route, off-road legs included), ``straight_km``, ``reachable`` and
     ``unreachable_reason`` (null times are explicit, never 0).  ``routes`` holds one
     line per reachable result, EPSG:4326.  With ``cell_zone`` (conflict class per grid
     cell) each result also has ``route_worst_class`` and ``route_km_by_class``.
@@ -816,15 +515,12 @@ def nearest_providers(
     )
     found = nearest_answer(
         graph,
-        matrix,
+        sets,
         table,
         lon,
         lat,
-        visible=visible,
-        service=service,
         k=k,
-        index=index,
-        cell_zone=cell_zone,
+        node_class=None if cell_zone is None else node_classes(graph, cell_zone),
         with_routes=with_routes,
     )
     out = pd.DataFrame.from_records(found.records) if found.records else pd.DataFrame()

@@ -3,14 +3,15 @@
 The AccessMod "scaling up" and spopt ``MCLP`` question: given the providers that exist,
 which N of the candidate sites bring the most people within ``threshold_min``?
 
-- :func:`candidate_reach` (geometry -> sparse coverage): the candidates are attached to
-  the graph (:func:`geo.costgraph.attach_points`) and one Dijkstra *bounded at the
-  threshold* runs from each, so only the cells within reach are visited;
+- :func:`candidate_reach` (geometry -> sparse coverage): one Dijkstra per candidate,
+  *bounded at the threshold*, each entering the graph as a provider would
+  (:func:`geo.labels.bounded_reach`), so only the cells within reach are visited and no
+  candidate shortens another's routes;
 - :func:`greedy_sites` (arithmetic, testable on a 3x4 array): each step picks the
   candidate whose covered and not yet covered people are most, and reports that gain;
-- :func:`what_if_add` / :func:`what_if_remove`: the new surface for one added provider
-  (the minimum of the existing surface and the candidate's bounded times) or one removed
-  provider (the minimum over the other columns of the per-provider matrix).
+- :func:`what_if_add`: the new surface for one added provider (the minimum of the
+  existing surface and the candidate's bounded times).  Removing a provider is
+  :func:`geo.labels.surface_without` (its second-nearest labels).
 
 Greedy MCLP is not guaranteed optimal, but its covered population is at least
 ``1 - 1/e`` (63 %) of the optimum's (Nemhauser, Wolsey & Fisher 1978).
@@ -18,16 +19,12 @@ Greedy MCLP is not guaranteed optimal, but its covered population is at least
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
 
-from geo.costgraph import CostGraph, attach_points
-from geo.traveltime import nearest_source_times
+from geo.costgraph import CostGraph
+from geo.labels import Reach, bounded_reach, labels_surface, nearest_labels
 
 __all__ = [
     "CandidateReach",
@@ -36,44 +33,10 @@ __all__ = [
     "greedy_sites",
     "site_centres",
     "what_if_add",
-    "what_if_remove",
 ]
 
-
-@dataclass(frozen=True, eq=False)
-class CandidateReach:
-    """Cells each candidate reaches within the threshold, and in how many minutes.
-
-    Attributes
-    ----------
-    graph
-        The graph with the candidates attached (after the input graph's nodes).
-    nodes
-        Node id of each candidate in ``graph``; -1 when it cannot enter the graph.
-    minutes
-        Sparse (n_candidates, n_cells) matrix of minutes (float64), only entries
-        <= ``threshold_min``; a reached cell at 0 minutes is stored as ``1e-9``.
-    threshold_min
-        The bound of the Dijkstra runs, minutes.
-    """
-
-    graph: CostGraph
-    nodes: np.ndarray
-    minutes: sp.csr_matrix
-    threshold_min: float
-
-    def covers(self) -> sp.csr_matrix:
-        """Boolean (n_candidates, n_cells): cell within the threshold of the candidate."""
-        out = self.minutes.copy()
-        out.data = np.ones_like(out.data)
-        return out.astype(bool)
-
-    def times(self, k: int) -> np.ndarray:
-        """Minutes from candidate ``k`` to every cell (inf beyond the threshold)."""
-        row = self.minutes.getrow(k)
-        out = np.full(self.minutes.shape[1], np.inf)
-        out[row.indices] = row.data
-        return out
+#: The candidates' bounded reach (:class:`geo.labels.Reach`).
+CandidateReach = Reach
 
 
 def candidate_reach(
@@ -82,24 +45,23 @@ def candidate_reach(
     y: np.ndarray,
     *,
     threshold_min: float,
-    chunk: int = 16,
-) -> CandidateReach:
-    """Attach candidate points and run one Dijkstra per candidate, bounded at the threshold.
+) -> Reach:
+    """One Dijkstra per candidate point, bounded at the threshold.
 
     Parameters
     ----------
     graph
-        Travel-time graph (providers may already be attached).
+        Travel-time graph.
     x, y
         Candidate coordinates in the graph CRS (metres).
     threshold_min
-        Minutes: the Dijkstra ``limit``; cells beyond are not visited.
-    chunk
-        Candidates per Dijkstra call (bounds the dense output: chunk x nodes float64).
+        Minutes: the bound of each run; cells beyond are not visited.
 
     Returns
     -------
-    CandidateReach
+    Reach
+        ``minutes`` (n_candidates x n_cells, only entries <= the threshold) and
+        ``entered`` (False for a candidate outside the grid or in a closed cell).
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -109,43 +71,16 @@ def candidate_reach(
         raise ValueError("no candidate sites: pass at least one point")
     if not (np.isfinite(threshold_min) and threshold_min > 0):
         raise ValueError(f"threshold_min must be positive finite minutes, got {threshold_min!r}")
-    if chunk < 1:
-        raise ValueError(f"chunk must be >= 1, got {chunk!r}")
-    attached, nodes = attach_points(graph, x, y, keep_isolated=False)
-    n_cells = graph.n_cells
-    rows, cols, vals = [], [], []
-    ok = np.flatnonzero(nodes >= 0)
-    for start in range(0, len(ok), chunk):
-        part = ok[start : start + chunk]
-        dist = dijkstra(attached.minutes, directed=True, indices=nodes[part], limit=threshold_min)
-        dist = np.atleast_2d(dist)[:, :n_cells]
-        r, c = np.nonzero(np.isfinite(dist))
-        rows.append(part[r])
-        cols.append(c)
-        vals.append(np.maximum(dist[r, c], 1e-9))
-    data = np.concatenate(vals) if vals else np.empty(0)
-    matrix = sp.csr_matrix(
-        (
-            data,
-            (
-                np.concatenate(rows) if rows else np.empty(0, np.int64),
-                np.concatenate(cols) if cols else np.empty(0, np.int64),
-            ),
-        ),
-        shape=(len(x), n_cells),
-    )
-    return CandidateReach(
-        graph=attached, nodes=nodes, minutes=matrix, threshold_min=float(threshold_min)
-    )
+    return bounded_reach(graph, x, y, limit_min=float(threshold_min))
 
 
-def existing_surface(graph: CostGraph, sources: np.ndarray) -> np.ndarray:
-    """Minutes from every cell to the nearest of ``sources`` (node ids); inf without any."""
-    sources = np.asarray(sources, dtype=np.int64)
-    sources = sources[sources >= 0]
-    if len(sources) == 0:
+def existing_surface(graph: CostGraph, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Minutes from every cell to the nearest of the providers at (x, y) (graph CRS);
+    inf everywhere without any."""
+    x = np.atleast_1d(np.asarray(x, dtype=float))
+    if len(x) == 0:
         return np.full(graph.n_cells, np.inf)
-    minutes, _ = nearest_source_times(graph, sources)
+    minutes, _ = labels_surface(nearest_labels(graph, x, y, k=1))
     return np.asarray(minutes[: graph.n_cells], dtype=np.float64)
 
 
@@ -214,22 +149,23 @@ def greedy_sites(
 
 def site_centres(
     graph: CostGraph,
-    existing_sources: np.ndarray,
+    existing_x: np.ndarray,
+    existing_y: np.ndarray,
     candidate_x: np.ndarray,
     candidate_y: np.ndarray,
     population: np.ndarray,
     *,
     n: int,
     threshold_min: float,
-) -> tuple[pd.DataFrame, CandidateReach, np.ndarray]:
+) -> tuple[pd.DataFrame, Reach, np.ndarray]:
     """Choose ``n`` of the candidates maximising the people newly within ``threshold_min``.
 
     Parameters
     ----------
     graph
-        Travel-time graph with the existing providers attached.
-    existing_sources
-        Node ids of the providers that stay (may be empty).
+        Travel-time graph.
+    existing_x, existing_y
+        The providers that stay (graph CRS; may be empty).
     candidate_x, candidate_y
         Candidate sites, graph CRS (metres).
     population
@@ -243,8 +179,7 @@ def site_centres(
     -------
     sites, reach, baseline_minutes
         The :func:`greedy_sites` table; the candidates' bounded reach; minutes from each
-        cell to the nearest existing provider, on the graph with the candidates attached
-        (so the baseline and the candidates use the very same graph).
+        cell to the nearest existing provider.
     """
     pop = np.asarray(population, dtype=float)
     if pop.shape != (graph.n_cells,):
@@ -252,7 +187,7 @@ def site_centres(
             f"population must hold one value per grid cell ({graph.n_cells}), got {pop.shape}"
         )
     reach = candidate_reach(graph, candidate_x, candidate_y, threshold_min=threshold_min)
-    base = existing_surface(reach.graph, existing_sources)
+    base = existing_surface(graph, existing_x, existing_y)
     sites = greedy_sites(reach.covers(), pop, base <= threshold_min, n=n)
     return sites, reach, base
 
@@ -268,21 +203,3 @@ def what_if_add(existing_minutes: np.ndarray, candidate_minutes: np.ndarray) -> 
     if a.shape != b.shape:
         raise ValueError(f"existing_minutes {a.shape} and candidate_minutes {b.shape} differ")
     return np.fmin(a, b)
-
-
-def what_if_remove(
-    matrix_minutes: np.ndarray, columns: Sequence[int] | np.ndarray, remove: int
-) -> np.ndarray:
-    """Surface of ``columns`` without ``remove``: the minimum over the remaining columns.
-
-    ``matrix_minutes`` is a per-provider matrix (rows = nodes or cells), e.g.
-    ``SourceMatrix.minutes``; inf everywhere when no column is left.
-    """
-    cols = np.asarray(columns, dtype=np.int64)
-    if remove not in set(cols.tolist()):
-        raise ValueError(f"remove={remove!r} is not one of columns {cols.tolist()[:10]}")
-    left = cols[cols != remove]
-    m = np.asarray(matrix_minutes)
-    if len(left) == 0:
-        return np.full(m.shape[0], np.inf)
-    return np.asarray(m[:, left].min(axis=1), dtype=np.float64)

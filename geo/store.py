@@ -1,13 +1,15 @@
-"""Save and load built travel-time layers: graphs (npz), matrices (npy), rasters (GeoTIFF).
+"""Save and load built travel-time layers: graphs and labels (``.npy``), rasters (GeoTIFF).
 
-Matrices are plain ``.npy`` files so the API can memory-map them: a k-nearest query then
-reads one row from disk instead of holding every matrix in memory.
+Graphs and labels are directories of plain ``.npy`` files so the API can memory-map
+them: server processes share one copy in the page cache, and a query reads a few rows
+from disk instead of holding every layer in memory.  Directories are replaced whole.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,14 +23,15 @@ from pyproj import CRS
 
 from geo.costgraph import CostGraph
 from geo.grid import Grid
-from geo.traveltime import SourceMatrix
+from geo.labels import NearestLabels
 
 __all__ = [
+    "atomic_dir",
     "atomic_path",
     "load_graph",
-    "load_matrix",
+    "load_labels",
     "save_graph",
-    "save_matrix",
+    "save_labels",
     "write_raster",
 ]
 
@@ -48,93 +51,140 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def save_graph(graph: CostGraph, path: str | Path) -> None:
-    """Write ``graph`` (grid, nodes and both CSR matrices) to one ``.npz`` file."""
-    g = graph.grid
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(
-            fh,
-            grid_meta=np.array(
-                json.dumps(
-                    {
-                        "crs": g.crs.to_wkt(),
-                        "x0": g.x0,
-                        "y0": g.y0,
-                        "cell_m": g.cell_m,
-                        "nrows": g.nrows,
-                        "ncols": g.ncols,
-                    }
-                )
-            ),
-            active=np.packbits(g.active, axis=None),
-            node_x=graph.node_x,
-            node_y=graph.node_y,
-            cell_pace=graph.cell_pace,
-            n_road=np.array(graph.n_road),
-            mode=np.array(graph.mode),
-            description=np.array(json.dumps(graph.description)),
-            min_data=graph.minutes.data,
-            min_indices=graph.minutes.indices,
-            min_indptr=graph.minutes.indptr,
-            m_data=graph.metres.data,
-            m_indices=graph.metres.indices,
-            m_indptr=graph.metres.indptr,
-        )
+_GRAPH_ARRAYS = (
+    "node_x",
+    "node_y",
+    "cell_pace",
+    "min_data",
+    "min_indices",
+    "min_indptr",
+    "m_data",
+    "m_indices",
+    "m_indptr",
+)
 
 
-def load_graph(path: str | Path) -> CostGraph:
-    """Read a graph written by :func:`save_graph`."""
-    with np.load(path, allow_pickle=False) as z:
-        meta = json.loads(str(z["grid_meta"]))
-        n_cells_total = meta["nrows"] * meta["ncols"]
-        active = np.unpackbits(z["active"], count=n_cells_total).astype(bool)
-        grid = Grid(
-            crs=CRS.from_wkt(meta["crs"]),
-            x0=meta["x0"],
-            y0=meta["y0"],
-            cell_m=meta["cell_m"],
-            nrows=meta["nrows"],
-            ncols=meta["ncols"],
-            active=active.reshape(meta["nrows"], meta["ncols"]),
-        )
-        n = len(z["node_x"])
-        minutes = sp.csr_matrix((z["min_data"], z["min_indices"], z["min_indptr"]), shape=(n, n))
-        metres = sp.csr_matrix((z["m_data"], z["m_indices"], z["m_indptr"]), shape=(n, n))
-        return CostGraph(
-            grid=grid,
-            node_x=z["node_x"],
-            node_y=z["node_y"],
-            minutes=minutes,
-            metres=metres,
-            cell_pace=z["cell_pace"],
-            n_road=int(z["n_road"]),
-            mode=str(z["mode"]),
-            description=json.loads(str(z["description"])),
-        )
+def save_graph(graph: CostGraph, directory: str | Path) -> None:
+    """Write ``graph`` as a directory: ``meta.json`` (grid, mode) and one ``.npy`` per array.
 
-
-def save_matrix(matrix: SourceMatrix, directory: str | Path) -> None:
-    """Write a :class:`SourceMatrix` as three ``.npy`` files in ``directory``."""
+    Plain ``.npy`` files so that :func:`load_graph` can memory-map them: several server
+    processes then share one copy in the page cache.  The directory is replaced whole
+    (written beside it, then renamed), so a reader never sees half a graph.
+    """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, array in (
-        ("sources", matrix.sources),
-        ("minutes", matrix.minutes),
-        ("pred", matrix.pred),
-    ):
-        with atomic_path(directory / f"{name}.npy") as tmp, open(tmp, "wb") as fh:
-            np.save(fh, array)
+    g = graph.grid
+    meta = {
+        "crs": g.crs.to_wkt(),
+        "x0": g.x0,
+        "y0": g.y0,
+        "cell_m": g.cell_m,
+        "nrows": g.nrows,
+        "ncols": g.ncols,
+        "n_road": int(graph.n_road),
+        "mode": graph.mode,
+        "description": graph.description,
+    }
+    arrays = {
+        "active": np.packbits(g.active, axis=None),
+        "node_x": graph.node_x,
+        "node_y": graph.node_y,
+        "cell_pace": graph.cell_pace,
+        "min_data": graph.minutes.data,
+        "min_indices": graph.minutes.indices,
+        "min_indptr": graph.minutes.indptr,
+        "m_data": graph.metres.data,
+        "m_indices": graph.metres.indices,
+        "m_indptr": graph.metres.indptr,
+    }
+    with atomic_dir(directory) as tmp:
+        (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        for name, array in arrays.items():
+            np.save(tmp / f"{name}.npy", np.asarray(array))
 
 
-def load_matrix(directory: str | Path, *, mmap: bool = True) -> SourceMatrix:
-    """Read a matrix written by :func:`save_matrix`, memory-mapped by default."""
+def load_graph(directory: str | Path, *, mmap: bool = True) -> CostGraph:
+    """Read a graph written by :func:`save_graph`, its arrays memory-mapped by default."""
+    directory = Path(directory)
+    meta_path = directory / "meta.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{directory} holds no saved graph (meta.json); rebuild")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    mode: Literal["r"] | None = "r" if mmap else None
+    z = {name: np.load(directory / f"{name}.npy", mmap_mode=mode) for name in _GRAPH_ARRAYS}
+    n_cells_total = meta["nrows"] * meta["ncols"]
+    active = np.unpackbits(np.load(directory / "active.npy"), count=n_cells_total).astype(bool)
+    grid = Grid(
+        crs=CRS.from_wkt(meta["crs"]),
+        x0=meta["x0"],
+        y0=meta["y0"],
+        cell_m=meta["cell_m"],
+        nrows=meta["nrows"],
+        ncols=meta["ncols"],
+        active=active.reshape(meta["nrows"], meta["ncols"]),
+    )
+    n = len(z["node_x"])
+    return CostGraph(
+        grid=grid,
+        node_x=z["node_x"],
+        node_y=z["node_y"],
+        minutes=_csr(z["min_data"], z["min_indices"], z["min_indptr"], n),
+        metres=_csr(z["m_data"], z["m_indices"], z["m_indptr"], n),
+        cell_pace=z["cell_pace"],
+        n_road=int(meta["n_road"]),
+        mode=str(meta["mode"]),
+        description=dict(meta["description"]),
+    )
+
+
+def _csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, n: int) -> sp.csr_matrix:
+    """A CSR matrix over (possibly memory-mapped) arrays, without copying them."""
+    matrix = sp.csr_matrix((n, n), dtype=data.dtype)
+    matrix.data, matrix.indices, matrix.indptr = data, indices, indptr
+    return matrix
+
+
+_LABEL_ARRAYS = ("source", "minutes", "pred", "ids", "x", "y", "entered")
+
+
+def save_labels(labels: NearestLabels, directory: str | Path) -> None:
+    """Write :class:`~geo.labels.NearestLabels` as one ``.npy`` per array (replaced whole)."""
+    with atomic_dir(Path(directory)) as tmp:
+        for name in _LABEL_ARRAYS:
+            np.save(tmp / f"{name}.npy", np.asarray(getattr(labels, name)))
+
+
+def load_labels(directory: str | Path, *, mmap: bool = True) -> NearestLabels:
+    """Read labels written by :func:`save_labels`; the per-node arrays memory-mapped."""
     directory = Path(directory)
     mode: Literal["r"] | None = "r" if mmap else None
-    return SourceMatrix(
-        sources=np.load(directory / "sources.npy"),
-        minutes=np.load(directory / "minutes.npy", mmap_mode=mode),
-        pred=np.load(directory / "pred.npy", mmap_mode=mode),
-    )
+    per_node = {"source", "minutes", "pred"}
+    arrays = {
+        name: np.load(directory / f"{name}.npy", mmap_mode=mode if name in per_node else None)
+        for name in _LABEL_ARRAYS
+    }
+    return NearestLabels(**arrays)
+
+
+@contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary directory beside ``path``; it replaces ``path`` whole only if the
+    block succeeds (an old ``path`` is removed after the new one is in place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        yield tmp
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old."))
+            os.rmdir(old)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_raster(

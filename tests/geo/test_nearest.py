@@ -1,4 +1,4 @@
-"""The fast nearest answer (stored matrix + route index) equals a full Dijkstra per query.
+"""The nearest answer from the labels equals a full Dijkstra per query.
 
 Small graphs built in code: a 1 km grid with two roads, a conflict band, a closed block,
 co-located providers, a provider inside the closed block and one outside the grid.
@@ -13,22 +13,20 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from geo.costgraph import attach_points, build_cost_graph, densify_roads
+from geo.costgraph import build_cost_graph, densify_roads
 from geo.crs import GEOGRAPHIC_CRS, METRIC_CRS
 from geo.grid import Grid
+from geo.labels import nearest_labels
 from geo.nearest import (
     CLOSED_ORIGIN,
     CUT_OFF,
     ProviderTable,
-    _edge_metres,
-    _walk,
-    index_routes,
     nearest_answer,
     nearest_providers,
+    providers_offering,
 )
+from geo.routes import node_classes
 from geo.speeds import read_speed_table
-from geo.traveltime import source_time_matrix
-from geo.zones import classes_along_path
 
 SPEEDS = read_speed_table()
 CELL = 1000.0
@@ -79,9 +77,6 @@ def net():
     base = build_cost_graph(
         grid, densify_roads(roads, max_segment_m=500), SPEEDS, mode="car", cell_factor=factor
     )
-    graph, ids = attach_points(base, PX, PY, keep_isolated=True)
-    matrix = source_time_matrix(graph, ids[ids >= 0])
-    assert len(matrix.sources) == len(PX)  # keep_isolated: every provider has a column
     lon, lat = TO_LONLAT.transform(PX, PY)
     providers = gpd.GeoDataFrame(
         {
@@ -95,7 +90,13 @@ def net():
         geometry=gpd.points_from_xy(lon, lat),
         crs=GEOGRAPHIC_CRS,
     )
-    return graph, matrix, providers, zone
+    public = ~providers["confidential"].to_numpy()
+    sets = {}
+    for service in ("medical", "legal", "one_stop_centre", None):
+        for audience, allowed in (("public", public), ("all", np.ones(len(PX), bool))):
+            rows = np.flatnonzero(providers_offering(providers, service) & allowed)
+            sets[(service, audience)] = nearest_labels(base, PX[rows], PY[rows], k=5, ids=rows)
+    return base, sets, providers, zone
 
 
 def _points(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -108,68 +109,25 @@ def _points(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return TO_LONLAT.transform(x, y)
 
 
-def test_edge_lengths_equal_scipy_indexing(net):
-    graph = net[0]
-    rng = np.random.default_rng(1)
-    coo = graph.metres.tocoo()
-    pick = rng.integers(0, coo.nnz, 500)
-    a = np.concatenate([coo.row[pick], rng.integers(0, graph.n_nodes, 200)])
-    b = np.concatenate([coo.col[pick], rng.integers(0, graph.n_nodes, 200)])  # mostly no edge
-    expected = np.asarray(graph.metres[a, b]).ravel()
-    np.testing.assert_array_equal(_edge_metres(graph, a, b), expected)
-
-
-@pytest.mark.parametrize("lattice", [None, 4])
-def test_route_index_equals_walking_every_route(net, lattice):
-    graph, matrix, _, zone = net
-    index = index_routes(graph, matrix, cell_zone=zone, lattice=lattice, lazy=False)
-    assert index.ready.all()
-    stops = np.flatnonzero(index.stop >= 0)
-    n_lines = (
-        0
-        if lattice is None
-        else (NROWS // lattice + 1) * NCOLS + (NCOLS // lattice) * (NROWS - NROWS // lattice - 1)
-    )
-    assert len(stops) == graph.n_road + n_lines
-    for j, target in enumerate(matrix.sources):
-        for node in stops:
-            r = index.stop[node]
-            if not np.isfinite(matrix.minutes[node, j]):
-                assert np.isnan(index.metres[:, j, r]).all()
-                continue
-            nodes = np.array(_walk(graph, index, int(node), j, int(target), full=True))
-            worst, km = classes_along_path(graph, zone, nodes)
-            metres = float(np.asarray(graph.metres[nodes[:-1], nodes[1:]]).sum())
-            assert index.metres[:, j, r].sum() == pytest.approx(metres, rel=1e-12, abs=1e-9)
-            got_km = np.round(index.metres[:, j, r] / 1000.0, 1).tolist()
-            assert got_km == pytest.approx(list(km.values()), abs=1e-9)
-            assert ("low", "elevated", "high")[index.worst[j, r]] == worst
-
-
-@pytest.mark.parametrize(("zones", "lattice"), [(True, None), (True, 4), (False, 3)])
-def test_fast_answer_equals_a_full_dijkstra_per_query(net, zones, lattice):
-    graph, matrix, providers, zone = net
-    cell_zone = zone if zones else None
+@pytest.mark.parametrize("zones", [True, False])
+def test_answer_from_labels_equals_a_full_dijkstra_per_query(net, zones):
+    graph, sets, providers, zone = net
+    node_class = node_classes(graph, zone) if zones else None
     table = ProviderTable.from_frame(providers)
-    index = index_routes(graph, matrix, cell_zone=cell_zone, lattice=lattice)  # lazy
-    assert not index.ready.any()
     lon, lat = _points(40, seed=7)
-    seen = {"cut_off": 0, "closed_origin": 0, "twins": 0, "reachable": 0}
+    seen = {"cut_off": 0, "closed_origin": 0, "twins": 0, "reachable": 0, "direct": 0}
     for i in range(len(lon)):
-        for service, everyone in ((None, True), ("medical", False), ("legal", True)):
-            visible = np.ones(len(providers), bool) if everyone else ~providers.confidential
-            kw = dict(visible=visible.to_numpy() if hasattr(visible, "to_numpy") else visible)
-            kw.update(service=service, k=7, cell_zone=cell_zone)
-            fast = nearest_answer(graph, matrix, table, lon[i], lat[i], index=index, **kw)
-            walked = nearest_answer(graph, matrix, table, lon[i], lat[i], **kw)
-            ref = nearest_answer(graph, matrix, table, lon[i], lat[i], method="dijkstra", **kw)
-            # the route index changes nothing but the speed
-            assert fast.records == walked.records and fast.entry == walked.entry
+        for service, audience in ((None, "all"), ("medical", "public"), ("legal", "all")):
+            given = [sets[(service, audience)]]
+            kw = dict(k=5, node_class=node_class)
+            fast = nearest_answer(graph, given, table, lon[i], lat[i], **kw)
+            ref = nearest_answer(graph, given, table, lon[i], lat[i], method="dijkstra", **kw)
             assert fast.entry == ref.entry
-            np.testing.assert_array_equal(fast.columns, ref.columns)
+            np.testing.assert_array_equal(fast.ids, ref.ids)
             both = np.isfinite(ref.minutes)
             np.testing.assert_array_equal(np.isfinite(fast.minutes), both)
             np.testing.assert_allclose(fast.minutes[both], ref.minutes[both], rtol=1e-6)
+            # the reference measures its own paths; equal-time paths could differ in length
             np.testing.assert_allclose(fast.metres[both], ref.metres[both], rtol=1e-9)
             for got, want in zip(fast.records, ref.records, strict=True):
                 assert got == want
@@ -177,65 +135,67 @@ def test_fast_answer_equals_a_full_dijkstra_per_query(net, zones, lattice):
             seen["cut_off"] += reasons.count(CUT_OFF)
             seen["closed_origin"] += reasons.count(CLOSED_ORIGIN)
             seen["reachable"] += reasons.count(None)
+            seen["direct"] += int(fast.entry["snapped_to"] == "provider")
             ids = [r["id"] for r in fast.records]
             seen["twins"] += int({"p0", "p2"} <= set(ids))
     # the seeded set really exercises every case
     assert all(v > 0 for v in seen.values()), seen
-    eager = index_routes(graph, matrix, cell_zone=cell_zone, lattice=lattice, lazy=False)
-    filled = index.ready
-    assert filled.any()  # the queries filled in the sources they needed, the same figures
-    np.testing.assert_array_equal(index.metres[:, filled], eager.metres[:, filled])
+
+
+def test_route_classes_equal_the_zone_accounting_of_the_path(net):
+    graph, sets, providers, zone = net
+    table = ProviderTable.from_frame(providers)
+    node_class = node_classes(graph, zone)
+    lon, lat = TO_LONLAT.transform(38_000.0, 22_000.0)  # east of the band: routes cross it
+    found = nearest_answer(
+        graph,
+        [sets[(None, "all")]],
+        table,
+        lon,
+        lat,
+        k=5,
+        node_class=node_class,
+        with_routes=True,
+    )
+    crossed = 0
+    for rec, line in zip(found.records, found.routes, strict=True):
+        if not rec["reachable"]:
+            continue
+        assert sum(rec["route_km_by_class"].values()) == pytest.approx(rec["distance_km"], abs=0.2)
+        crossed += rec["route_km_by_class"]["elevated"] > 0
+        assert line.coords[0] == pytest.approx((lon, lat))
+    assert crossed > 0
 
 
 def test_an_answer_names_why_nothing_is_reachable(net):
-    graph, matrix, providers, zone = net
+    graph, sets, providers, zone = net
     table = ProviderTable.from_frame(providers)
-    index = index_routes(graph, matrix, cell_zone=zone)
-    everyone = np.ones(len(providers), bool)
+    node_class = node_classes(graph, zone)
+    everyone = [sets[(None, "all")]]
     lon, lat = TO_LONLAT.transform(20_400.0, 15_300.0)  # inside the closed block
-    closed = nearest_answer(
-        graph, matrix, table, lon, lat, visible=everyone, k=3, index=index, cell_zone=zone
-    )
+    closed = nearest_answer(graph, everyone, table, lon, lat, k=3, node_class=node_class)
     assert closed.entry["snapped_to"] == "closed area"
     assert [r["unreachable_reason"] for r in closed.records] == [CLOSED_ORIGIN] * 3
     assert all(r["travel_time_min"] is None and r["distance_km"] is None for r in closed.records)
     lon, lat = TO_LONLAT.transform(2250.0, 3350.0)
-    found = nearest_answer(
-        graph, matrix, table, lon, lat, visible=everyone, k=7, index=index, cell_zone=zone
-    )
+    found = nearest_answer(graph, everyone, table, lon, lat, k=5, node_class=node_class)
     by_id = {r["id"]: r for r in found.records}
     assert by_id["p0"]["travel_time_min"] == by_id["p2"]["travel_time_min"] > 0  # co-located
+    assert by_id["p1"]["phone"] == "+223 1" and by_id["p2"]["phone"] is None  # NaN -> None
+    legal = nearest_answer(
+        graph, [sets[("legal", "all")]], table, lon, lat, k=3, node_class=node_class
+    )
+    by_id = {r["id"]: r for r in legal.records}
     assert by_id["p4"]["reachable"] is False and by_id["p4"]["unreachable_reason"] == CUT_OFF
     assert by_id["p4"]["travel_time_min"] is None and by_id["p4"]["route_worst_class"] is None
-    assert by_id["p1"]["phone"] == "+223 1" and by_id["p2"]["phone"] is None  # NaN -> None
-    none = nearest_answer(
-        graph,
-        matrix,
-        table,
-        lon,
-        lat,
-        visible=~providers.confidential.to_numpy(),
-        service="nothing-offers-this",
-        k=3,
-        index=index,
-        cell_zone=zone,
-    )
+    none = nearest_answer(graph, [], table, lon, lat, k=3, node_class=node_class)
     assert none.records == [] and none.entry["snapped_lon"] is None  # no NaN in JSON
 
 
 def test_table_form_keeps_its_columns_and_routes(net):
-    graph, matrix, providers, zone = net
+    graph, sets, providers, zone = net
     lon, lat = TO_LONLAT.transform(30_000.0, 20_000.0)
-    out = nearest_providers(
-        graph,
-        matrix,
-        providers,
-        lon,
-        lat,
-        visible=np.ones(len(providers), bool),
-        k=4,
-        cell_zone=zone,
-    )
+    out = nearest_providers(graph, [sets[(None, "all")]], providers, lon, lat, k=4, cell_zone=zone)
     res = out.results
     assert {"travel_time_min", "distance_km", "route_worst_class", "route_km_by_class"} <= set(res)
     assert res["travel_time_min"].is_monotonic_increasing

@@ -7,14 +7,15 @@ import pytest
 from pyproj import Transformer
 
 from geo.boundaries import read_boundaries
-from geo.costgraph import attach_points, build_cost_graph, densify_roads
+from geo.costgraph import build_cost_graph, densify_roads
 from geo.crs import GEOGRAPHIC_CRS, METRIC_CRS
 from geo.grid import make_grid
+from geo.labels import labels_surface, nearest_labels
 from geo.providers import read_providers
 from geo.roads import read_road_segments
+from geo.routes import rank_point
 from geo.settlements import Gazetteer, read_settlements
 from geo.speeds import read_speed_table
-from geo.traveltime import nearest_source_times, rank_sources, source_time_matrix
 
 pytestmark = pytest.mark.integration
 TO_METRIC = Transformer.from_crs(GEOGRAPHIC_CRS, METRIC_CRS, always_xy=True)
@@ -44,11 +45,11 @@ def _xy(gaz, name):
 def test_segou_is_nearer_bamako_than_mopti_by_car(mali):
     graphs, gaz = mali
     (bx, by), (mx, my) = _xy(gaz, "Bamako"), _xy(gaz, "Mopti")
-    graph, ids = attach_points(graphs["car"], np.array([bx, mx]), np.array([by, my]))
-    matrix = source_time_matrix(graph, ids)
-    rank = rank_sources(graph, matrix, *_xy(gaz, "Segou"))
-    assert rank.columns[0] == 0  # Bamako first
-    to_bamako, to_mopti = rank.minutes[np.argsort(rank.columns)]
+    graph = graphs["car"]
+    labels = nearest_labels(graph, np.array([bx, mx]), np.array([by, my]), k=2)
+    rank = rank_point(graph, [labels], *_xy(gaz, "Segou"), k=2)
+    assert rank.ids[0] == 0  # Bamako first
+    to_bamako, to_mopti = rank.minutes[np.argsort(rank.ids)]
     assert 2 * 60 < to_bamako < 8 * 60  # 235 km of trunk road
     assert to_mopti > to_bamako
 
@@ -62,10 +63,10 @@ def test_kidal_nearest_one_stop_centre_is_gao(mali):
         & ~providers["confidential"].astype(bool)
     ].reset_index(drop=True)
     x, y = TO_METRIC.transform(osc.geometry.x.to_numpy(), osc.geometry.y.to_numpy())
-    graph, ids = attach_points(graphs["car"], x, y)
-    matrix = source_time_matrix(graph, ids)
-    rank = rank_sources(graph, matrix, *_xy(gaz, "Kidal"), k=3)
-    assert osc["id"].iloc[rank.columns[0]] == "osc-gao"
+    graph = graphs["car"]
+    labels = nearest_labels(graph, x, y, k=3)
+    rank = rank_point(graph, [labels], *_xy(gaz, "Kidal"), k=3)
+    assert osc["id"].iloc[rank.ids[0]] == "osc-gao"
     assert np.isfinite(rank.minutes).all() and rank.minutes[0] > 3 * 60
 
 
@@ -74,9 +75,8 @@ def test_car_is_faster_than_walking_everywhere(mali):
     pts = [_xy(gaz, n) for n in ("Bamako", "Gao", "Tombouctou", "Kayes")]
     x, y = np.array(pts).T
     times = {}
-    for mode, base in graphs.items():
-        graph, ids = attach_points(base, x, y)
-        times[mode], _ = nearest_source_times(graph, ids)
+    for mode, graph in graphs.items():
+        times[mode], _ = labels_surface(nearest_labels(graph, x, y, k=1))
     assert np.isfinite(times["car"]).all() and np.isfinite(times["walk"]).all()
     n_cells = graphs["car"].n_cells
     assert (times["car"][:n_cells] < times["walk"][:n_cells]).all()
@@ -85,8 +85,8 @@ def test_car_is_faster_than_walking_everywhere(mali):
 
 def test_tombouctou_off_network_pays_its_leg(mali):
     graphs, gaz = mali
-    graph, ids = attach_points(graphs["car"], *map(np.array, zip(_xy(gaz, "Gao"), strict=True)))
-    matrix = source_time_matrix(graph, ids)
-    rank = rank_sources(graph, matrix, *_xy(gaz, "Tombouctou"))
+    graph = graphs["car"]
+    labels = nearest_labels(graph, *map(np.array, zip(_xy(gaz, "Gao"), strict=True)))
+    rank = rank_point(graph, [labels], *_xy(gaz, "Tombouctou"), k=1)
     # Tombouctou lies ~190 km from the mapped roads: it must pay that off-road, no zero leg
     assert rank.minutes[0] > 150 / 10 * 60  # >= 150 km at the 10 km/h off-road car speed

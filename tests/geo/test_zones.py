@@ -14,11 +14,12 @@ from shapely.geometry import Point, box
 
 from geo.boundaries import read_boundaries
 from geo.conflict import clip_to_country, filter_events, read_conflict_events
-from geo.costgraph import attach_points, build_cost_graph
+from geo.costgraph import build_cost_graph
 from geo.crs import GEOGRAPHIC_CRS, METRIC_CRS
 from geo.grid import Grid, make_grid
+from geo.labels import nearest_labels
+from geo.routes import rank_point, walk_route
 from geo.speeds import read_speed_table
-from geo.traveltime import rank_sources, route_line, source_time_matrix
 from geo.zones import (
     DEFAULT_EVENT_TYPES,
     admin_summary,
@@ -154,11 +155,10 @@ def test_scenario_factors_and_route_classes():
         graph = build_cost_graph(
             grid, None, speeds, mode="walk", cell_factor=scenario_cell_factor(surface, scenario)
         )
-        graph, ids = attach_points(graph, np.array([59_000.0]), np.array([30_500.0]))
-        matrix = source_time_matrix(graph, ids)
-        rank = rank_sources(graph, matrix, 1_500.0, 30_500.0)
-        _, _, nodes = route_line(graph, matrix, int(rank.entry_node[0]), 0)
-        results[scenario] = (rank.minutes[0], *classes_along_path(graph, surface.zone, nodes))
+        labels = nearest_labels(graph, np.array([59_000.0]), np.array([30_500.0]))
+        rank = rank_point(graph, [labels], 1_500.0, 30_500.0, k=1)
+        walk = walk_route(graph, labels, int(rank.entry_node[0]), 0, keep_nodes=True)
+        results[scenario] = (rank.minutes[0], *classes_along_path(graph, surface.zone, walk.nodes))
     base_min, base_worst, base_km = results["baseline"]
     avoid_min, avoid_worst, avoid_km = results["avoid"]
     assert base_worst == "high" and base_km["high"] > 0  # straight across the hotspot

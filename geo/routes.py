@@ -1,0 +1,350 @@
+"""Rank sources from a query point and walk their routes, from :mod:`geo.labels`.
+
+A query is a lookup, not a search.  The point enters the graph at its cell and the road
+vertices within a cell width (:func:`geo.costgraph.point_entries`), paying an off-road
+leg to each; the labels of those few nodes hold every candidate:
+
+    time(point, s) = min over entries e of leg(e) + labels[e][s]
+
+and a source among the point's ``k`` nearest is among the ``k`` labels of its best
+entry (any source nearer to that entry is nearer to the point), so the merged labels
+give the exact ranking for any ``k`` up to the labels' ``k``.  A source within two cells
+is also reached straight across country when that is quicker.  Each route is then
+walked along the labels to the node where it leaves the graph for the provider
+(:func:`walk_route`; compiled, microseconds).
+
+:func:`rank_by_dijkstra` answers the same question with a full Dijkstra from the point
+(scipy): the reference that the fast answer is tested and benchmarked against.
+
+Ties (equal float32 minutes) are broken by source id, here and in the reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from scipy.sparse.csgraph import dijkstra
+
+from geo import _kernels
+from geo.costgraph import CostGraph, point_entries
+from geo.labels import NearestLabels, source_seeds
+
+__all__ = [
+    "DIRECT",
+    "Ranking",
+    "RouteWalk",
+    "entries_or_raise",
+    "node_classes",
+    "rank_by_dijkstra",
+    "rank_point",
+    "route_geometry",
+    "walk_route",
+]
+
+#: ``entry_node`` of a source reached straight across country (no graph node).
+DIRECT = -1
+
+
+def entries_or_raise(
+    graph: CostGraph, x: float, y: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`geo.costgraph.point_entries` of (x, y); ValueError when there is none
+    (the point is outside the grid or in a closed cell)."""
+    nodes, leg_min, leg_m = point_entries(graph, x, y)
+    if len(nodes) == 0:
+        raise ValueError(
+            f"point ({x:.0f}, {y:.0f}) is outside the travel-time grid or in a closed area"
+        )
+    return nodes, leg_min, leg_m
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Sources ranked by travel time from one point, fastest first (unreachable last).
+
+    ``ids`` are the sources' ids, ``sets`` which of the label sets each came from (-1
+    for an unreachable source listed to fill ``k``), ``minutes`` the total (inf when
+    unreachable), ``entry_node`` the node where the point entered the graph for it
+    (:data:`DIRECT` straight across country), ``leg_minutes`` / ``leg_metres`` that
+    first off-road leg.
+    """
+
+    ids: np.ndarray
+    sets: np.ndarray
+    minutes: np.ndarray
+    entry_node: np.ndarray
+    leg_minutes: np.ndarray
+    leg_metres: np.ndarray
+
+
+def _direct(
+    graph: CostGraph, labels: NearestLabels, x: float, y: float, pace: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sources of ``labels`` within two cells of (x, y): positions, metres, minutes."""
+    near = np.flatnonzero(
+        labels.entered
+        & (np.abs(labels.x - x) <= 2 * graph.grid.cell_m)
+        & (np.abs(labels.y - y) <= 2 * graph.grid.cell_m)
+    )
+    metres = np.hypot(labels.x[near] - x, labels.y[near] - y)
+    keep = metres <= 2 * graph.grid.cell_m
+    return near[keep], metres[keep], metres[keep] * pace
+
+
+def rank_point(
+    graph: CostGraph,
+    sets: Sequence[NearestLabels],
+    x: float,
+    y: float,
+    *,
+    k: int,
+) -> Ranking:
+    """The ``k`` nearest sources of the label ``sets`` from (x, y) (graph CRS).
+
+    A source present in several sets (a provider offering several services) counts once.
+    Fewer than ``k`` reachable sources are followed by unreachable ones, lowest id first.
+
+    Raises
+    ------
+    ValueError
+        ``k`` above a set's labels, or the point is outside the grid or in a closed cell.
+    """
+    for labels in sets:
+        if k > labels.k and labels.n_sources > labels.k:
+            raise ValueError(f"k={k} is above the {labels.k} labels kept per place")
+    nodes, leg_min, leg_m = entries_or_raise(graph, x, y)
+    pace = float(graph.cell_pace[nodes[0]])
+    if not sets:
+        empty = np.empty(0)
+        return Ranking(
+            empty.astype(np.int64),
+            empty.astype(np.int64),
+            empty,
+            empty.astype(np.int64),
+            empty,
+            empty,
+        )
+    cand_id, cand_set, cand_min, cand_entry, cand_leg, cand_legm = [], [], [], [], [], []
+    for s, labels in enumerate(sets):
+        src = np.asarray(labels.source[nodes])  # (n_entries, k)
+        mins = np.asarray(labels.minutes[nodes], dtype=np.float64)
+        ok = src >= 0
+        e_idx = np.nonzero(ok)[0]
+        cand_id.append(labels.ids[src[ok]])
+        cand_set.append(np.full(len(e_idx), s))
+        cand_min.append(leg_min[e_idx] + mins[ok])
+        cand_entry.append(nodes[e_idx])
+        cand_leg.append(leg_min[e_idx])
+        cand_legm.append(leg_m[e_idx])
+        pos, metres, minutes = _direct(graph, labels, x, y, pace)
+        cand_id.append(labels.ids[pos])
+        cand_set.append(np.full(len(pos), s))
+        cand_min.append(minutes)
+        cand_entry.append(np.full(len(pos), DIRECT))
+        cand_leg.append(minutes)
+        cand_legm.append(metres)
+    ids = np.concatenate(cand_id).astype(np.int64)
+    total = np.concatenate(cand_min)
+    order = np.lexsort((ids, total))  # by minutes, then id (stable: graph before direct)
+    _, first = np.unique(ids[order], return_index=True)  # each id's fastest candidate
+    best = order[first]
+    keep = best[np.lexsort((ids[best], total[best]))][:k]
+    ranking = Ranking(
+        ids=ids[keep],
+        sets=np.concatenate(cand_set)[keep],
+        minutes=total[keep],
+        entry_node=np.concatenate(cand_entry).astype(np.int64)[keep],
+        leg_minutes=np.concatenate(cand_leg)[keep],
+        leg_metres=np.concatenate(cand_legm)[keep],
+    )
+    if len(ranking.ids) < k:
+        ranking = _fill_unreachable(ranking, sets, k)
+    return ranking
+
+
+def _fill_unreachable(ranking: Ranking, sets: Sequence[NearestLabels], k: int) -> Ranking:
+    """Add unreachable sources (lowest id first) until there are ``k``."""
+    every = np.unique(np.concatenate([s.ids for s in sets])) if sets else np.empty(0, np.int64)
+    rest = every[~np.isin(every, ranking.ids)][: k - len(ranking.ids)]
+    n = len(rest)
+    return Ranking(
+        ids=np.concatenate([ranking.ids, rest]),
+        sets=np.concatenate([ranking.sets, np.full(n, -1)]),
+        minutes=np.concatenate([ranking.minutes, np.full(n, np.inf)]),
+        entry_node=np.concatenate([ranking.entry_node, np.full(n, DIRECT)]),
+        leg_minutes=np.concatenate([ranking.leg_minutes, np.full(n, np.nan)]),
+        leg_metres=np.concatenate([ranking.leg_metres, np.full(n, np.nan)]),
+    )
+
+
+def node_classes(graph: CostGraph, cell_zone: np.ndarray) -> np.ndarray:
+    """Conflict class of every node: cells their own, road vertices their cell's."""
+    zone = np.asarray(cell_zone)
+    if zone.shape != (graph.n_cells,):
+        raise ValueError(
+            f"cell_zone must hold one class per grid cell ({graph.n_cells}), got {zone.shape}"
+        )
+    out = np.zeros(graph.n_nodes, dtype=np.int8)
+    out[: graph.n_cells] = zone
+    rest = np.arange(graph.n_cells, graph.n_nodes)
+    cell = graph.grid.locate(graph.node_x[rest], graph.node_y[rest])
+    out[rest] = np.where(cell >= 0, zone[np.maximum(cell, 0)], 0)
+    return out
+
+
+@dataclass(frozen=True)
+class RouteWalk:
+    """One route from an entry node to a source: metres per conflict class (one class
+    without zones), the worst class met, the seed node where it leaves the graph, and
+    the nodes when asked for.  The last off-road leg to the source is included in the
+    metres (in the worse class of the seed node and the source's cell)."""
+
+    metres_by_class: np.ndarray
+    worst_class: int
+    seed_node: int
+    nodes: np.ndarray
+
+
+def walk_route(
+    graph: CostGraph,
+    labels: NearestLabels,
+    start_node: int,
+    source_id: int,
+    *,
+    node_class: np.ndarray | None = None,
+    n_classes: int = 3,
+    keep_nodes: bool = False,
+) -> RouteWalk:
+    """Walk source ``source_id``'s labels from ``start_node`` to where it leaves the graph.
+
+    ``node_class`` (:func:`node_classes`) adds the conflict class of every edge.
+    """
+    hit = np.flatnonzero(labels.ids == source_id)
+    if len(hit) != 1:
+        raise ValueError(f"source_id={source_id!r} is not one source of the labels")
+    position = int(hit[0])
+    classes = node_class if node_class is not None else np.zeros(1, dtype=np.int8)
+    width = n_classes if node_class is not None else 1
+    m = graph.metres
+    per_class, worst, seed, nodes, status = _kernels.walk_labels(
+        labels.source,
+        labels.pred,
+        m.indptr,
+        m.indices,
+        m.data,
+        classes,
+        int(start_node),
+        position,
+        width,
+        keep_nodes,
+    )
+    if status == 1:
+        raise ValueError(f"node {start_node} holds no label of source {source_id}")
+    if status == 2:
+        raise RuntimeError("the labels' predecessor chain does not end; rebuild the layers")
+    last = float(
+        np.hypot(graph.node_x[seed] - labels.x[position], graph.node_y[seed] - labels.y[position])
+    )
+    per_class = np.asarray(per_class, dtype=np.float64).copy()
+    if node_class is not None:
+        cell = int(
+            graph.grid.locate(labels.x[position : position + 1], labels.y[position : position + 1])[
+                0
+            ]
+        )
+        end_class = int(classes[cell]) if cell >= 0 else 0
+        leg_class = max(int(classes[seed]), end_class)
+        per_class[leg_class] += last
+        worst = max(int(worst), end_class)
+    else:
+        per_class[0] += last
+    return RouteWalk(per_class, int(worst), int(seed), np.asarray(nodes, dtype=np.int64))
+
+
+def route_geometry(
+    graph: CostGraph, x: float, y: float, nodes: np.ndarray, end_x: float, end_y: float
+) -> shapely.LineString:
+    """The line from the query point through ``nodes`` to the source (graph CRS)."""
+    idx = np.asarray(nodes, dtype=np.int64)
+    coords = np.vstack(
+        [[x, y], np.column_stack([graph.node_x[idx], graph.node_y[idx]]), [end_x, end_y]]
+    )
+    return shapely.LineString(coords)
+
+
+def rank_by_dijkstra(
+    graph: CostGraph,
+    x_sources: np.ndarray,
+    y_sources: np.ndarray,
+    x: float,
+    y: float,
+    *,
+    ids: np.ndarray | None = None,
+    k: int | None = None,
+) -> tuple[Ranking, list[np.ndarray | None]]:
+    """The reference ranking: a full Dijkstra from the point, no labels.
+
+    One ``scipy.sparse.csgraph.dijkstra`` run from each node where the point enters the
+    graph gives the minutes to every node; a source's time is the best entry's leg plus
+    the minutes to one of the source's own entry nodes plus its leg from there (the same
+    rules as :func:`rank_point`, straight across country within two cells included).
+    Also returns each ranked source's path (entry node to the seed node), None when it
+    is unreachable or reached directly.
+    """
+    x_sources = np.atleast_1d(np.asarray(x_sources, dtype=float))
+    y_sources = np.atleast_1d(np.asarray(y_sources, dtype=float))
+    n = len(x_sources)
+    ids = np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
+    nodes, leg_min, leg_m = entries_or_raise(graph, x, y)
+    dist, pred = dijkstra(graph.minutes, directed=True, indices=nodes, return_predecessors=True)
+    seeds = source_seeds(graph, x_sources, y_sources)
+    # per (entry, seed): minutes from the point through that entry to that seed's source
+    via = leg_min[:, None] + (dist[:, seeds.node] + seeds.minutes[None, :]).astype(np.float32)
+    best = np.full(n, np.inf)
+    best_entry = np.full(n, -1, dtype=np.int64)
+    best_seed = np.full(n, -1, dtype=np.int64)
+    for j in range(len(seeds.node)):
+        col = via[:, j]
+        e = int(np.argmin(col))
+        s = int(seeds.source[j])
+        if col[e] < best[s]:
+            best[s], best_entry[s], best_seed[s] = col[e], e, j
+    pace = float(graph.cell_pace[nodes[0]])
+    direct_m = np.hypot(x_sources - x, y_sources - y)
+    direct_min = direct_m * pace
+    closer = seeds.entered & (direct_m <= 2 * graph.grid.cell_m) & (direct_min < best)
+    minutes = np.where(closer, direct_min, best)
+    order = np.lexsort((ids, minutes))
+    if k is not None:
+        order = order[:k]
+    paths: list[np.ndarray | None] = []
+    entry_node = np.full(len(order), DIRECT, dtype=np.int64)
+    legs_min = np.full(len(order), np.nan)
+    legs_m = np.full(len(order), np.nan)
+    for r, s in enumerate(order):
+        if closer[s]:
+            legs_min[r], legs_m[r] = direct_min[s], direct_m[s]
+            paths.append(None)
+            continue
+        if not np.isfinite(minutes[s]):
+            paths.append(None)
+            continue
+        row = int(best_entry[s])
+        entry_node[r] = nodes[row]
+        legs_min[r], legs_m[r] = leg_min[row], leg_m[row]
+        path = [int(seeds.node[best_seed[s]])]
+        while path[-1] != nodes[row]:
+            path.append(int(pred[row, path[-1]]))
+        paths.append(np.array(path[::-1], dtype=np.int64))
+    ranking = Ranking(
+        ids=ids[order],
+        sets=np.where(np.isfinite(minutes[order]), 0, -1),
+        minutes=minutes[order],
+        entry_node=entry_node,
+        leg_minutes=legs_min,
+        leg_metres=legs_m,
+    )
+    return ranking, paths
