@@ -257,7 +257,7 @@ def journey_lines(j: pd.DataFrame, before: str, after: str) -> list[str]:
             else ""
         )
         ref = r["reference_h"] * 60
-        use = "yes" if r["use_for_calibration"] else r["calibration_note"]
+        use = r["calibration_use"]
         out.append(
             f"| {r['from_town']} | {r['to_town']} | {r['mode']} | {r['season']} | "
             f"{r['year_of_source'] or '?'} | {obs} h | {fmt_h(r[f'{before}_min'])} | "
@@ -335,6 +335,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     ff = args.free_flow_profile
     cal = calibration_rows(journeys, ff)
+    journeys["calibration_use"] = np.where(
+        cal,
+        "yes",
+        np.where(
+            journeys["use_for_calibration"],
+            f"off the mapped roads (over {MAX_OFFROAD_SHARE:.0%} of the way)",
+            journeys["calibration_note"],
+        ),
+    )
     rows = journeys[cal]
     calibration = calibrate_source_speed_factor(
         rows[f"{ff}_road_min"],
