@@ -84,7 +84,7 @@ def _entries(
     return nodes, leg_min, leg_m
 
 
-def _with_virtual_origin(graph: CostGraph, nodes: np.ndarray, leg_min: np.ndarray):
+def _with_virtual_origin(graph: CostGraph, nodes: np.ndarray, leg_min: np.ndarray) -> sp.csr_matrix:
     """``graph.minutes`` plus one node (the last) with edges to ``nodes`` only."""
     m = graph.minutes.tocsr()
     n = graph.n_nodes
@@ -160,7 +160,16 @@ def trips_from(
     ]
 
 
-def _trip_to(graph, origin, dest, dest_entries, dist, pred, origin_entries, pace) -> Trip:
+def _trip_to(
+    graph: CostGraph,
+    origin: tuple[float, float],
+    dest: tuple[float, float],
+    dest_entries: tuple[np.ndarray, np.ndarray, np.ndarray],
+    dist: np.ndarray,
+    pred: np.ndarray,
+    origin_entries: tuple[np.ndarray, np.ndarray],
+    pace: float,
+) -> Trip:
     """The trip to one destination from one Dijkstra run of :func:`trips_from`."""
     (x, y), (dx, dy) = origin, dest
     d_nodes, d_min, d_m = dest_entries
