@@ -232,7 +232,7 @@ def build_all(
     if adm0_path is None:
         raise DataFileError(f"no country boundary (ADM0) under {settings.data_dir / 'boundaries'}")
     road_kind, road_paths = choose_roads(settings)
-    speeds = read_speed_table(settings.speeds)
+    speeds = read_speed_table(settings.speeds, profile=settings.speed_profile)
     providers = read_providers(settings.providers)
     located = providers[providers.geometry.notna() & ~providers.geometry.is_empty]
     located = located.reset_index(drop=True)
@@ -245,7 +245,11 @@ def build_all(
             "paths": [str(p.resolve()) for p in road_paths],
             "sha256": [sha256_file(p) for p in road_paths],
         },
-        "speeds": {"path": speeds.source, "sha256": sha256_file(Path(speeds.source))},
+        "speeds": {
+            "path": speeds.source,
+            "sha256": sha256_file(Path(speeds.source)),
+            "profile": speeds.profile.name,
+        },
         "providers": {
             "path": str(settings.providers.resolve()),
             "sha256": sha256_file(settings.providers),
@@ -388,6 +392,7 @@ def _layer_keys(
         inputs["adm0"]["sha256"],
         inputs["roads"]["sha256"],
         inputs["speeds"]["sha256"],
+        inputs["speeds"]["profile"],
         ctx.settings.grid_cell_m,
         ctx.settings.season,
         GRID_BUFFER_M,

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     speeds: Path | None = Field(
         default=None, description="A speed table (TOML) replacing the default one."
     )
+    speed_profile: str | None = Field(
+        default=None,
+        description="Speed profile of the speed table: 'calibrated' (the default table's "
+        "default: main roads at OSRM speeds checked against observed journeys), 'free_flow' "
+        "(OSRM free-flow speeds) or 'class_table' (speeds by road class only); none takes "
+        "the table's default_profile.",
+    )
     grid_cell_m: float = Field(
         default=1000.0, gt=0, description="Travel-time grid cell size, metres."
     )

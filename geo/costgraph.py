@@ -7,7 +7,9 @@ graph in one sparse graph, solved exactly with Dijkstra:
   edge costing ``step_m * (pace_a + pace_b) / 2`` minutes, where ``pace`` is the off-road
   minutes per metre in each cell: exactly scikit-image's ``MCP_Geometric`` rule;
 - every road stretch is cut into pieces no longer than half a cell; the pieces are
-  edges costing their true length at the mode's speed for the road class;
+  edges costing their true length at the mode's speed for the road class, or at the
+  stretch's own speed scaled as the speed profile says
+  (:meth:`geo.speeds.SpeedTable.segment_speeds_kph`);
 - every road vertex is joined to the cell holding it by an off-road leg from the cell
   centre (so leaving the road costs time: no spurious zero, pandana #170);
 - a per-cell ``cell_factor`` multiplies speeds (conflict scenarios); 0 closes a cell.
@@ -32,6 +34,7 @@ from scipy.spatial import cKDTree
 
 from geo.crs import check_same_crs
 from geo.grid import Grid
+from geo.roads import SOURCE_SPEED_COLUMN
 from geo.speeds import SpeedTable
 
 __all__ = [
@@ -60,6 +63,7 @@ class RoadVertices:
     seg_class: np.ndarray
     seg_paved: np.ndarray  # int8: 1 paved, 0 unpaved, -1 unknown
     seg_road: np.ndarray  # row of the source road layer
+    seg_speed_kph: np.ndarray | None = None  # the layer's own speed (NaN: none), or None
 
     @property
     def n_vertices(self) -> int:
@@ -73,7 +77,8 @@ def densify_roads(roads: gpd.GeoDataFrame, *, max_segment_m: float) -> RoadVerti
     ``roads`` is a road layer (``geo.roads`` schema) already projected to a metric CRS.
     Junctions keep their node ids (``u``/``v``); a piece's length is its share of the
     stretch's true ``length_m``, so the network length is preserved exactly even where
-    the geometry is a straight stand-in for the real road.
+    the geometry is a straight stand-in for the real road.  A ``speed_kph`` column
+    (the source's own speed per stretch) is carried to every piece.
     """
     if roads.crs is None or not roads.crs.is_projected:
         raise ValueError("roads must be in a projected metric CRS; use .to_crs(METRIC_CRS)")
@@ -119,6 +124,9 @@ def densify_roads(roads: gpd.GeoDataFrame, *, max_segment_m: float) -> RoadVerti
         seg_class=roads["road_class"].to_numpy(dtype=object)[seg_line],
         seg_paved=paved_code[seg_line],
         seg_road=seg_line,
+        seg_speed_kph=roads[SOURCE_SPEED_COLUMN].to_numpy(float)[seg_line]
+        if SOURCE_SPEED_COLUMN in roads.columns
+        else None,
     )
 
 
@@ -225,13 +233,9 @@ def build_cost_graph(
         vcell = grid.locate(roads.x, roads.y)
         vfactor = np.where(vcell >= 0, cell_factor[np.maximum(vcell, 0)], 1.0)
         seg_factor = np.minimum(vfactor[roads.seg_a], vfactor[roads.seg_b])
-        classes, class_idx = np.unique(roads.seg_class, return_inverse=True)
-        seg_speed = np.empty(len(roads.seg_a))
-        for ci, cls in enumerate(classes):
-            for paved_code, paved in ((1, True), (0, False), (-1, None)):
-                sel = (class_idx == ci) & (roads.seg_paved == paved_code)
-                if sel.any():
-                    seg_speed[sel] = speeds.road_speed_kph(mode, str(cls), paved, season)
+        seg_speed = speeds.segment_speeds_kph(
+            mode, roads.seg_class, roads.seg_paved, roads.seg_speed_kph, season
+        )
         w = roads.seg_length_m * _pace(seg_speed * seg_factor)
         ok = np.isfinite(w)
         a, b, w, m = _keep_fastest(
@@ -266,7 +270,12 @@ def build_cost_graph(
         cell_pace=cell_pace,
         n_road=n_road,
         mode=mode,
-        description={"mode": mode, "season": season, "cell_m": grid.cell_m},
+        description={
+            "mode": mode,
+            "season": season,
+            "cell_m": grid.cell_m,
+            "speed_profile": speeds.profile.name,
+        },
     )
 
 

@@ -10,6 +10,10 @@ Two coarse, real layers ship with the development data (see ``docs/data.md``):
 
 OpenStreetMap extracts and generic line layers are read by :mod:`geo.osm`.  Every reader
 returns one row per road stretch: ``u, v, road_class, paved, length_m, source, geometry``.
+A layer may add ``speed_kph`` (:data:`SOURCE_SPEED_COLUMN`): the car speed its source
+gives for the stretch, km/h, NaN where it gives none.  The Krantz segments carry one (an
+OSRM free-flow estimate); a speed profile of :mod:`geo.speeds` decides whether and how
+the travel-time graph uses it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from geo.errors import DataFileError, DataProblem, DataValidationError
 __all__ = [
     "ROAD_CLASSES",
     "ROAD_COLUMNS",
+    "SOURCE_SPEED_COLUMN",
     "geodesic_length_m",
     "read_intercity_network",
     "read_road_segments",
@@ -47,6 +52,10 @@ ROAD_CLASSES = (
     "unknown",
 )
 ROAD_COLUMNS = ["u", "v", "road_class", "paved", "length_m", "source", "geometry"]
+#: Optional column: the source's own car speed for the stretch, km/h (NaN where none).
+SOURCE_SPEED_COLUMN = "speed_kph"
+#: The Krantz segments' per-edge OSRM speed estimate (see roads/SOURCE.md of the data).
+_KRANTZ_SPEED = "speed_kmh_est"
 _GEOD = Geod(ellps="WGS84")
 #: AUN edge types -> road classes.  "added" links join agglomerations to the network
 #: where OSM has no main road; the AUN gives them 15 km/h, like tracks.
@@ -82,7 +91,10 @@ def read_road_segments(path: str | Path, *, layer: str = "edges") -> gpd.GeoData
 
     The Krantz layer has no road class: its stretches are the main inter-city corridors,
     so they get class ``unknown`` (the speed table gives that class a main-road speed)
-    and ``paved`` NA.  MultiLineStrings are merged into one line when contiguous.
+    and ``paved`` NA.  Its per-edge estimate ``speed_kmh_est`` (the median OSRM
+    free-flow speed of the city-to-city routes passing the edge) becomes ``speed_kph``,
+    NaN where the file has none.  MultiLineStrings are merged into one line when
+    contiguous.
 
     Raises
     ------
@@ -115,6 +127,10 @@ def read_road_segments(path: str | Path, *, layer: str = "edges") -> gpd.GeoData
         crs=GEOGRAPHIC_CRS,
     )
     out["length_m"] = geodesic_length_m(out.geometry)
+    if _KRANTZ_SPEED in raw.columns:
+        out[SOURCE_SPEED_COLUMN] = pd.to_numeric(raw[_KRANTZ_SPEED], errors="coerce").to_numpy(
+            dtype=float
+        )
     return validate_roads(out, source=str(path))
 
 
@@ -240,6 +256,18 @@ def validate_roads(roads: gpd.GeoDataFrame, *, source: str) -> gpd.GeoDataFrame:
         problems.append(
             DataProblem(int(i), "road_class", f"unknown class {roads['road_class'].iloc[i]!r}")
         )
+    if SOURCE_SPEED_COLUMN in roads.columns:
+        speed = pd.to_numeric(roads[SOURCE_SPEED_COLUMN], errors="coerce").to_numpy(dtype=float)
+        given = roads[SOURCE_SPEED_COLUMN].notna().to_numpy()
+        for i in np.flatnonzero(given & ~(speed > 0)):
+            problems.append(
+                DataProblem(
+                    int(i),
+                    SOURCE_SPEED_COLUMN,
+                    f"speed {roads[SOURCE_SPEED_COLUMN].iloc[i]!r} is not a number > 0 "
+                    "(leave it empty where the source gives none)",
+                )
+            )
     if not problems:
         problems += _check_node_positions(roads)
     if problems:
@@ -247,4 +275,6 @@ def validate_roads(roads: gpd.GeoDataFrame, *, source: str) -> gpd.GeoDataFrame:
     out = roads[ROAD_COLUMNS + [c for c in roads.columns if c not in ROAD_COLUMNS]].copy()
     out["u"] = out["u"].astype("int64")
     out["v"] = out["v"].astype("int64")
+    if SOURCE_SPEED_COLUMN in out.columns:
+        out[SOURCE_SPEED_COLUMN] = pd.to_numeric(out[SOURCE_SPEED_COLUMN]).astype(float)
     return out.reset_index(drop=True)
