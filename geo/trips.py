@@ -5,7 +5,7 @@ A trip starts and ends at arbitrary points (graph CRS).  Each point enters the g
 vertex within one cell width, paying the off-road leg at its cell's pace.  One plain
 ``scipy.sparse.csgraph.dijkstra`` runs from a virtual origin node joined to the origin's
 entries by those legs, so the best entry is chosen by the search itself; each
-destination then takes its best entry.  As in :func:`geo.traveltime.rank_sources`, two
+destination then takes its best entry.  As in :func:`geo.routes.rank_point`, two
 points within two cells of each other may also be joined straight across country.
 
 This is the reference for point-to-point answers: slow (one full Dijkstra per origin,
@@ -119,8 +119,7 @@ def trips_from(
     Parameters
     ----------
     graph
-        A travel-time graph (:func:`geo.costgraph.build_cost_graph`); points attached
-        with :func:`geo.costgraph.attach_points` are ordinary nodes to it.
+        A travel-time graph (:func:`geo.costgraph.build_cost_graph`).
     x, y
         The origin, metres in the graph CRS.
     dest_x, dest_y
