@@ -80,7 +80,8 @@ def test_all_valid_rows_are_imported_and_located(tmp_path, gazetteer):
     assert clinic.geometry.equals(Point(-4.19, 14.49))  # the capital, not the village twin
     assert (clinic["adm1_pcode"], clinic["adm3_pcode"]) == ("ML05", "ML050101")
     assert clinic["services"] == ["legal"] and clinic["source_date"] == "2024-05"
-    assert clinic["last_verified"] == "2024-05"
+    # a sheet's date is the source's date, not a verification with the provider
+    assert clinic["last_verified"] is None and clinic["status"] == "reported"
 
     centre = gdf.loc["test-centre"]
     assert centre["location_precision"] == "exact"
