@@ -186,7 +186,8 @@ def _properties(cells: dict[str, str], source_name: str) -> dict[str, Any]:
     props["type"] = _TYPE_WORDS.get(header_key(raw_type), raw_type) or None
     props["town"] = cells.get("settlement")
     services: list[str] = []
-    other: list[str] = _split(cells.get("other_services", ""))
+    # not split on "/": the vocabulary holds "police/security"
+    other: list[str] = _split(cells.get("other_services", ""), seps=r"[,;|\n]")
     for token in _split(cells.get("services", "")):
         kind, value = _SERVICE_WORDS.get(header_key(token), ("services", token))
         (services if kind == "services" else other).append(value)
