@@ -102,17 +102,19 @@ def validate(
 
 
 def _print_possible_duplicates(gdf: gpd.GeoDataFrame) -> None:
-    """Records of one type on one town point: not errors, but worth a look."""
+    """Records of one type within 100 m that may be one site: notes, not errors."""
     pairs = find_possible_duplicates(gdf)
     if pairs.empty:
         return
     _say(
-        f"{len(pairs)} possible duplicate(s) to check: same type within 100 m, at a point "
-        "that stands for a town or an area (set same_as on one of them if the sources say "
-        "they are one site):"
+        f"{len(pairs)} possible duplicate(s) to check (same type within 100 m; set same_as on "
+        "one of them if the sources say they are one site):"
     )
     for pair in pairs.itertuples(index=False):
-        _say(f"  - {pair.type}: {pair.id_a} (row {pair.row_a}) and {pair.id_b} (row {pair.row_b})")
+        _say(
+            f"  - {pair.type}: {pair.id_a} (row {pair.row_a}) and {pair.id_b} "
+            f"(row {pair.row_b}), {pair.reason}"
+        )
 
 
 @app.command("import")

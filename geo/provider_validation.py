@@ -45,13 +45,20 @@ from geo.provider_schema import (
 
 __all__ = [
     "DUPLICATE_DISTANCE_M",
+    "SIMILAR_NAMES",
     "SITE_PRECISIONS",
     "find_possible_duplicates",
+    "name_similarity",
     "validate_providers",
 ]
 
 #: Records of one type closer than this are possible duplicates.
 DUPLICATE_DISTANCE_M: float = 100.0
+#: Two names sharing at least this share of their words are "alike" (see name_similarity).
+SIMILAR_NAMES: float = 0.4
+_SMALL_WORDS = frozenset(  # words too common to tell two names apart
+    ("and", "the", "for", "with", "des", "del", "les", "aux", "pour", "par", "sur", "une")
+)
 #: Precisions whose point is the service's own site: two such points of one type within
 #: :data:`DUPLICATE_DISTANCE_M` are one site unless the file says otherwise.
 SITE_PRECISIONS: tuple[str, ...] = ("exact", "facility")
@@ -354,7 +361,16 @@ def _check_same_as(gdf: gpd.GeoDataFrame) -> list[DataProblem]:
 def find_possible_duplicates(
     gdf: gpd.GeoDataFrame, *, distance_m: float = DUPLICATE_DISTANCE_M
 ) -> pd.DataFrame:
-    """Pairs of records of one type whose points are within ``distance_m`` of each other.
+    """Pairs of records of one type within ``distance_m`` that may be one site.
+
+    Many distinct organisations share a town's point (a record located at its town,
+    cercle or région), so being close says little by itself.  A pair is listed when
+
+    - both points are sites (:data:`SITE_PRECISIONS`): ``validate_providers`` reports it
+      as an error until ``same_as`` links the two or a point is corrected;
+    - one point is a site and the other stands for its town;
+    - or the names are alike (:func:`name_similarity` at least
+      :data:`SIMILAR_NAMES`), such as two One Stop Centres of one town.
 
     Pairs linked by ``same_as`` (either way) are left out: the file already says they are
     one site.
@@ -370,46 +386,83 @@ def find_possible_duplicates(
     -------
     pandas.DataFrame
         One row per pair: ``row_a``, ``row_b`` (feature numbers from 1), ``id_a``,
-        ``id_b``, ``type``, ``distance_m`` and ``site_level`` (True when both points are
-        sites, :data:`SITE_PRECISIONS`; otherwise at least one point only stands for
-        a town or an area and the pair is a possible duplicate to check by hand).
+        ``id_b``, ``type``, ``distance_m``, ``site_level`` (both points are sites) and
+        ``reason`` ("both at their site", "one at its site" or "similar names").
     """
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise TypeError(f"gdf must be a GeoDataFrame, got {type(gdf).__name__}")
     if not (isinstance(distance_m, int | float) and distance_m >= 0):
         raise ValueError(f"distance_m must be a non-negative number of metres, got {distance_m!r}")
-    columns = ["row_a", "row_b", "id_a", "id_b", "type", "distance_m", "site_level"]
+    columns = ["row_a", "row_b", "id_a", "id_b", "type", "distance_m", "site_level", "reason"]
+    rows = [
+        row
+        for a, b, metres in _close_pairs(gdf, distance_m)
+        if (row := _pair_row(gdf.iloc[a], gdf.iloc[b], a, b, metres)) is not None
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _close_pairs(gdf: gpd.GeoDataFrame, distance_m: float) -> list[tuple[int, int, float]]:
+    """Positions (a < b) of located records within ``distance_m``, and their distance."""
     points = gdf.geometry
     located = np.array(
         [isinstance(g, Point) and not g.is_empty and math.isfinite(g.x) for g in points]
     )
     if located.sum() < 2 or "type" not in gdf.columns:
-        return pd.DataFrame(columns=columns)
+        return []
     positions = np.flatnonzero(located)
     metric = gpd.GeoSeries(list(points[located]), crs=gdf.crs or GEOGRAPHIC_CRS).to_crs(METRIC_CRS)
-    tree = shapely.STRtree(metric.to_numpy())
-    left, right = tree.query(metric.to_numpy(), predicate="dwithin", distance=distance_m)
-    rows = []
-    for a, b in zip(left, right, strict=True):
-        if a >= b:
-            continue
-        i, j = positions[a], positions[b]
-        record_a, record_b = gdf.iloc[i], gdf.iloc[j]
-        if record_a.get("type") != record_b.get("type") or _linked(record_a, record_b):
-            continue
-        rows.append(
-            {
-                "row_a": int(i) + 1,
-                "row_b": int(j) + 1,
-                "id_a": record_a.get("id"),
-                "id_b": record_b.get("id"),
-                "type": record_a.get("type"),
-                "distance_m": float(metric.iloc[a].distance(metric.iloc[b])),
-                "site_level": record_a.get("location_precision") in SITE_PRECISIONS
-                and record_b.get("location_precision") in SITE_PRECISIONS,
-            }
-        )
-    return pd.DataFrame(rows, columns=columns)
+    geoms = metric.to_numpy()
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=distance_m)
+    return [
+        (int(positions[a]), int(positions[b]), float(geoms[a].distance(geoms[b])))
+        for a, b in zip(left, right, strict=True)
+        if a < b
+    ]
+
+
+def _pair_row(
+    a: pd.Series, b: pd.Series, row_a: int, row_b: int, metres: float
+) -> dict[str, Any] | None:
+    if a.get("type") != b.get("type") or _linked(a, b):
+        return None
+    sites = [r.get("location_precision") in SITE_PRECISIONS for r in (a, b)]
+    if all(sites):
+        reason = "both at their site"
+    elif any(sites):
+        reason = "one at its site"
+    elif name_similarity(a.get("name"), b.get("name")) >= SIMILAR_NAMES:
+        reason = "similar names"
+    else:
+        return None  # two organisations at one town's point
+    return {
+        "row_a": row_a + 1,
+        "row_b": row_b + 1,
+        "id_a": a.get("id"),
+        "id_b": b.get("id"),
+        "type": a.get("type"),
+        "distance_m": metres,
+        "site_level": all(sites),
+        "reason": reason,
+    }
+
+
+def name_similarity(first: Any, second: Any) -> float:
+    """Share of the words two names have in common (Jaccard), ignoring small words.
+
+    Accents, case and punctuation do not count; ``de``, ``la``, ``of``, ``and`` … are
+    left out.  0 when either name is missing.
+    """
+    words = [_name_words(n) for n in (first, second)]
+    if not all(words):
+        return 0.0
+    return len(words[0] & words[1]) / len(words[0] | words[1])
+
+
+def _name_words(name: Any) -> set[str]:
+    if not isinstance(name, str):
+        return set()
+    return {w for w in normalize_name(name).split() if len(w) > 2 and w not in _SMALL_WORDS}
 
 
 def _linked(a: pd.Series, b: pd.Series) -> bool:

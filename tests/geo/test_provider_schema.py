@@ -13,6 +13,7 @@ from shapely.geometry import Point
 from geo.errors import DataValidationError
 from geo.provider_import import import_providers
 from geo.provider_schema import PROVIDER_COLUMNS, normalize_records, parse_date
+from geo.provider_validation import name_similarity
 from geo.providers import find_possible_duplicates, read_providers, validate_providers
 from tests.conftest import TEST_DATA
 
@@ -161,23 +162,39 @@ def test_two_sites_of_one_type_within_100_m_are_refused_until_linked(tmp_path):
     assert gdf.loc[1, "same_as"] == "a"
 
 
-def test_one_type_at_one_town_point_is_a_note_not_an_error(tmp_path):
+def test_a_shared_town_point_alone_is_not_a_duplicate(tmp_path):
     gdf = read_providers(
         write(
             tmp_path,
             [
-                feature("a", -8.0, 12.65),
-                feature("b", -8.0, 12.65),
-                feature("c", -8.0, 12.65, type="legal_clinic"),  # another type
-                feature("d", -8.002, 12.65),  # about 217 m away
+                feature("a", -8.0, 12.65, name="One Stop Center Ségou (Spotlight)"),
+                feature("b", -8.0, 12.65, name="Croix-Rouge One Stop Center Ségou"),
+                feature("c", -8.0, 12.65, name="APDF"),  # another organisation, same town
+                feature("d", -8.0, 12.65, name="One Stop Center Ségou", type="legal_clinic"),
+                feature("e", -8.0003, 12.65, name="Clinic E", location_precision="facility"),
+                feature("f", -8.002, 12.65, name="One Stop Center Segou bis"),  # ~217 m away
             ],
         )
     )
     pairs = find_possible_duplicates(gdf)
-    assert pairs[["id_a", "id_b", "type"]].values.tolist() == [["a", "b", "ngo"]]
-    assert not pairs["site_level"].iloc[0]
-    assert validate_providers(gdf) == []
-    assert find_possible_duplicates(gdf, distance_m=300)["id_b"].tolist() == ["b", "d", "d"]
+    found = {(p.id_a, p.id_b): p.reason for p in pairs.itertuples()}
+    assert found == {
+        ("a", "b"): "similar names",
+        ("a", "e"): "one at its site",
+        ("b", "e"): "one at its site",
+        ("c", "e"): "one at its site",
+    }
+    assert not pairs["site_level"].any()
+    assert validate_providers(gdf) == []  # notes, not errors
+    wider = find_possible_duplicates(gdf, distance_m=300)
+    assert ("a", "f") in set(zip(wider["id_a"], wider["id_b"], strict=True))
+
+
+def test_name_similarity_ignores_accents_case_and_small_words():
+    assert name_similarity("One Stop Center Ségou", "ONE STOP CENTER SEGOU") == 1.0
+    assert name_similarity("Clinique de la paix", "Clinique paix") == 1.0
+    assert name_similarity("APDF", "Sini Sanuman") == 0.0
+    assert name_similarity(None, "x") == 0.0
 
 
 def test_same_as_must_name_the_one_record_that_stands_for_the_site(tmp_path):
