@@ -113,7 +113,8 @@ def test_validate_the_committed_directory(data_dir, monkeypatch):
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    assert "OK, 52 providers (43 public, 9 confidential)" in result.stdout
+    assert "OK, 81 providers (70 public, 11 confidential)" in result.stdout
+    assert "osc-segou-spotlight (row 9) and osc-segou-croix-rouge (row 10)" in result.stdout
     assert "not checked" not in result.output
 
 
@@ -288,5 +289,7 @@ def test_validate_lists_possible_duplicates_as_notes(env):
     result = run("validate")
     assert result.exit_code == 0, result.output
     assert "1 possible duplicate(s) to check" in result.stdout
-    assert "one_stop_centre: test-osc-mopti (row 1) and twin (row 4)" in result.stdout
+    assert "one_stop_centre: test-osc-mopti (row 1) and twin (row 4), one at its site" in (
+        result.stdout
+    )
     assert "by status: reported 4." in result.stdout

@@ -376,3 +376,57 @@ def test_record_helper_is_valid(tmp_path):
     """Guard for the parametrised tests above: the base record itself passes."""
     gdf = read_providers(write_fc(tmp_path, [copy.deepcopy(record())]))
     assert list(gdf["id"]) == ["test-clinic"]
+
+
+def test_part_two_of_the_facts_is_in_the_directory(directory):
+    by_id = directory.set_index("id")
+    regions = directory["adm1_pcode"]
+    assert (regions == "ML08").sum() >= 1  # Kidal had no record
+    menaka = directory[directory["town"].fillna("").str.startswith("Ménaka")]
+    assert len(menaka) >= 4 and set(menaka["adm1_pcode"]) == {"ML07"}
+    assert (regions == "ML03").sum() >= 4  # Sikasso had two
+    # project periods that ended are historic, with the date they ended
+    for ident, ended in (
+        ("amss-unfpa-menaka", "2025-12-31"),
+        ("amss-protect-sikasso", "2025-11-30"),
+        ("amss-aea-segou", "2026-03-31"),
+    ):
+        assert (by_id.loc[ident, "status"], by_id.loc[ident, "status_date"]) == ("historic", ended)
+    # self-published AMSS items cite the website source at its commit and date
+    amss = directory[directory["id"].str.startswith("amss-")]
+    assert len(amss) >= 8
+    for _, row in amss.iterrows():
+        assert any("amss-website/blob/0902442b" in s for s in row["source"]), row["id"]
+        assert row["confidence"] in ("Low", "Low-Med"), row["id"]
+    # shelters: organisation and town only; IOM names no town, so it is unlocated
+    assert by_id.loc["enda-bamako", "confidential"] is True
+    iom = by_id.loc["iom-mali-protection"]
+    assert iom["confidential"] is True and iom.geometry is None
+    assert iom["location_source"].startswith("no location")
+
+
+def test_known_problems_of_the_issue(directory):
+    by_id = directory.set_index("id")
+    assert by_id.loc["imc-tombouctou", "status"] == "historic"  # Oct 2019–Mar 2020
+    assert by_id.loc["imc-tombouctou", "status_date"] == "2020-03"
+    assert by_id.loc["fondation-hera-kati", "status"] == "planned"
+    # the sources do not say the two Ségou OSCs are one site: not linked (docs/providers.md)
+    assert by_id.loc["osc-segou-spotlight", "same_as"] is None
+    assert by_id.loc["osc-segou-croix-rouge", "same_as"] is None
+    assert (
+        by_id.loc["osc-tombouctou", "source_date"],
+        by_id.loc["osc-tombouctou", "confidence"],
+    ) == (
+        "2020-02",
+        "High",
+    )
+    oscs = directory[directory["type"] == "one_stop_centre"]
+    assert all("2025 status needs checking" in n for n in oscs["notes"])
+
+
+def test_area_records_leave_the_finer_pcodes_empty(directory):
+    for _, row in directory.iterrows():
+        if row["location_precision"] == "region":
+            assert row["adm2_pcode"] is None and row["adm3_pcode"] is None, row["id"]
+        if row["location_precision"] == "cercle":
+            assert row["adm2_pcode"] and row["adm3_pcode"] is None, row["id"]
