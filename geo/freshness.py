@@ -140,7 +140,9 @@ def _evidence(frame: pd.DataFrame) -> list[tuple[date | None, str | None]]:
     out: list[tuple[date | None, str | None]] = []
     columns = [c for c in ("source_date", "last_verified") if c in frame.columns]
     for values in zip(*(frame[c] for c in columns), strict=True) if columns else [()] * len(frame):
-        known = [(parse_date(v), v) for v in values if parse_date(v) is not None]
+        known: list[tuple[date, str]] = [
+            (day, v) for v in values if (day := parse_date(v)) is not None
+        ]
         out.append(max(known, key=lambda pair: pair[0]) if known else (None, None))
     return out
 

@@ -199,7 +199,6 @@ def _q(kind: str, name: str, fr: str = "", en: str = "", **extra: str) -> dict[s
 
 
 def _survey_rows(ids: list[str], code: str) -> list[dict[str, str]]:
-    answered = "${operating} = 'yes' or ${operating} = 'suspended'"
     lookup = "instance('providers')/root/item[name = ${provider_id}]/"
     rows = [
         _q(
@@ -226,7 +225,12 @@ def _survey_rows(ids: list[str], code: str) -> list[dict[str, str]]:
     ]
     for field in ("town", "status", "services", "phone", "hours", "languages", "last_verified"):
         rows.append(_q("calculate", f"current_{field}", calculation=lookup + field))
-    rows += [
+    return rows + _question_rows()
+
+
+def _question_rows() -> list[dict[str, str]]:
+    answered = "${operating} = 'yes' or ${operating} = 'suspended'"
+    return [
         _q(
             "note",
             "current",
@@ -316,7 +320,6 @@ def _survey_rows(ids: list[str], code: str) -> list[dict[str, str]]:
         ),
         {"type": "end repeat", "name": ""},
     ]
-    return rows
 
 
 def _choice_rows(records: gpd.GeoDataFrame) -> list[dict[str, Any]]:
