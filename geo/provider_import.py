@@ -1,5 +1,7 @@
 """Import a service-mapping spreadsheet (4W style, CSV or XLSX) into provider records.
 
+Columns are found by name or by HXL hashtag (:func:`geo.provider_sheets.read_sheet`).
+
 Rows are located by coordinates (``location_precision: exact``), or by a settlement
 P-code or settlement name looked up in a gazetteer (``locality``).  Every row is
 validated with :func:`geo.providers.validate_providers` together with the existing
@@ -19,7 +21,6 @@ import csv
 import math
 import os
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,7 +31,8 @@ from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import GEOGRAPHIC_CRS
-from geo.errors import DataFileError, DataProblem, DataValidationError
+from geo.errors import DataProblem, DataValidationError
+from geo.provider_sheets import COLUMN_ALIASES, header_key, read_sheet
 from geo.providers import (
     ADM1_2015,
     PROVIDER_COLUMNS,
@@ -51,37 +53,6 @@ __all__ = [
     "write_import_report",
 ]
 
-#: Sheet header (normalised: lower case, no accents, words joined by "_") -> field.
-COLUMN_ALIASES: dict[str, str] = {
-    **{a: "id" for a in ("id", "identifiant", "provider_id")},
-    **{a: "name" for a in ("name", "nom", "organisation", "organization", "structure", "provider")},
-    **{a: "type" for a in ("type", "provider_type", "type_de_structure")},
-    **{a: "services" for a in ("services", "service", "services_offerts")},
-    **{a: "other_services" for a in ("other_services", "autres_services")},
-    **{a: "lat" for a in ("lat", "latitude", "y")},
-    **{a: "lon" for a in ("lon", "long", "lng", "longitude", "x")},
-    **{a: "pcode" for a in ("pcode", "p_code", "settlement_pcode", "code_localite")},
-    **{
-        a: "settlement"
-        for a in ("settlement", "localite", "locality", "town", "ville", "village", "lieu")
-    },
-    **{a: "region" for a in ("region", "adm1", "admin1", "adm1_pcode")},
-    **{a: "adm2_pcode" for a in ("adm2_pcode", "cercle_pcode")},
-    **{a: "adm3_pcode" for a in ("adm3_pcode", "commune_pcode")},
-    **{a: "address" for a in ("address", "adresse")},
-    **{a: "phone" for a in ("phone", "telephone", "tel", "contact")},
-    **{a: "opening_hours" for a in ("opening_hours", "horaires", "heures_d_ouverture")},
-    **{a: "languages" for a in ("languages", "langues")},
-    **{a: "confidential" for a in ("confidential", "confidentiel")},
-    **{a: "location_precision" for a in ("location_precision", "precision")},
-    **{a: "source" for a in ("source", "sources")},
-    **{a: "source_date" for a in ("source_date", "date_source", "date_de_la_source", "date")},
-    **{a: "source_date_note" for a in ("source_date_note",)},
-    **{a: "last_verified" for a in ("last_verified", "derniere_verification")},
-    **{a: "confidence" for a in ("confidence", "confiance")},
-    **{a: "status" for a in ("status", "statut")},
-    **{a: "notes" for a in ("notes", "remarques", "commentaires")},
-}
 _SERVICE_WORDS: dict[str, tuple[str, str]] = {
     # token -> ("services" | "other_services", value)
     "m": ("services", "medical"),
@@ -151,65 +122,6 @@ class ImportResult:
     backup: Path | None = None
 
 
-# --------------------------------------------------------------------------- reading
-
-
-def read_sheet(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a CSV or XLSX service-mapping sheet as text, headers normalised to field names.
-
-    The header must be the first row.  Cells are strings ("" when empty).  The index is
-    the spreadsheet row number (header = row 1, so the first data row is 2).
-
-    Raises
-    ------
-    DataFileError
-        Missing or unreadable file, unknown extension, or no name column.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataFileError(f"{path}: spreadsheet not found")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            with path.open(encoding="utf-8-sig") as handle:
-                header = handle.readline()
-            sep = max((",", ";", "\t"), key=header.count)
-            table = pd.read_csv(
-                path,
-                dtype=str,
-                keep_default_na=False,
-                encoding="utf-8-sig",
-                sep=sep,
-                skip_blank_lines=False,
-            )
-        elif suffix in (".xlsx", ".xlsm"):
-            table = pd.read_excel(path, dtype=str, sheet_name=0, engine="openpyxl")
-            table = table.fillna("")
-        else:
-            raise DataFileError(f"{path}: unknown spreadsheet type {suffix!r}; use .csv or .xlsx")
-    except DataFileError:
-        raise
-    except Exception as exc:  # pandas/openpyxl raise many types on corrupt files
-        raise DataFileError(f"{path}: cannot be read as a spreadsheet ({exc})") from exc
-    renamed: dict[str, str] = {}
-    for column in table.columns:
-        key = _header_key(str(column))
-        target = COLUMN_ALIASES.get(key, key)
-        if target in renamed.values():
-            raise DataFileError(f"{path}: two columns mean {target!r} (one is {column!r})")
-        renamed[column] = target
-    table = table.rename(columns=renamed)
-    if "name" not in table.columns:
-        raise DataFileError(
-            f"{path}: no name column; found {', '.join(map(str, renamed))}. "
-            "Name it 'name', 'nom' or 'organisation'"
-        )
-    table = table.map(lambda v: "" if v is None else str(v).strip())
-    table.index = pd.RangeIndex(2, 2 + len(table))
-    blank = table.apply(lambda row: not any(row.to_numpy()), axis=1)
-    return table[~blank]
-
-
 # --------------------------------------------------------------------------- conversion
 
 
@@ -259,19 +171,25 @@ def _properties(cells: dict[str, str], source_name: str) -> dict[str, Any]:
         "source_date_note",
         "confidence",
         "status",
+        "status_date",
+        "same_as",
         "notes",
         "adm2_pcode",
         "adm3_pcode",
         "location_precision",
+        "last_verified",
+        "verified_by",
+        "unconfirmed_since",
     ):
         props[key] = cells.get(key)
     raw_type = cells.get("type", "")
-    props["type"] = _TYPE_WORDS.get(_header_key(raw_type), raw_type) or None
+    props["type"] = _TYPE_WORDS.get(header_key(raw_type), raw_type) or None
     props["town"] = cells.get("settlement")
     services: list[str] = []
-    other: list[str] = _split(cells.get("other_services", ""))
+    # not split on "/": the vocabulary holds "police/security"
+    other: list[str] = _split(cells.get("other_services", ""), seps=r"[,;|\n]")
     for token in _split(cells.get("services", "")):
-        kind, value = _SERVICE_WORDS.get(_header_key(token), ("services", token))
+        kind, value = _SERVICE_WORDS.get(header_key(token), ("services", token))
         (services if kind == "services" else other).append(value)
     props["services"] = list(dict.fromkeys(services))
     props["other_services"] = list(dict.fromkeys(other))
@@ -280,10 +198,8 @@ def _properties(cells: dict[str, str], source_name: str) -> dict[str, Any]:
         f"service-mapping sheet {source_name}"
     ]
     props["source_date"] = cells.get("source_date") or "undated"
-    verified = cells.get("last_verified")
-    props["last_verified"] = verified or (
-        None if props["source_date"] == "undated" else props["source_date"]
-    )
+    # last_verified is a verification with the provider, never the source's date
+    props["status"] = props["status"] or "reported"
     confidential = cells.get("confidential", "")
     if not confidential:
         props["confidential"] = "shelter" in props["services"]
@@ -308,13 +224,13 @@ def _locate(
         return [DataProblem(number, field_name, reason, ident)]
 
     region_code: str | None = None
-    if cells.get("region"):
-        region_code = _region_pcode(cells["region"])
+    region = cells.get("region") or cells.get("region_name")
+    if region:
+        region_code = _region_pcode(region)
         if region_code is None:
             return None, problem(
                 "region",
-                f"unknown région {cells['region']!r}; give an ADM1 P-code (ML01…ML09) "
-                "or a région name",
+                f"unknown région {region!r}; give an ADM1 P-code (ML01…ML09) or a région name",
             )
         props["adm1_pcode"] = region_code
 
@@ -327,7 +243,9 @@ def _locate(
         except ValueError:
             return None, problem("lat", f"coordinates ({lat!r}, {lon!r}) are not numbers")
         props["location_precision"] = props["location_precision"] or "exact"
-        props["location_source"] = f"sheet row {number}: latitude/longitude columns"
+        props["location_source"] = cells.get("location_source") or (
+            f"sheet row {number}: latitude/longitude columns"
+        )
         return {"type": "Point", "coordinates": [x, y]}, []
 
     if cells.get("pcode") or cells.get("settlement"):
@@ -540,9 +458,9 @@ def _region_pcode(value: str) -> str | None:
     code = value.strip().upper()
     if re.fullmatch(r"ML\d{2}", code):
         return code if code in ADM1_2015 else None
-    key = _header_key(value)
-    names = {_header_key(n): c for c, n in ADM1_2015.items()}
-    names |= {_header_key(n): c for n, c in REGIONS_2023_TO_ADM1_2015.items()}
+    key = header_key(value)
+    names = {header_key(n): c for c, n in ADM1_2015.items()}
+    names |= {header_key(n): c for n, c in REGIONS_2023_TO_ADM1_2015.items()}
     names |= {"koulikouro": "ML02", "timbuktu": "ML06", "bamako_district": "ML09"}
     return names.get(key)
 
@@ -581,11 +499,5 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _header_key(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"[^a-z0-9]+", "_", ascii_only.lower()).strip("_")
-
-
 def _slug(text: str) -> str:
-    return _header_key(text).replace("_", "-") or "provider"
+    return header_key(text).replace("_", "-") or "provider"

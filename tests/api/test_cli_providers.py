@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import json
+import re
 import shutil
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 from shapely.geometry import Point
 from typer.testing import CliRunner
@@ -74,7 +77,7 @@ def test_validate_lists_each_bad_row_and_exits_non_zero(env):
     assert "row 4, id 'unknown-service-tombouctou', field 'services': unknown service" in out
     assert "row 5, id 'niamey-niger', field 'geometry': point (2.11, 13.51) is outside Mali" in out
     assert "row 1," not in out
-    assert "is not valid" in result.stderr
+    assert "is not valid" in " ".join(result.stderr.split())  # wrapped at any width
 
 
 def test_validate_default_file_summary(env):
@@ -110,7 +113,8 @@ def test_validate_the_committed_directory(data_dir, monkeypatch):
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    assert "OK, 52 providers (43 public, 9 confidential)" in result.stdout
+    assert "OK, 81 providers (70 public, 11 confidential)" in result.stdout
+    assert "osc-segou-spotlight (row 9) and osc-segou-croix-rouge (row 10)" in result.stdout
     assert "not checked" not in result.output
 
 
@@ -166,3 +170,126 @@ def test_import_skip_invalid_writes_the_valid_rows(env, gazetteer):
     assert [r["reason"] for r in csv.DictReader(report.open())] == [
         "point (2.11, 13.51) is outside Mali"
     ]
+
+
+# --------------------------------------------------------------------------- status
+
+
+def test_status_prints_freshness_per_region(env):
+    shutil.copy(FIXTURES / "good_providers.geojson", env / "providers.geojson")
+    result = run("status")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:4] == ["P-code", "region", "records", "operating"]
+    total = next(line for line in lines if line.lstrip().startswith("total"))
+    assert total.split()[:4] == ["total", "Mali", "3", "0"]
+    assert "à vérifier" in result.stdout and "older than 12 months" in result.stdout
+
+
+def test_status_as_csv_and_json(env):
+    shutil.copy(FIXTURES / "good_providers.geojson", env / "providers.geojson")
+    rows = list(csv.DictReader(run("status", "--format", "csv").stdout.splitlines()))
+    assert [r["adm1_pcode"] for r in rows][-2:] == ["none", "total"]
+    assert rows[-1]["reported"] == "3"
+    data = json.loads(run("status", "--format", "json", "--max-age-months", "6").stdout)
+    assert data["meta"]["max_age_months"] == 6
+    kidal = next(r for r in data["regions"] if r["adm1_pcode"] == "ML08")
+    assert kidal["records"] == 0 and kidal["verified_6m_share"] is None
+    assert run("status", "--format", "xml").exit_code == 1
+
+
+# --------------------------------------------------------------------------- rounds
+
+
+def _mopti_directory(env):
+    raw = json.loads((FIXTURES / "good_providers.geojson").read_text())
+    for feature in raw["features"]:
+        feature["properties"]["adm1_pcode"] = "ML05"
+    (env / "providers.geojson").write_text(json.dumps(raw))
+
+
+def test_round_writes_the_xlsform_and_the_paper_sheet(env):
+    _mopti_directory(env)
+    result = run("round", "--region", "Mopti", "--out", str(env / "round.xlsx"))
+    assert result.exit_code == 0, result.output
+    assert (env / "round.xlsx").is_file() and (env / "round-papier.xlsx").is_file()
+    assert "Round of 2 provider(s)" in result.stdout  # the shelter is left out
+    paper = pd.read_excel(env / "round-papier.xlsx", dtype=str)
+    assert list(paper["provider_id"]) == ["test-osc-mopti", "test-hotline"]
+    with_shelter = run(
+        "round", "--region", "ML05", "--out", str(env / "r2.xlsx"), "--include-confidential"
+    )
+    assert "Round of 3 provider(s) (confidential records included)" in with_shelter.stdout
+    assert "handle them as confidential" in " ".join(with_shelter.stderr.split())
+
+
+def test_round_refuses_an_unknown_region_or_a_bad_file_name(env):
+    _mopti_directory(env)
+    bad = run("round", "--region", "Atlantis", "--out", str(env / "round.xlsx"))
+    assert bad.exit_code == 1
+    assert "--region unknown région 'Atlantis'" in " ".join(bad.stderr.split())
+    wrong = run("round", "--region", "ML05", "--out", str(env / "round.xls"))
+    assert wrong.exit_code == 1 and "must end in .xlsx" in " ".join(wrong.stderr.split())
+    assert not (env / "round.xlsx").exists()
+
+
+def test_apply_refuses_the_whole_sheet_then_applies_with_skip_invalid(env):
+    target = env / "providers.geojson"
+    shutil.copy(FIXTURES / "good_providers.geojson", target)
+    sheet = env / "round_results.csv"
+    sheet.write_text(
+        "provider_id,operating,status_date,phone,verified_on,notes\n"
+        "test-osc-mopti,fermé,2026-10-15,,2026-11-20,\n"
+        "test-hotline,oui,,80 00 11 33,2026-11-21,\n"
+        "osc-atlantis,oui,,,2026-11-21,\n"
+    )
+    before = target.read_bytes()
+    refused = run("apply", str(sheet), "--by", "Sous-cluster VBG Mopti")
+    assert refused.exit_code == 1
+    assert "row 4, id 'osc-atlantis', field 'provider_id': unknown id" in refused.stdout
+    assert "nothing was written" in " ".join(refused.stderr.split())
+    assert target.read_bytes() == before and not (env / "providers.changes.jsonl").exists()
+
+    applied = run("apply", str(sheet), "--by", "Sous-cluster VBG Mopti", "--skip-invalid")
+    assert applied.exit_code == 0, applied.output
+    out = applied.stdout
+    assert "test-osc-mopti (row 2, verified 2026-11-20 by Sous-cluster VBG Mopti):" in out
+    assert "  status: reported -> historic" in out
+    assert "  phone: 80 00 00 00 -> 80 00 11 33" in out
+    log = (env / "providers.changes.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in log] == ["test-osc-mopti", "test-hotline"]
+
+
+# --------------------------------------------------------------------------- export
+
+
+def test_export_is_public_unless_asked_and_says_so(env):
+    shutil.copy(FIXTURES / "good_providers.geojson", env / "providers.geojson")
+    result = run("export", "--format", "hxl", "--out", str(env / "public.csv"))
+    assert result.exit_code == 0, result.output
+    assert "Wrote 2 public records" in result.stdout
+    assert "test-shelter-gao" not in (env / "public.csv").read_text()
+    everything = run(
+        "export", "--format", "geojson", "--out", str(env / "all.geojson"),
+        "--include-confidential",
+    )  # fmt: skip
+    assert "Wrote 3 records (confidential included)" in everything.stdout
+    assert "handle it as confidential" in " ".join(everything.stderr.split())
+    help_text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", run("export", "--help").stdout).split())
+    assert "must then be handled as confidential" in help_text
+    assert run("export", "--format", "pdf", "--out", str(env / "x.pdf")).exit_code == 1
+
+
+def test_validate_lists_possible_duplicates_as_notes(env):
+    raw = json.loads((FIXTURES / "good_providers.geojson").read_text())
+    twin = json.loads(json.dumps(raw["features"][0]))
+    twin["properties"] |= {"id": "twin", "name": "Twin centre", "location_precision": "locality"}
+    raw["features"].append(twin)
+    (env / "providers.geojson").write_text(json.dumps(raw))
+    result = run("validate")
+    assert result.exit_code == 0, result.output
+    assert "1 possible duplicate(s) to check" in result.stdout
+    assert "one_stop_centre: test-osc-mopti (row 1) and twin (row 4), one at its site" in (
+        result.stdout
+    )
+    assert "by status: reported 4." in result.stdout

@@ -80,7 +80,8 @@ def test_all_valid_rows_are_imported_and_located(tmp_path, gazetteer):
     assert clinic.geometry.equals(Point(-4.19, 14.49))  # the capital, not the village twin
     assert (clinic["adm1_pcode"], clinic["adm3_pcode"]) == ("ML05", "ML050101")
     assert clinic["services"] == ["legal"] and clinic["source_date"] == "2024-05"
-    assert clinic["last_verified"] == "2024-05"
+    # a sheet's date is the source's date, not a verification with the provider
+    assert clinic["last_verified"] is None and clinic["status"] == "reported"
 
     centre = gdf.loc["test-centre"]
     assert centre["location_precision"] == "exact"
@@ -280,3 +281,54 @@ def test_unreadable_sheets(tmp_path, gazetteer):
     semicolons = tmp_path / "semi.csv"
     semicolons.write_text("Nom;Services\nA;M, P\n")
     assert read_sheet(semicolons).loc[2, "services"] == "M, P"
+
+
+# --------------------------------------------------------------------------- HXL
+
+
+def test_hxl_hashtag_row_under_the_header(tmp_path, gazetteer):
+    path = tmp_path / "4w.csv"
+    path.write_text(
+        "Partenaire,Type,Cluster,Activité VBG,Région,Localité,Lat,Long,Source\n"
+        "#org+name+impl,#org+type,#sector+cluster,#sector,#adm1+code,#loc+name,#geo+lat,"
+        "#geo+lon,#meta+source\n"
+        'Centre HXL,ONG,Protection,"M, P",ML05,Testville,,,https://example.org/hxl\n'
+        "Clinique HXL,legal_clinic,Protection,L,,,12.65,-8.0,https://example.org/hxl2\n",
+        encoding="utf-8",
+    )
+    table = read_sheet(path)
+    assert list(table.index) == [3, 4]  # header row 1, hashtag row 2
+    assert "region" in table.columns and "settlement" in table.columns
+    result = import_providers(path, tmp_path / "p.geojson", gazetteer)
+    gdf = read_providers(tmp_path / "p.geojson").set_index("id")
+    centre = gdf.loc["centre-hxl-testville"]
+    assert centre["services"] == ["medical", "psychosocial"] and centre["adm1_pcode"] == "ML05"
+    assert gdf.loc["clinique-hxl"].geometry.equals(Point(-8.0, 12.65))
+    assert result.problems == []
+
+
+def test_hxl_hashtags_instead_of_a_header_in_an_xlsx(tmp_path):
+    book = Workbook()
+    ws = book.active
+    ws.append(
+        ["#org", "#org+type", "#service", "#adm1+name", "#geo+lat", "#geo+lon", "#meta+source"]
+    )
+    ws.append(["Centre Z", "ONG", "P", "Mopti", 14.49, -4.19, "https://example.org/z"])
+    path = tmp_path / "hxl.xlsx"
+    book.save(path)
+    table = read_sheet(path)
+    assert list(table.index) == [2]
+    import_providers(path, tmp_path / "p.geojson", None)
+    record = read_providers(tmp_path / "p.geojson").iloc[0]
+    assert (record["name"], record["type"], record["adm1_pcode"]) == ("Centre Z", "ngo", "ML05")
+
+
+def test_two_hxl_columns_for_one_field_are_refused(tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text("#org+name,#org+name+impl\nA,B\n")
+    with pytest.raises(DataFileError, match="two columns mean 'name'"):
+        read_sheet(path)
+    unnamed = tmp_path / "unnamed.csv"
+    unnamed.write_text("#sector,#geo+lat\nP,12\n")
+    with pytest.raises(DataFileError, match="tag it #org\\+name"):
+        read_sheet(unnamed)
