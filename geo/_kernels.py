@@ -76,14 +76,20 @@ def _key_less(d1: float, p1: int, d2: float, p2: int) -> bool:
 
 
 @njit(cache=True)
+def _grow2(hk, hv):  # type: ignore[no-untyped-def]
+    """The heap arrays at twice their size."""
+    size = len(hk)
+    bk = np.empty(2 * size, np.float64)
+    bv = np.empty(2 * size, np.int64)
+    bk[:size] = hk
+    bv[:size] = hv
+    return bk, bv
+
+
+@njit(cache=True, inline="always")
 def _push(hk, hv, size, key, value):  # type: ignore[no-untyped-def]
-    """Push (key, value) on the binary heap (hk, hv) of ``size`` entries; may grow it."""
-    if size == len(hk):
-        bk = np.empty(2 * size, np.float64)
-        bv = np.empty(2 * size, np.int64)
-        bk[:size] = hk
-        bv[:size] = hv
-        hk, hv = bk, bv
+    """Push (key, value) on the binary heap (hk, hv) of ``size`` entries (room checked by
+    the caller)."""
     i = size
     while i > 0:
         parent = (i - 1) >> 1
@@ -95,10 +101,9 @@ def _push(hk, hv, size, key, value):  # type: ignore[no-untyped-def]
             break
     hk[i] = key
     hv[i] = value
-    return hk, hv
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _pop(hk, hv, size):  # type: ignore[no-untyped-def]
     """Remove the smallest entry of the heap of ``size`` entries (the caller read it)."""
     size -= 1
@@ -124,7 +129,7 @@ def _pop(hk, hv, size):  # type: ignore[no-untyped-def]
     hv[i] = value
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def k_label_dijkstra(indptr, indices, weights, seed_node, seed_source, seed_minutes, k, limit):  # type: ignore[no-untyped-def]
     """The ``k`` nearest distinct sources of every node, with minutes and predecessors.
 
@@ -162,7 +167,9 @@ def k_label_dijkstra(indptr, indices, weights, seed_node, seed_source, seed_minu
         d = seed_minutes[i]
         n = seed_node[i]
         if d <= limit and _offer(state, fstate, settled[n], n, seed_source[i], d, SEED, k):
-            hk, hv = _push(hk, hv, size, d, (np.int64(seed_source[i]) << 32) | n)
+            if size == len(hk):
+                hk, hv = _grow2(hk, hv)
+            _push(hk, hv, size, d, (np.int64(seed_source[i]) << 32) | n)
             size += 1
     pops = 0
     while size > 0:
@@ -196,7 +203,9 @@ def k_label_dijkstra(indptr, indices, weights, seed_node, seed_source, seed_minu
             if np.float32(nd) > fstate[m, 0] or nd > limit:
                 continue
             if _offer(state, fstate, settled[m], m, s, nd, n, k):
-                hk, hv = _push(hk, hv, size, nd, (np.int64(s) << 32) | m)
+                if size == len(hk):
+                    hk, hv = _grow2(hk, hv)
+                _push(hk, hv, size, nd, (np.int64(s) << 32) | m)
                 size += 1
     source = state[:, 1 : 1 + k].copy()
     pred = state[:, 1 + k : 1 + 2 * k].copy()
@@ -204,7 +213,7 @@ def k_label_dijkstra(indptr, indices, weights, seed_node, seed_source, seed_minu
     return source, minutes, pred, pops
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _offer(state, fstate, c, m, s, d, pred, k):  # type: ignore[no-untyped-def]
     """Offer node ``m`` (``c`` labels settled) the label (source ``s``, ``d`` minutes,
     from ``pred``).  True when it became one of ``m``'s tentative labels (push it)."""
@@ -255,7 +264,7 @@ def _rebound(state, fstate, m, c, k):  # type: ignore[no-untyped-def]
     fstate[m, 0] = worst
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bounded_reach(indptr, indices, weights, seed_ptr, seed_node, seed_minutes, limit, n_keep):  # type: ignore[no-untyped-def]
     """One Dijkstra per source, each bounded at ``limit`` minutes.
 
@@ -350,7 +359,7 @@ def edge_value(indptr, indices, data, a, b):  # type: ignore[no-untyped-def]
     return 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def walk_labels(
     lab_source, lab_pred, indptr, indices, metres, node_class, start, source, n_classes, keep_nodes
 ):  # type: ignore[no-untyped-def]
