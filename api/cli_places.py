@@ -1,68 +1,9 @@
-"""`orienter places ...` commands: search the settlements gazetteer."""
+"""Old home of :mod:`api.cli.places`, kept for ``api/cli_providers.py`` (which calls
+``cli_places.load_gazetteer()``).
 
-from __future__ import annotations
+Remove once ``api/cli_providers.py`` has moved into ``api/cli/`` (see docs/architecture.md).
+"""
 
-import json
-from typing import Annotated
+from api.cli.places import load_gazetteer
 
-import typer
-from rich.table import Table
-
-from api._console import console, fail
-from api.datasets import find_dataset
-from api.settings import get_settings
-from geo.errors import DataFileError
-from geo.settlements import Gazetteer, read_settlements
-
-app = typer.Typer(help="Search the settlements gazetteer.", no_args_is_help=True)
-
-
-def load_gazetteer() -> Gazetteer:
-    """The gazetteer of the configured data directory (raises DataFileError when missing)."""
-    settings = get_settings()
-    path = find_dataset(settings, "settlements")
-    if path is None:
-        raise DataFileError(
-            f"no settlements file under {settings.data_dir / 'settlements'}; "
-            "run `orienter data fetch` or set ORIENTER_DATA_DIR"
-        )
-    return Gazetteer.from_settlements(read_settlements(path))
-
-
-@app.command("search")
-def search(
-    name: Annotated[str, typer.Argument(help="Place name (accents and small typos are fine).")],
-    region: Annotated[
-        str | None, typer.Option("--region", help="Restrict to an ADM1 or ADM2 P-code, e.g. ML05.")
-    ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="How many matches.")] = 5,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Print the best matches for NAME with P-code, région, lon, lat."""
-    try:
-        result = load_gazetteer().search(name, region=region, limit=limit)
-    except (DataFileError, ValueError) as exc:
-        raise fail(str(exc)) from exc
-    if as_json:
-        records = json.loads(result.to_json(orient="records", force_ascii=False))
-        typer.echo(
-            json.dumps(
-                {"query": name, "region": region, "results": records}, ensure_ascii=False, indent=2
-            )
-        )
-        return
-    if result.empty:
-        console.print(f"No place matches {name!r}.")
-        raise typer.Exit(1)
-    table = Table("P-code", "Nom", "Région", "Cercle", "lon", "lat", "score")
-    for r in result.itertuples(index=False):
-        table.add_row(
-            r.pcode,
-            r.name,
-            str(r.adm1_name),
-            str(r.adm2_name),
-            f"{r.lon:.5f}",
-            f"{r.lat:.5f}",
-            f"{r.score:.0f}",
-        )
-    console.print(table)
+__all__ = ["load_gazetteer"]

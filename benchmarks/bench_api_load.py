@@ -16,7 +16,7 @@ Steps, all in one run:
    ``wrk -t T -c C -d D -s benchmarks/wrk_nearest.lua`` is recorded, with the CPU time of
    wrk and of every server process, and the servers' memory.
 3. The naive server (``--serve-naive``, started by this script): the same layers, a
-   FastAPI route that answers with ``api.layers.answer_nearest(method="dijkstra")``, i.e.
+   FastAPI route that answers with ``api.build.layers.answer_nearest(method="dijkstra")``, i.e.
    ``scipy.sparse.csgraph.dijkstra`` from the point over the whole graph per request (and
    the same ranking, route and conflict rules).  Same points, same seed, same workers;
    fewer connections (each request takes about a second; 64 would only queue).
@@ -73,7 +73,7 @@ def sample_points(data_dir: Path, n: int, seed: int) -> tuple[np.ndarray, np.nda
 
 
 def write_points(path: Path, data_dir: Path, n: int, seed: int) -> list[str]:
-    from api.pipeline import SERVICE_KEYS
+    from api.build.pipeline import SERVICE_KEYS
 
     lon, lat = sample_points(data_dir, n, seed)
     cycle = [None, *SERVICE_KEYS]
@@ -95,7 +95,7 @@ def naive_app():
 
     from fastapi import FastAPI, HTTPException
 
-    from api.layers import answer_nearest, load_layers
+    from api.build.layers import answer_nearest, load_layers
     from api.settings import get_settings
 
     state: dict = {}
@@ -327,11 +327,11 @@ def phase(
 
 
 def in_process(settings, queries: list[str], n: int) -> dict:
-    """``api.layers.answer_nearest`` timed in this process on the first ``n`` queries,
+    """``api.build.layers.answer_nearest`` timed in this process on the first ``n`` queries,
     after one untimed pass over them (which fills the route index they need)."""
     from urllib.parse import parse_qs
 
-    from api.layers import answer_nearest, load_layers
+    from api.build.layers import answer_nearest, load_layers
 
     t = time.perf_counter()
     layers = load_layers(settings)
@@ -460,7 +460,8 @@ def render(res: dict, args, command: str) -> str:
         "",
         "### In process (no HTTP)",
         "",
-        f"`api.layers.answer_nearest` on the first {res['inproc']['n']:,} of the same points, "
+        "`api.build.layers.answer_nearest` on the first "
+        f"{res['inproc']['n']:,} of the same points, "
         "after one untimed pass over them: median "
         f"{res['inproc']['median'] * 1e3:.2f} ms, p90 {res['inproc']['p90'] * 1e3:.2f} ms, "
         f"p99 {res['inproc']['p99'] * 1e3:.2f} ms, CPU {res['inproc']['cpu_mean'] * 1e3:.2f} ms "

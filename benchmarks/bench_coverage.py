@@ -42,7 +42,7 @@ MODES = ("walk", "motorbike", "car")
 
 
 def coverage_in_process() -> dict:
-    from api.cli_coverage import _read_surface, load_inputs
+    from api.cli.coverage import _read_surface, load_inputs
     from api.datasets import find_dataset
     from api.settings import get_settings
     from geo.boundaries import read_boundaries

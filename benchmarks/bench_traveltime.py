@@ -12,7 +12,7 @@ It measures, in one run:
    and all of Africa) and on a seeded synthetic road graph over Mali's extent, with
    Orienter (``geo.traveltime.nearest_source_times``), scipy's ``dijkstra(min_only=True)``
    alone, networkx ``multi_source_dijkstra_path_length`` and pandana ``nearest_pois``;
-2. per-query k=5 nearest providers on the real built layers (``api.layers.answer_nearest``
+2. per-query k=5 nearest providers on the real built layers (``api.build.layers.answer_nearest``
    and ``geo.traveltime.rank_sources``) against a per-query networkx Dijkstra;
 3. the national 1 km surface of one (service, mode);
 4. a full ``orienter build`` (wall time, peak RSS) and the cached rebuild.
@@ -545,7 +545,7 @@ def sample_points(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bench_queries(layers, *, n_points: int, nx_queries: int, seed: int) -> dict:
-    from api.layers import answer_nearest
+    from api.build.layers import answer_nearest
 
     graph = layers.graphs[("car", "baseline")]
     matrix = layers.matrices[("car", "baseline")]
@@ -999,7 +999,7 @@ def render(res: dict, args, command: str) -> str:
     else:
         L.append(
             f"Real layers from `{res['build_dir']}` (built {res.get('built_at')}, roads: "
-            f"{res.get('roads_kind')}), loaded with `api.layers.load_layers` in "
+            f"{res.get('roads_kind')}), loaded with `api.build.layers.load_layers` in "
             f"{fmt_s(res.get('load_layers_s'))}.  Car graph with providers attached: "
             f"{q['graph_nodes']:,} nodes, {q['graph_edges']:,} edges.  {q['points']} "
             "points uniform by area inside the ADM0 polygon (seeded), each timed once "
@@ -1011,7 +1011,7 @@ def render(res: dict, args, command: str) -> str:
         L.append("|---|---:|---:|---:|---:|")
         a, r, n = q["answer"], q["rank"], q["nx"]
         L.append(
-            f"| `api.layers.answer_nearest(k=5)` (ranking, routes, JSON) | "
+            f"| `api.build.layers.answer_nearest(k=5)` (ranking, routes, JSON) | "
             f"{fmt_s(a['median'])} | {fmt_s(a['p95'])} | {fmt_s(a['p99'])} | "
             f"{fmt_s(a['mean'])} |"
         )
@@ -1377,7 +1377,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # parts 2 and 3 on the real layers
     try:
-        from api.layers import load_layers
+        from api.build.layers import load_layers
         from api.settings import Settings
 
         build_dir = args.build_dir

@@ -42,7 +42,7 @@ def car_build(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     ``ORIENTER_TEST_CAR_BUILD`` names an existing car build to reuse instead (developer
     machines; CI leaves it unset and builds from scratch).
     """
-    from api.pipeline import build_all
+    from api.build.pipeline import build_all
     from api.settings import Settings
 
     reuse = os.environ.get("ORIENTER_TEST_CAR_BUILD")

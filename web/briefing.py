@@ -1,7 +1,7 @@
 """Printable briefings for one région: a :class:`BriefingData` in, HTML and PDF out.
 
 A pure builder.  Everything the document shows arrives in :class:`BriefingData`:
-figures copied from the coverage tables (``api.analysis``), the public provider rows,
+figures copied from the coverage tables (``api.services.analysis``), the public provider rows,
 the static maps (:mod:`web.static_maps`) as image bytes, the sources and limitations.
 This module only lays them out (Jinja2 templates in ``web/templates/brief/``, strings from
 the ``brief`` message catalogue) and prints them (WeasyPrint, A4, DejaVu fonts so that
@@ -142,7 +142,7 @@ class SourceRow:
 
 @dataclass
 class BriefingData:
-    """Everything one briefing shows (see ``api.briefs.assemble_briefing``).
+    """Everything one briefing shows (see ``api.services.briefings.assemble_briefing``).
 
     Attributes
     ----------

@@ -1,4 +1,4 @@
-"""api.analysis: the coverage figures shared by the CLI, the API, the pages and briefings."""
+"""api.services.analysis: the coverage figures shared by the CLI, API, pages and briefings."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 import rasterio
 from typer.testing import CliRunner
 
-import api.analysis as analysis_module
-from api.analysis import Analysis, ChoiceError, CoverageResult
+import api.services.analysis as analysis_module
+from api.build.layers import NotBuiltError
 from api.cli import app as cli
-from api.layers import NotBuiltError
+from api.services.analysis import Analysis, ChoiceError, CoverageResult
 from api.settings import Settings, get_settings
 
 pytestmark = pytest.mark.integration

@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-import api.app as app_module
-from api.analysis import Analysis
-from api.app import MAX_BODY_BYTES, MAX_URL_CHARS, create_app
+import api.http.app as app_module
+from api.http.app import MAX_BODY_BYTES, MAX_URL_CHARS, create_app
+from api.services.analysis import Analysis
 from api.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -12,10 +12,10 @@ import pytest
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
-from api.analysis import Analysis
-from api.app import create_app
-from api.briefs import RegionNotFoundError, assemble_briefing, resolve_region
 from api.cli import app
+from api.http.app import create_app
+from api.services.analysis import Analysis
+from api.services.briefings import RegionNotFoundError, assemble_briefing, resolve_region
 from api.settings import Settings, get_settings
 from web.briefing import THRESHOLDS_MIN, render_html
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.analysis import Analysis
 from api.cli import app
+from api.services.analysis import Analysis
 from api.settings import get_settings
 from geo.providers import read_providers
 
@@ -64,7 +64,7 @@ def test_map_writes_a_standalone_public_french_map(env, tmp_path):
             assert str(row["id"]) not in html
     public_names = providers[~providers["confidential"].astype(bool)]["name"]
     assert any(_in_html(str(n), html) for n in public_names)
-    # coverage figures are api.analysis's (the same as `orienter coverage`)
+    # coverage figures are api.services.analysis's (the same as `orienter coverage`)
     analysis = Analysis.load(get_settings())
     table = analysis.coverage(
         level="adm2", service="one_stop_centre", mode="car", scenario="slowed"

@@ -1,4 +1,4 @@
-"""Demand model and census calibration in api.analysis and `orienter coverage --demand`."""
+"""Demand model and census calibration in api.services.analysis and `orienter coverage --demand`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from api.analysis import Analysis
 from api.cli import app as cli
+from api.services.analysis import Analysis
 from api.settings import Settings, get_settings
 
 pytestmark = pytest.mark.integration

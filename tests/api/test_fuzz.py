@@ -16,7 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -59,7 +59,7 @@ def _check(case, app, caplog) -> None:
         assert {"code", "message", "parameter"} <= set(detail), detail
     # whatever was sent, no API log line but, at most, an error's type
     for record in caplog.records:
-        assert not record.name.startswith("api.app") or record.getMessage().startswith(
+        assert not record.name.startswith("api.http.app") or record.getMessage().startswith(
             ("unexpected ", "coverage unavailable")
         )
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pyproj import Transformer
 
-from api.layers import PUBLIC_FIELDS, answer_nearest, load_layers
+from api.build.layers import PUBLIC_FIELDS, answer_nearest, load_layers
 from api.settings import Settings
 from geo.crs import GEOGRAPHIC_CRS
 from geo.nearest import CLOSED_ORIGIN, CUT_OFF, nearest_answer

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.analysis import Analysis
-from api.app import create_app
+from api.http.app import create_app
+from api.services.analysis import Analysis
 from api.settings import Settings
 from web.i18n import LOCALES
 

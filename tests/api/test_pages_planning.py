@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -46,7 +46,7 @@ def client(data_dir, car_build):
 @pytest.fixture(scope="module")
 def recompute(data_dir, car_build):
     """People within ``threshold`` of the one-stop centres, with extra points, by full Dijkstra."""
-    from api.cli_coverage import load_inputs
+    from api.cli.coverage import load_inputs
     from geo.costgraph import attach_points
     from geo.crs import METRIC_CRS
     from geo.nearest import providers_offering

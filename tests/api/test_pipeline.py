@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from api.layers import load_layers
-from api.pipeline import build_all
+from api.build.layers import load_layers
+from api.build.pipeline import build_all
 from api.settings import Settings
 
 REPO_PROVIDERS = "data/providers.geojson"
@@ -38,9 +38,7 @@ def test_building_a_mode_keeps_the_modes_built_before_while_they_are_fresh(coars
     assert _modes(coarse) == ["car", "walk"]
     inputs = json.loads((coarse.build_dir / "manifest.json").read_text())["inputs"]
     # absolute, so a server started from another directory finds the same files
-    assert all(
-        Path(inputs[k]["path"]).is_absolute() for k in ("adm0", "providers", "population")
-    )
+    assert all(Path(inputs[k]["path"]).is_absolute() for k in ("adm0", "providers", "population"))
     assert load_layers(coarse).modes == ["car", "walk"]
 
     # a provider change makes walk's matrices stale: a car-only build must stop listing walk

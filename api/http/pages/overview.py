@@ -27,7 +27,7 @@ How another page plugs in
    in a JSON block that scripts read with ``Orienter.t("key")`` (``/static/js/common.js``,
    which also has the base map, provider markers and popups).  Shared CSS classes are
    listed at the top of ``web/static/css/orienter.css``.
-3. Add the router in ``api.app.create_app`` after ``install_pages(app)``:
+3. Add the router in ``api.http.app.create_app`` after ``install_pages(app)``:
    ``app.include_router(pages_<topic>.router)``.  A page listed in :data:`NAV` shows in
    the navigation bar as soon as its route exists.
 4. A page that embeds folium output needs inline scripts: pass
@@ -52,8 +52,8 @@ from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
 from starlette.routing import Match
 
+from api.build.pipeline import SERVICE_KEYS
 from api.datasets import find_dataset
-from api.pipeline import SERVICE_KEYS
 from geo.boundaries import read_boundaries
 from geo.providers import public_providers
 from web.i18n import DEFAULT_LANG, LANGS, catalogue, translate
@@ -62,7 +62,7 @@ __all__ = ["NAV", "PAGE_CSP", "PAGE_CSP_INLINE", "install_pages", "page_lang", "
 
 log = logging.getLogger(__name__)
 
-WEB = Path(__file__).resolve().parents[1] / "web"
+WEB = Path(__file__).resolve().parents[3] / "web"
 TEMPLATES = WEB / "templates"
 STATIC = WEB / "static"
 TILE_HOST = "https://tile.openstreetmap.org"
@@ -266,7 +266,7 @@ def finder(request: Request) -> HTMLResponse:
 
 
 def _analysis(request: Request) -> Any | None:
-    """The app's shared coverage :class:`api.analysis.Analysis` (None when nothing is built)."""
+    """The app's shared :class:`api.services.analysis.Analysis` (None when nothing is built)."""
     state = request.app.state
     found = getattr(state, "analysis", None)
     if found is not None:
@@ -274,7 +274,7 @@ def _analysis(request: Request) -> Any | None:
     if getattr(state, "layers", None) is None:
         return None
     try:
-        from api.analysis import Analysis
+        from api.services.analysis import Analysis
     except ImportError:  # the coverage module is not there yet
         return None
     with _ANALYSIS_LOCK:

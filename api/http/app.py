@@ -32,14 +32,14 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.analysis import LEVELS, Analysis, ChoiceError
-from api.briefs import router as briefs_router
+from api.build.layers import Layers, NotBuiltError, answer_nearest, load_layers, token_is_valid
+from api.build.pipeline import SERVICE_KEYS
 from api.datasets import find_dataset
-from api.layers import Layers, NotBuiltError, answer_nearest, load_layers, token_is_valid
-from api.messages import ApiError, error_body, lang_of, validation_error_body
-from api.pages import install_pages
-from api.pages_planning import router as planning_router
-from api.pipeline import SERVICE_KEYS
+from api.http.errors import ApiError, error_body, lang_of, validation_error_body
+from api.http.pages.overview import install_pages
+from api.http.pages.regions import router as planning_router
+from api.services.analysis import LEVELS, Analysis, ChoiceError
+from api.services.briefings import router as briefs_router
 from api.settings import Settings, get_settings
 from geo.errors import DataFileError
 from geo.providers import PROVIDER_TYPES, SERVICES, public_providers, read_providers

@@ -1,9 +1,9 @@
 """The planning pages: ``/regions/{pcode}`` (with its map) and ``/planifier``.
 
-Every figure comes from the app's shared :class:`api.analysis.Analysis` (the tables of
+Every figure comes from the app's shared :class:`api.services.analysis.Analysis` (the tables of
 ``GET /api/v1/coverage`` and of the briefings) and is printed as the briefings print it.
 The what-if of ``/planifier`` runs in the browser (``web/static/js/planifier.js``) on the
-JSON endpoints of :mod:`api.planning`; :data:`router` serves both, so the app includes
+JSON endpoints of :mod:`api.services.planning`; :data:`router` serves both, so the app includes
 one router.  No confidential provider is ever listed or drawn.
 """
 
@@ -23,11 +23,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
-from api import planning
-from api.analysis import Analysis, public_mask
-from api.pages import PAGE_CSP_INLINE, page_lang, render
-from api.pipeline import SERVICE_KEYS
-from api.planning import LEVELS, THRESHOLDS_MIN, plain_text, shared_analysis
+from api.build.pipeline import SERVICE_KEYS
+from api.http.pages.overview import PAGE_CSP_INLINE, page_lang, render
+from api.services import planning
+from api.services.analysis import Analysis, public_mask
+from api.services.planning import LEVELS, THRESHOLDS_MIN, plain_text, shared_analysis
 from geo.coverage import coverage_layer
 from geo.nearest import providers_offering
 from geo.providers import public_providers

@@ -21,8 +21,11 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from api._console import check_writable, console, err_console, fail
-from api.analysis import (
+from api.build.layers import NotBuiltError
+from api.build.pipeline import SERVICE_KEYS
+from api.cli._console import check_writable, console, err_console, fail
+from api.datasets import find_dataset
+from api.services.analysis import (
     NOTE,
     Analysis,
     AnalysisInputs,
@@ -32,9 +35,6 @@ from api.analysis import (
     read_surface,
     to_records,
 )
-from api.datasets import find_dataset
-from api.layers import NotBuiltError
-from api.pipeline import SERVICE_KEYS
 from api.settings import Settings, get_settings
 from geo.boundaries import read_boundaries
 from geo.costgraph import attach_points
@@ -71,7 +71,7 @@ def _public(providers: pd.DataFrame) -> np.ndarray:
 def load_inputs(settings: Settings) -> AnalysisInputs:
     """Manifest, grid, population on the grid and providers of the build directory.
 
-    :func:`api.analysis.load_inputs` with the CLI's error exits and warnings on stderr.
+    :func:`api.services.analysis.load_inputs` with the CLI's error exits and warnings on stderr.
     """
     return _inputs(_analysis(settings))
 

@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api._console import console, err_console, fail, progress
-from api.layers import NotBuiltError, answer_nearest, load_layers, token_is_valid
-from api.pipeline import SERVICE_KEYS, build_all
+from api.build.layers import NotBuiltError, answer_nearest, load_layers, token_is_valid
+from api.build.pipeline import SERVICE_KEYS, build_all
+from api.cli._console import console, err_console, fail, progress
 from api.settings import get_settings
 from geo.errors import DataFileError, DataValidationError
 
@@ -77,7 +77,7 @@ def nearest(
         raise fail("give --lat and --lon, or --place")
     place_info = None
     if place is not None:
-        from api.cli_places import load_gazetteer
+        from api.cli.places import load_gazetteer
 
         try:
             gaz = load_gazetteer()
@@ -168,12 +168,12 @@ def serve(
     )
     options = {"host": host, "port": port, "access_log": False, "log_level": "warning"}
     if workers == 1:
-        from api.app import create_app
+        from api.http.app import create_app
 
         uvicorn.run(create_app(), **options)
     else:
         # each worker process builds its own app (and loads the layers in its lifespan)
-        uvicorn.run("api.app:create_app", factory=True, workers=workers, **options)
+        uvicorn.run("api.http.app:create_app", factory=True, workers=workers, **options)
 
 
 def up(

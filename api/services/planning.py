@@ -6,7 +6,7 @@
   (``add=lon,lat``) or removing one public provider (``remove=id``), per admin unit, as
   ``orienter site --add/--remove`` does, in about a second and without a rebuild.
 
-What loads once (the shared :class:`api.analysis.Analysis`: population on the grid, unit
+What loads once (the shared :class:`api.services.analysis.Analysis`: population on the grid, unit
 pieces, surfaces; the candidate sites and their bounded reach) is kept in the app state
 on first use, never at import.  The what-if works on the built graph (providers
 attached) and the built ``surfaces/all`` surface, the very arrays the coverage figures
@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 
-from api.analysis import Analysis, public_mask
+from api.build.layers import Layers, NotBuiltError, token_is_valid
+from api.build.pipeline import SERVICE_KEYS
 from api.datasets import find_dataset
-from api.layers import Layers, NotBuiltError, token_is_valid
-from api.pipeline import SERVICE_KEYS
+from api.services.analysis import Analysis, public_mask
 from api.settings import Settings
 from geo.crs import METRIC_CRS
 from geo.errors import DataFileError
@@ -71,7 +71,7 @@ NOTE = (
 
 @dataclass(eq=False)
 class Planner:
-    """What the siting endpoints add to the shared :class:`api.analysis.Analysis`.
+    """What the siting endpoints add to the shared :class:`api.services.analysis.Analysis`.
 
     The grid, population, admin pieces and surfaces are the analysis's own (so "before"
     figures equal the coverage tables); the planner keeps the candidate sites and their
@@ -217,7 +217,7 @@ def _fail(
     allowed: list[str] | None = None,
     **values: object,
 ) -> HTTPException:
-    """An error in the API's one shape (``api.messages``), with a planning message."""
+    """An error in the API's one shape (``api.http.errors``), with a planning message."""
     detail: dict = {
         "code": key.removeprefix("err_"),
         "message": _t(request, key, **values),

@@ -1,4 +1,4 @@
-"""The ``orienter`` command line: one root Typer app, one sub-app module per concern."""
+"""The ``orienter`` command line: one root Typer app, one module per command group."""
 
 from __future__ import annotations
 
@@ -6,16 +6,13 @@ import logging
 
 import typer
 
-from api import (
-    briefs,
-    cli_conflict,
-    cli_coverage,
-    cli_data,
-    cli_engine,
-    cli_map,
-    cli_places,
-    cli_providers,
-)
+from api import cli_data, cli_providers
+from api.cli import conflict as cli_conflict
+from api.cli import coverage as cli_coverage
+from api.cli import map as cli_map
+from api.cli import nearest as cli_engine
+from api.cli import places as cli_places
+from api.services import briefings as briefs
 
 app = typer.Typer(
     help="Orienter: GBV/SEA survivor services in Mali, travel times and conflict.",

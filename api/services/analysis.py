@@ -6,7 +6,7 @@ planning pages and the PDF briefings print the same figures.
 
 Usage::
 
-    from api.analysis import Analysis
+    from api.services.analysis import Analysis
 
     analysis = Analysis.load(settings)        # cheap: reads the manifest only
     result = analysis.coverage(level="adm2", service="one_stop_centre",
@@ -35,7 +35,7 @@ as "nearest provider" (names come from the build's public allocation surface).
 (what the access figures rest on): public outputs show ``meta["providers_public"]``.
 
 Errors: :class:`ChoiceError` (a ``ValueError`` naming the parameter and the allowed
-values) for an unknown level, service, mode or scenario; ``api.layers.NotBuiltError``
+values) for an unknown level, service, mode or scenario; ``api.build.layers.NotBuiltError``
 when the build directory holds no manifest; :class:`geo.errors.DataFileError` for a
 missing boundary, population raster or surface.
 
@@ -60,9 +60,9 @@ import numpy as np
 import pandas as pd
 import rasterio
 
+from api.build.layers import NotBuiltError
+from api.build.pipeline import GRID_BUFFER_M, SERVICE_KEYS
 from api.datasets import find_dataset
-from api.layers import NotBuiltError
-from api.pipeline import GRID_BUFFER_M, SERVICE_KEYS
 from api.settings import Settings
 from geo.boundaries import read_boundaries
 from geo.coverage import (

@@ -1,7 +1,7 @@
 """`orienter map`: one standalone interactive map (HTML, every asset inlined) to e-mail.
 
 Layers: public providers, the coverage choropleth of ``--level`` (figures from
-:mod:`api.analysis`, the same as ``orienter coverage``), the travel-time surface of public
+:mod:`api.services.analysis`, the same as ``orienter coverage``), the travel-time surface of public
 providers, isochrones, conflict zones and service deserts.  The file opens offline.
 """
 
@@ -15,9 +15,9 @@ from typing import Annotated
 import geopandas as gpd
 import typer
 
-from api._console import check_writable, err_console, fail
-from api.analysis import Analysis, ChoiceError, read_surface
-from api.layers import NotBuiltError
+from api.build.layers import NotBuiltError
+from api.cli._console import check_writable, err_console, fail
+from api.services.analysis import Analysis, ChoiceError, read_surface
 from api.settings import get_settings
 from geo.coverage import coverage_layer, service_deserts
 from geo.errors import DataFileError, DataValidationError

@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api._console import console, err_console, fail
+from api.build.pipeline import GRID_BUFFER_M, ConflictOptions, load_conflict
+from api.cli._console import console, err_console, fail
 from api.datasets import find_dataset
-from api.pipeline import GRID_BUFFER_M, ConflictOptions, load_conflict
 from api.settings import get_settings
 from geo.boundaries import read_boundaries
 from geo.crs import METRIC_CRS

@@ -1,6 +1,6 @@
 """Printable briefings per région: data assembly, `orienter brief`, and the web routes.
 
-Everything a briefing prints comes from :class:`api.analysis.Analysis`, the object behind
+Everything a briefing prints comes from :class:`api.services.analysis.Analysis`, the object behind
 ``GET /api/v1/coverage``: :func:`assemble_briefing` copies table rows into a
 :class:`web.briefing.BriefingData` (no figure is computed here), renders the static maps
 (:mod:`web.static_maps`, offline) and lists the sources and limitations from the build's
@@ -45,12 +45,12 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from rasterio.windows import Window
 
-from api._console import check_writable, console, err_console, fail, progress
-from api.analysis import Analysis
+from api.build.layers import NotBuiltError
+from api.build.pipeline import SERVICE_KEYS
+from api.cli._console import check_writable, console, err_console, fail, progress
 from api.datasets import DATASETS, find_dataset
-from api.layers import NotBuiltError
-from api.messages import ApiError
-from api.pipeline import SERVICE_KEYS
+from api.http.errors import ApiError
+from api.services.analysis import Analysis
 from api.settings import Settings, get_settings
 from geo.crs import METRIC_CRS
 from geo.errors import DataFileError
