@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     grid_cell_m: float = Field(
         default=1000.0, gt=0, description="Travel-time grid cell size, metres."
     )
+    nearest_k: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="Providers kept per place and service by `orienter build` (the labels): "
+        "the most a nearest-service answer can list.  Memory and disk grow with it.",
+    )
+    statuses: str = Field(
+        default="operating,reported",
+        description="Statuses of the provider records that enter travel times, coverage and "
+        "answers (comma-separated: operating, reported, suspended, historic, planned).",
+    )
     season: Literal["dry", "rainy"] = Field(
         default="dry", description="'dry' or 'rainy' (slows unpaved roads and off-road travel)."
     )

@@ -17,6 +17,9 @@ from numba import njit
 SEED = -1
 #: ``pred`` value of an empty label.
 NONE = -2
+#: The same two as stored offsets (:func:`pred_offsets`): the largest values of uint16.
+SEED_OFFSET = 0xFFFF
+NONE_OFFSET = 0xFFFE
 
 
 @njit(cache=True, inline="always")
@@ -343,6 +346,36 @@ def bounded_reach(indptr, indices, weights, seed_ptr, seed_node, seed_minutes, l
     return out_ptr, out_node[:used].copy(), out_min[:used].copy()
 
 
+@njit(cache=True, nogil=True)
+def pred_offsets(indptr, indices, pred):  # type: ignore[no-untyped-def]
+    """Each predecessor node as its position in the node's CSR row (uint16).
+
+    A node's next step is one of its neighbours, so 16 bits hold it (the caller checks
+    that no row is longer than :data:`NONE_OFFSET`): a third of the memory of node ids.
+    """
+    n_nodes, k = pred.shape
+    out = np.empty((n_nodes, k), np.uint16)
+    for n in range(n_nodes):
+        lo = indptr[n]
+        hi = indptr[n + 1]
+        for j in range(k):
+            p = pred[n, j]
+            if p == SEED:
+                out[n, j] = SEED_OFFSET
+            elif p < 0:
+                out[n, j] = NONE_OFFSET
+            else:
+                a, b = lo, hi
+                while a < b:
+                    mid = (a + b) >> 1
+                    if indices[mid] < p:
+                        a = mid + 1
+                    else:
+                        b = mid
+                out[n, j] = a - lo
+    return out
+
+
 @njit(cache=True)
 def edge_value(indptr, indices, data, a, b):  # type: ignore[no-untyped-def]
     """``data`` of the CSR entry (a, b) (binary search in row ``a``); 0.0 when absent."""
@@ -362,9 +395,9 @@ def edge_value(indptr, indices, data, a, b):  # type: ignore[no-untyped-def]
 @njit(cache=True, nogil=True)
 def walk_labels(
     lab_source, lab_pred, indptr, indices, metres, node_class, start, source, n_classes, keep_nodes
-):  # type: ignore[no-untyped-def]
+):  # type: ignore[no-untyped-def]  # noqa: E501
     """Follow ``source``'s labels from ``start`` to the seed node where the route leaves
-    the graph for the source itself.
+    the graph for the source itself.  ``lab_pred`` holds offsets (:func:`pred_offsets`).
 
     Returns (metres per conflict class (float64, n_classes), worst class on the way
     (node classes, start included), the seed node, the path's nodes if ``keep_nodes``
@@ -389,10 +422,12 @@ def walk_labels(
                 break
         if slot < 0:
             return per_class, worst, n, path[:length], 1
-        p = lab_pred[n, slot]
-        if p == SEED:
+        off = lab_pred[n, slot]
+        if off == SEED_OFFSET:
             return per_class, worst, n, path[:length], 0
-        m = edge_value(indptr, indices, metres, n, p)
+        e = indptr[n] + off
+        p = indices[e]
+        m = metres[e]
         if n_classes > 1:
             c = max(node_class[n], node_class[p])
             per_class[c] += m

@@ -144,6 +144,14 @@ class CostGraph:
     mode: str
     description: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        m, d = self.minutes, self.metres
+        same = m.shape == d.shape and m.nnz == d.nnz
+        if same and not (m.indices is d.indices and m.indptr is d.indptr):
+            same = np.array_equal(m.indptr, d.indptr) and np.array_equal(m.indices, d.indices)
+        if not same:
+            raise ValueError("minutes and metres must hold the same edges in the same order")
+
     @property
     def n_cells(self) -> int:
         """Number of grid-cell nodes (they come first)."""
@@ -151,7 +159,7 @@ class CostGraph:
 
     @property
     def n_nodes(self) -> int:
-        """All nodes: cells, road vertices, attached points."""
+        """All nodes: cells, then road vertices."""
         return len(self.node_x)
 
     @cached_property

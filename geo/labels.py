@@ -41,6 +41,7 @@ __all__ = [
     "bounded_reach",
     "labels_surface",
     "nearest_labels",
+    "pred_nodes",
     "source_seeds",
     "surface_without",
 ]
@@ -107,14 +108,16 @@ class NearestLabels:
     Attributes
     ----------
     source
-        int32 (n_nodes, k): the source (position in ``ids``) of each label, -1 when the
-        node has fewer reachable sources.
+        int16 (int32 above 32,767 sources) (n_nodes, k): the source (position in
+        ``ids``) of each label, -1 when the node has fewer reachable sources.
     minutes
         float32 (n_nodes, k): minutes from the node to that source, its off-road leg
         included; inf for an empty label.  Each row is in increasing order.
     pred
-        int32 (n_nodes, k): the next node on the way to the source, -1 where the node
-        is one of the source's own entry nodes (a seed), -2 for an empty label.
+        uint16 (n_nodes, k): the next node on the way to the source, as its position in
+        the node's row of the graph's CSR matrices (:func:`pred_nodes` turns it into node
+        ids); 65535 where the node is one of the source's own entry nodes (a seed),
+        65534 for an empty label.
     ids
         int64 (n_sources,): the caller's id of each source (e.g. a provider's row).
     x, y
@@ -196,15 +199,30 @@ def nearest_labels(
     source, minutes, pred, _ = _kernels.k_label_dijkstra(
         indptr, indices, weights, seeds.node, seeds.source, seeds.minutes, width, float(limit_min)
     )
+    # compact: sources in 16 bits when they fit, predecessors as row offsets (16 bits)
+    if n < np.iinfo(np.int16).max:
+        source = source.astype(np.int16)
+    if int(np.diff(indptr).max(initial=0)) >= _kernels.NONE_OFFSET:
+        raise ValueError("a graph node has more than 65,533 neighbours; cannot store labels")
     return NearestLabels(
         source=source,
         minutes=minutes,
-        pred=pred,
+        pred=_kernels.pred_offsets(indptr, indices, pred),
         ids=ids,
         x=np.atleast_1d(np.asarray(x, dtype=np.float64)).copy(),
         y=np.atleast_1d(np.asarray(y, dtype=np.float64)).copy(),
         entered=seeds.entered,
     )
+
+
+def pred_nodes(labels: NearestLabels, graph: CostGraph) -> np.ndarray:
+    """The predecessors as node ids (int64; -1 at a seed, -2 for an empty label)."""
+    offsets = np.asarray(labels.pred).astype(np.int64)
+    base = np.asarray(graph.minutes.indptr[:-1], dtype=np.int64)[:, None]
+    inside = offsets < _kernels.NONE_OFFSET
+    out = np.where(offsets == _kernels.SEED_OFFSET, -1, -2).astype(np.int64)
+    out[inside] = np.asarray(graph.minutes.indices)[(base + offsets)[inside]]
+    return out
 
 
 def labels_surface(labels: NearestLabels) -> tuple[np.ndarray, np.ndarray]:

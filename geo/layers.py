@@ -21,7 +21,7 @@ Layout of a layer directory: ``<audience>/<service>/`` per set, one ``.npy`` per
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +32,7 @@ import pandas as pd
 
 from geo.costgraph import CostGraph
 from geo.crs import METRIC_CRS
-from geo.labels import DEFAULT_K, NearestLabels, labels_surface, nearest_labels
+from geo.labels import DEFAULT_K, NearestLabels, labels_surface, nearest_labels, surface_without
 from geo.nearest import providers_offering
 from geo.providers import SERVICES, public_mask
 from geo.store import atomic_dir, load_labels, save_labels
@@ -120,11 +120,13 @@ def compute_sets(
     k: int = DEFAULT_K,
     audiences: Iterable[str] = AUDIENCES,
     workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[tuple[str, str], NearestLabels]:
     """The label sets of every (audience, service) with at least one provider.
 
     Sets are computed ``workers`` at a time in threads (the compiled loop releases the
-    GIL), each about ``k`` Dijkstra passes over the graph.
+    GIL), each about ``k`` Dijkstra passes over the graph; ``progress(done, total)`` is
+    called as each set is done.
     """
     crs = graph.grid.crs if graph.grid.crs is not None else METRIC_CRS
     jobs = []
@@ -141,8 +143,13 @@ def compute_sets(
         key, jx, jy, ids = job
         return key, nearest_labels(graph, jx, jy, k=k, ids=ids)
 
+    out: dict[tuple[str, str], NearestLabels] = {}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return dict(pool.map(run, jobs))
+        for key, labels in pool.map(run, jobs):
+            out[key] = labels
+            if progress is not None:
+                progress(len(out), len(jobs))
+    return out
 
 
 def save_sets(sets: Mapping[tuple[str, str], NearestLabels], directory: str | Path) -> None:
@@ -189,3 +196,18 @@ class Layer:
             minutes = np.where(better, m, minutes)
             nearest = np.where(better, n, nearest)
         return minutes, nearest
+
+    def surface_without(
+        self, service: str, remove_id: int, *, caseworker: bool = False
+    ) -> np.ndarray:
+        """Minutes to the nearest provider of ``service`` per node (float32) when the public
+        provider ``remove_id`` (a row of the public table) is gone: its places fall to
+        their second-nearest label, exactly, without a rebuild."""
+        public = self.sets.get(("public", service))
+        if public is None or not (public.ids == remove_id).any():
+            raise ValueError(f"remove_id={remove_id!r} is no public provider of {service!r}")
+        minutes = surface_without(public, remove_id)
+        if caseworker and ("confidential", service) in self.sets:
+            other, _ = labels_surface(self.sets[("confidential", service)])
+            minutes = np.minimum(minutes, other)
+        return minutes

@@ -183,6 +183,7 @@ def nearest_answer(
     node_class: np.ndarray | None = None,
     with_routes: bool = False,
     method: Literal["labels", "dijkstra"] = "labels",
+    only_ids: Sequence[int] | np.ndarray | None = None,
 ) -> NearestAnswer:
     """Rank the sources of ``sets`` by travel time from (lon, lat) (EPSG:4326).
 
@@ -201,6 +202,9 @@ def nearest_answer(
     method
         ``"labels"`` (a lookup in the labels) or ``"dijkstra"`` (the reference: a full
         Dijkstra from the point, for checks and benchmarks).
+    only_ids
+        Rank these sources of the sets only, however far (a full Dijkstra from the point:
+        the times to the providers a caseworker or a comparison names).
     """
     if not 1 <= k <= 50:
         raise ValueError(f"k must be 1 to 50, got {k}")
@@ -214,10 +218,10 @@ def nearest_answer(
     x, y = to_metric(graph, lon, lat)
     paths = None
     try:
-        if method == "labels":
+        if method == "labels" and only_ids is None:
             ranking = rank_point(graph, sets, x, y, k=k)
         else:
-            ranking, paths = _reference_ranking(graph, sets, x, y, k)
+            ranking, paths = _reference_ranking(graph, sets, x, y, k, only_ids)
     except ValueError as exc:
         if "closed area" not in str(exc):
             raise
@@ -227,9 +231,17 @@ def nearest_answer(
 
 
 def _reference_ranking(
-    graph: CostGraph, sets: Sequence[NearestLabels], x: float, y: float, k: int
+    graph: CostGraph,
+    sets: Sequence[NearestLabels],
+    x: float,
+    y: float,
+    k: int,
+    only_ids: Sequence[int] | np.ndarray | None = None,
 ) -> tuple[Ranking, list[np.ndarray | None]]:
     ids, xs, ys = _union(sets)
+    if only_ids is not None:
+        keep = np.isin(ids, np.asarray(only_ids, dtype=np.int64))
+        ids, xs, ys = ids[keep], xs[keep], ys[keep]
     ranking, paths = rank_by_dijkstra(graph, xs, ys, x, y, ids=ids, k=k)
     # which set each came from (for the route walk): the first set holding the id
     which = np.array([_set_of(sets, i) for i in ranking.ids], dtype=np.int64)

@@ -228,13 +228,13 @@ def walk_route(
     position = int(hit[0])
     classes = node_class if node_class is not None else np.zeros(1, dtype=np.int8)
     width = n_classes if node_class is not None else 1
-    m = graph.metres
+    csr = graph.minutes  # metres share its structure (one entry per edge, same order)
     per_class, worst, seed, nodes, status = _kernels.walk_labels(
         labels.source,
         labels.pred,
-        m.indptr,
-        m.indices,
-        m.data,
+        csr.indptr,
+        csr.indices,
+        graph.metres.data,
         classes,
         int(start_node),
         position,

@@ -51,25 +51,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-_GRAPH_ARRAYS = (
-    "node_x",
-    "node_y",
-    "cell_pace",
-    "min_data",
-    "min_indices",
-    "min_indptr",
-    "m_data",
-    "m_indices",
-    "m_indptr",
-)
+_GRAPH_ARRAYS = ("node_x", "node_y", "cell_pace", "minutes", "metres", "indices", "indptr")
 
 
 def save_graph(graph: CostGraph, directory: str | Path) -> None:
     """Write ``graph`` as a directory: ``meta.json`` (grid, mode) and one ``.npy`` per array.
 
     Plain ``.npy`` files so that :func:`load_graph` can memory-map them: several server
-    processes then share one copy in the page cache.  The directory is replaced whole
-    (written beside it, then renamed), so a reader never sees half a graph.
+    processes then share one copy in the page cache.  Minutes and metres share one CSR
+    structure (metres as float32: centimetres are enough).  The directory is replaced
+    whole (written beside it, then renamed), so a reader never sees half a graph.
     """
     directory = Path(directory)
     g = graph.grid
@@ -89,12 +80,10 @@ def save_graph(graph: CostGraph, directory: str | Path) -> None:
         "node_x": graph.node_x,
         "node_y": graph.node_y,
         "cell_pace": graph.cell_pace,
-        "min_data": graph.minutes.data,
-        "min_indices": graph.minutes.indices,
-        "min_indptr": graph.minutes.indptr,
-        "m_data": graph.metres.data,
-        "m_indices": graph.metres.indices,
-        "m_indptr": graph.metres.indptr,
+        "minutes": graph.minutes.data,
+        "metres": np.asarray(graph.metres.data, dtype=np.float32),
+        "indices": graph.minutes.indices,
+        "indptr": graph.minutes.indptr,
     }
     with atomic_dir(directory) as tmp:
         (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
@@ -127,8 +116,8 @@ def load_graph(directory: str | Path, *, mmap: bool = True) -> CostGraph:
         grid=grid,
         node_x=z["node_x"],
         node_y=z["node_y"],
-        minutes=_csr(z["min_data"], z["min_indices"], z["min_indptr"], n),
-        metres=_csr(z["m_data"], z["m_indices"], z["m_indptr"], n),
+        minutes=_csr(z["minutes"], z["indices"], z["indptr"], n),
+        metres=_csr(z["metres"], z["indices"], z["indptr"], n),
         cell_pace=z["cell_pace"],
         n_road=int(meta["n_road"]),
         mode=str(meta["mode"]),
@@ -172,6 +161,9 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; readers need the usual mode
     try:
         yield tmp
         old = None

@@ -1,4 +1,10 @@
-"""Built layers loaded once (CLI start-up or API lifespan) and the nearest-service answer."""
+"""Built layers loaded once (CLI start-up or API lifespan) and the nearest-service answer.
+
+Per (mode, scenario) a :class:`geo.layers.Layer`: the graph and the label sets, memory
+mapped (several server processes share one copy in the page cache).  A public answer is
+computed from the public sets and the public provider table only; a caseworker's merges
+the confidential sets and says so (``query.includes_confidential``).
+"""
 
 from __future__ import annotations
 
@@ -6,28 +12,22 @@ import gc
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from api.settings import Settings
-from geo.costgraph import CostGraph, attach_points
-from geo.crs import METRIC_CRS
-from geo.nearest import (
-    CLOSED_ORIGIN,
-    NearestAnswer,
-    ProviderTable,
-    RouteIndex,
-    index_routes,
-    nearest_answer,
-)
+from geo.costgraph import CostGraph
+from geo.layers import Layer, load_sets
+from geo.nearest import CLOSED_ORIGIN, NearestAnswer, ProviderTable, nearest_answer
+from geo.routes import node_classes
 from geo.settlements import Gazetteer
-from geo.store import load_graph, load_matrix
-from geo.traveltime import SourceMatrix
+from geo.store import load_graph
 
 __all__ = ["Layers", "NotBuiltError", "answer_nearest", "load_layers", "token_is_valid"]
 
@@ -41,46 +41,59 @@ class Layers:
     """Everything a nearest-service query needs, loaded once."""
 
     manifest: dict
-    providers: gpd.GeoDataFrame  # aligned with the matrix columns
-    graphs: dict[tuple[str, str], CostGraph]
-    matrices: dict[tuple[str, str], SourceMatrix]
+    providers: gpd.GeoDataFrame  # public providers: the rows public label ids point into
+    confidential: gpd.GeoDataFrame  # confidential ones: rows len(providers) + i
+    layers: dict[tuple[str, str], Layer]
     gazetteer: Gazetteer | None = None
     zone: np.ndarray | None = None  # conflict class per grid cell (0 low, 1 elevated, 2 high)
-    #: route totals from every road vertex, per (mode, scenario) (see geo.nearest.RouteIndex)
-    route_index: dict[tuple[str, str], RouteIndex] = field(default_factory=dict)
-    table: ProviderTable | None = None  # the providers as plain records, prepared once
-    _visible: dict[bool, np.ndarray] = field(default_factory=dict, repr=False)
+    public_table: ProviderTable | None = None
+    combined_table: ProviderTable | None = None
 
     def __post_init__(self) -> None:
-        if self.table is None:
-            self.table = ProviderTable.from_frame(self.providers)
+        if self.public_table is None:
+            self.public_table = ProviderTable.from_frame(self.providers)
+        if self.combined_table is None:
+            both = (
+                gpd.GeoDataFrame(
+                    pd.concat([self.providers, self.confidential], ignore_index=True),
+                    geometry="geometry",
+                    crs=self.providers.crs,
+                )
+                if len(self.confidential)
+                else self.providers
+            )
+            self.combined_table = ProviderTable.from_frame(both)
+
+    @property
+    def graphs(self) -> dict[tuple[str, str], CostGraph]:
+        """The graph of every built (mode, scenario)."""
+        return {key: layer.graph for key, layer in self.layers.items()}
 
     @property
     def modes(self) -> list[str]:
-        return sorted({m for m, _ in self.graphs})
+        return sorted({m for m, _ in self.layers})
 
     @property
     def scenarios(self) -> list[str]:
-        return sorted({s for _, s in self.graphs})
+        return sorted({s for _, s in self.layers})
 
-    def visible(self, include_confidential: bool) -> np.ndarray:
-        """Which matrix columns a requester may see (public only without a caseworker token)."""
-        if include_confidential not in self._visible:
-            self._visible[include_confidential] = (
-                np.ones(len(self.providers), bool)
-                if include_confidential
-                else ~self.providers["confidential"].astype(bool).to_numpy()
-            )
-        return self._visible[include_confidential]
+    @property
+    def k(self) -> int:
+        """The most providers an answer can list (labels kept per place by the build)."""
+        return int(self.manifest.get("parameters", {}).get("nearest_k", 5))
+
+    def table(self, include_confidential: bool) -> ProviderTable:
+        """The provider rows a requester's answers may name."""
+        found = self.combined_table if include_confidential else self.public_table
+        assert found is not None  # set in __post_init__
+        return found
 
 
 def load_layers(settings: Settings, *, gazetteer: Gazetteer | None = None) -> Layers:
-    """Load the graphs and memory-mapped matrices of every built (mode, scenario).
+    """Load the graph and the memory-mapped label sets of every built (mode, scenario).
 
-    Also sets up the route index of each (mode, scenario)
-    (:func:`geo.nearest.index_routes`, filled per source on first use) so that a query
-    only walks from the point to the nearest stop.  The loaded objects are then frozen
-    out of the cyclic garbage collector (``gc.freeze``): they live as long as the process.
+    The loaded objects are then frozen out of the cyclic garbage collector
+    (``gc.freeze``): they live as long as the process.
     """
     root = settings.build_dir
     manifest_path = root / "manifest.json"
@@ -88,36 +101,39 @@ def load_layers(settings: Settings, *, gazetteer: Gazetteer | None = None) -> La
         raise NotBuiltError(f"no built layers in {root}; run `orienter build` first")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     providers = gpd.read_parquet(root / "providers.parquet")
-    metric = providers.to_crs(METRIC_CRS)
-    px, py = metric.geometry.x.to_numpy(), metric.geometry.y.to_numpy()
+    confidential_path = root / "providers_confidential.parquet"
+    confidential = (
+        gpd.read_parquet(confidential_path)
+        if confidential_path.is_file()
+        else providers.iloc[0:0].copy()
+    )
     zone_path = root / "conflict" / "zone.npy"
     zone = np.load(zone_path) if zone_path.is_file() else None
-    graphs, matrices, indexes = {}, {}, {}
+    layers: dict[tuple[str, str], Layer] = {}
     for mode in manifest.get("modes", []):
         for scenario in manifest.get("scenarios", []):
             tag = f"{mode}-{scenario}"
-            base = load_graph(root / "graphs" / f"{tag}.npz")
-            graph, _ = attach_points(base, px, py, keep_isolated=True)
-            matrix = load_matrix(root / "matrices" / tag)
-            graphs[(mode, scenario)] = graph
-            matrices[(mode, scenario)] = matrix
-            indexes[(mode, scenario)] = index_routes(graph, matrix, cell_zone=zone)
-    if not graphs:
+            if not (root / "graphs" / tag / "meta.json").is_file():
+                raise NotBuiltError(f"{root} lists {tag} but holds no graph of it; rebuild")
+            graph = load_graph(root / "graphs" / tag)
+            sets = load_sets(root / "labels" / tag)
+            classes = None if zone is None else node_classes(graph, zone)
+            layers[(mode, scenario)] = Layer(graph, sets, classes)
+    if not layers:
         raise NotBuiltError(f"the manifest in {root} lists no built mode; run `orienter build`")
-    layers = Layers(
+    loaded = Layers(
         manifest=manifest,
         providers=providers,
-        graphs=graphs,
-        matrices=matrices,
+        confidential=confidential,
+        layers=layers,
         gazetteer=gazetteer,
         zone=zone,
-        route_index=indexes,
     )
     # Everything loaded so far lives as long as the process: keep it out of the cyclic
     # garbage collector, whose full passes over it stalled a server for ~0.2 s (p99).
     gc.collect()
     gc.freeze()
-    return layers
+    return loaded
 
 
 def token_is_valid(token: str | None, hashes: list[str]) -> bool:
@@ -155,6 +171,7 @@ PUBLIC_FIELDS = (
     "zone_class",
     "route_conflict",
     "scenario_effect",
+    "scenario_effect_code",
     "baseline_travel_time_min",
 )
 
@@ -171,31 +188,32 @@ def answer_nearest(
     include_confidential: bool = False,
     place: dict | None = None,
     routes: bool = False,
-    method: Literal["matrix", "dijkstra"] = "matrix",
+    method: Literal["labels", "dijkstra"] = "labels",
 ) -> dict:
     """The nearest-service answer as plain JSON-ready data.
 
     ``method="dijkstra"`` answers the same question with a full Dijkstra from the point
-    instead of the stored matrix: the reference, for checks and benchmarks only.
+    instead of the labels: the reference, for checks and benchmarks only.
+
+    Raises
+    ------
+    ValueError
+        An unbuilt mode/scenario, or ``k`` above :attr:`Layers.k`.
     """
-    if (mode, scenario) not in layers.graphs:
+    if (mode, scenario) not in layers.layers:
         raise ValueError(
             f"mode/scenario {mode}/{scenario} is not built; built: "
-            f"{', '.join(f'{m}/{s}' for m, s in layers.graphs)}"
+            f"{', '.join(f'{m}/{s}' for m, s in layers.layers)}"
         )
-    visible = layers.visible(include_confidential)
-    found = _run(layers, mode, scenario, lon, lat, visible, service, k, routes, method)
+    if not 1 <= k <= layers.k:
+        raise ValueError(f"k must be 1 to {layers.k} (providers kept per place by the build)")
+    found = _run(layers, mode, scenario, lon, lat, service, k, routes, method, include_confidential)
     table = found.records
     zones = layers.zone is not None
-    effects: list[str] | None = None
+    effects: list[tuple[str, str]] | None = None
     base_times: list[float | None] | None = None
-    if scenario != "baseline" and (mode, "baseline") in layers.graphs and table:
-        ids = {r["id"] for r in table}
-        same = visible & layers.providers["id"].isin(ids).to_numpy()
-        base_found = _run(
-            layers, mode, "baseline", lon, lat, same, service, len(ids), False, method
-        )
-        base = {r["id"]: r for r in base_found.records}
+    if scenario != "baseline" and (mode, "baseline") in layers.layers and table:
+        base = _baseline_of(layers, mode, lon, lat, service, found, method, include_confidential)
         effects = [_scenario_effect(r, base[r["id"]]) for r in table]
         base_times = [base[r["id"]]["travel_time_min"] for r in table]
     results = []
@@ -207,7 +225,7 @@ def answer_nearest(
                 None if w is None else {"worst_class": w, "km_by_class": rec["route_km_by_class"]}
             )
         if effects is not None and base_times is not None:
-            row["scenario_effect"] = effects[i]
+            row["scenario_effect_code"], row["scenario_effect"] = effects[i]
             row["baseline_travel_time_min"] = base_times[i]
         item = {f: row[f] for f in PUBLIC_FIELDS if f in row}
         if routes:
@@ -225,6 +243,7 @@ def answer_nearest(
         "mode": mode,
         "scenario": scenario,
         "k": k,
+        "includes_confidential": bool(include_confidential),
         **found.entry,
     }
     if place is not None:
@@ -245,48 +264,72 @@ def _run(
     scenario: str,
     lon: float,
     lat: float,
-    visible: np.ndarray,
     service: str | None,
     k: int,
     routes: bool,
-    method: Literal["matrix", "dijkstra"],
+    method: Literal["labels", "dijkstra"],
+    include_confidential: bool,
+    only_ids: list[int] | None = None,
 ) -> NearestAnswer:
+    layer = layers.layers[(mode, scenario)]
     return nearest_answer(
-        layers.graphs[(mode, scenario)],
-        layers.matrices[(mode, scenario)],
-        layers.table,
+        layer.graph,
+        layer.visible(service, caseworker=include_confidential),
+        layers.table(include_confidential),
         lon,
         lat,
-        visible=visible,
-        service=service,
         k=k,
-        index=layers.route_index.get((mode, scenario)),
-        cell_zone=layers.zone,
+        node_class=layer.node_class,
         with_routes=routes,
         method=method,
+        only_ids=only_ids,
     )
 
 
-def _scenario_effect(row: dict, base: dict) -> str:
-    """How the scenario changed this provider's route against the baseline."""
+def _baseline_of(
+    layers: Layers,
+    mode: str,
+    lon: float,
+    lat: float,
+    service: str | None,
+    found: NearestAnswer,
+    method: Literal["labels", "dijkstra"],
+    include_confidential: bool,
+) -> dict[str, dict]:
+    """The baseline record of every provider of a scenario answer, by id.
+
+    The baseline's own top-k (a lookup) holds most of them; a provider the scenario
+    brought forward from further down is timed by a full search from the point.
+    """
+    args = (layers, mode, "baseline", lon, lat, service)
+    top = _run(*args, layers.k, False, method, include_confidential)
+    base = {r["id"]: r for r in top.records}  # an unreachable one here is truly unreachable
+    missing = [int(i) for i, r in zip(found.ids, found.records, strict=True) if r["id"] not in base]
+    if missing:
+        extra = _run(*args, len(missing), False, "dijkstra", include_confidential, missing)
+        base.update({r["id"]: r for r in extra.records})
+    return base
+
+
+def _scenario_effect(row: dict, base: dict) -> tuple[str, str]:
+    """How the scenario changed this provider's route against the baseline: a code (for
+    pages to translate) and an English phrase."""
     if not row["reachable"] and row["unreachable_reason"] == CLOSED_ORIGIN:
-        return "unreachable: the point itself lies in a closed high-conflict zone"
+        return "closed_origin", "unreachable: the point itself lies in a closed high-conflict zone"
     if not row["reachable"]:
-        return (
-            "unreachable: every route crosses a closed high-conflict zone"
-            if base["reachable"]
-            else "unreachable in the baseline too"
-        )
+        if base["reachable"]:
+            return "cut_off", "unreachable: every route crosses a closed high-conflict zone"
+        return "unreachable_baseline", "unreachable in the baseline too"
     base_worst = base.get("route_worst_class")
     worst = row.get("route_worst_class")
     if base_worst == "high" and worst != "high":
-        return "rerouted around the high-conflict zone"
+        return "rerouted", "rerouted around the high-conflict zone"
     if (
         base["travel_time_min"] is not None
         and abs(row["travel_time_min"] - base["travel_time_min"]) < 0.05
     ):
-        return "unchanged"
-    return "slower through conflict zones"
+        return "unchanged", "unchanged"
+    return "slower", "slower through conflict zones"
 
 
 def build_dir_ok(path: Path) -> bool:

@@ -3,19 +3,28 @@
 Each step has a key: the SHA-256 of what it depends on (input file hashes and
 parameters).  ``build/manifest.json`` records the key and outputs of every step; a step
 whose key is unchanged and whose outputs exist is skipped.  So a rebuild with unchanged
-inputs takes seconds, and a changed provider file rebuilds the matrices, surfaces and
+inputs takes seconds, and a changed provider file rebuilds the labels, surfaces and
 isochrones but not the graphs.
 
-Confidentiality: the graphs and matrices hold every locatable provider (the caseworker
-API needs them) and stay in the build directory.  Surfaces and isochrones meant for maps
-are written twice: ``public/`` from public providers only, ``all/`` from every provider
-for coverage statistics, which describe access and may count confidential services.
+Per (mode, scenario): the graph (``graphs/<tag>/``, no provider in it), the label sets
+(``labels/<tag>/<audience>/<service>/``: the k nearest providers of every place, see
+:mod:`geo.layers`), the surfaces and allocation rasters, and in the baseline the
+isochrones of every service.
+
+Confidentiality: nothing public may depend on a confidential record.  Public label sets,
+``surfaces/public/``, the isochrones, the loss-of-access tables and ``providers.parquet``
+are computed from public providers only, so they are byte for byte the same whether or
+not the directory holds confidential records.  The confidential sets, ``surfaces/all/``
+(every provider, for caseworkers) and ``providers_confidential.parquet`` serve answers
+given to a caseworker token only.  Only providers whose status enters results
+(``ORIENTER_STATUSES``, default operating and reported) are built.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -26,24 +35,26 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import rasterio
 from rasterio import features
 
 from api.datasets import find_dataset
 from api.settings import Settings
 from geo.boundaries import read_boundaries
 from geo.conflict import clip_to_country, filter_events, read_conflict_events
-from geo.costgraph import attach_points, build_cost_graph, densify_roads
+from geo.costgraph import build_cost_graph, densify_roads
 from geo.crs import METRIC_CRS
 from geo.demand import population_on_grid
 from geo.errors import DataFileError
+from geo.freshness import parse_statuses, status_mask
 from geo.grid import Grid, make_grid
-from geo.nearest import providers_offering
+from geo.layers import Layer, ProviderTables, compute_sets, load_sets, save_sets
 from geo.population import read_population_raster
-from geo.providers import SERVICES, public_providers, read_providers
+from geo.providers import SERVICES, read_providers
 from geo.roads import read_intercity_network, read_road_segments
 from geo.speeds import read_speed_table
-from geo.store import atomic_path, load_graph, load_matrix, save_graph, save_matrix, write_raster
-from geo.traveltime import isochrones, source_time_matrix, surface_from_matrix
+from geo.store import atomic_path, load_graph, save_graph, write_raster
+from geo.traveltime import isochrones
 from geo.zones import (
     DEFAULT_BANDWIDTH_M,
     DEFAULT_EVENT_TYPES,
@@ -70,7 +81,9 @@ SERVICE_KEYS: tuple[str, ...] = ("one_stop_centre", *SERVICES)
 ISOCHRONE_MIN = (30, 60, 120, 300)
 LOSS_THRESHOLDS_MIN = (60, 120, 300)
 GRID_BUFFER_M = 5000.0
-MANIFEST_VERSION = 2
+#: Bump when the label files change meaning (forces a rebuild of the labels).
+LABELS_VERSION = 1
+MANIFEST_VERSION = 3
 
 Progress = Callable[[str, int, int], None]
 
@@ -82,6 +95,15 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _frame_sha256(frame: pd.DataFrame) -> str:
+    """SHA-256 of a provider table's content (its records as JSON, geometry as WKT)."""
+    plain = pd.DataFrame(frame.drop(columns="geometry", errors="ignore")).astype(object)
+    if "geometry" in frame:
+        plain["geometry"] = [None if g is None else g.wkt for g in frame.geometry]
+    text = plain.to_json(orient="records", force_ascii=False, default_handler=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _key(*parts: object) -> str:
@@ -204,10 +226,7 @@ class _Context:
     report: BuildReport
     progress: Progress
     grid: Grid
-    providers: gpd.GeoDataFrame
-    public_mask: np.ndarray
-    px: np.ndarray
-    py: np.ndarray
+    tables: ProviderTables
     inputs: dict
 
 
@@ -234,8 +253,11 @@ def build_all(
     road_kind, road_paths = choose_roads(settings)
     speeds = read_speed_table(settings.speeds, profile=settings.speed_profile)
     providers = read_providers(settings.providers)
-    located = providers[providers.geometry.notna() & ~providers.geometry.is_empty]
-    located = located.reset_index(drop=True)
+    statuses = parse_statuses(settings.statuses, parameter="ORIENTER_STATUSES")
+    located = providers[
+        providers.geometry.notna() & ~providers.geometry.is_empty & status_mask(providers, statuses)
+    ].reset_index(drop=True)
+    public_rows = ProviderTables.split(located).public
     conflict_path = find_dataset(settings, "conflict")
     pop_path = find_dataset(settings, "population_raster")
     inputs = {
@@ -250,11 +272,13 @@ def build_all(
             "sha256": sha256_file(Path(speeds.source)),
             "profile": speeds.profile.name,
         },
+        # what public outputs rest on (public records only: a count or a hash of the whole
+        # file would change with a confidential record); the file's hash keys the cache
         "providers": {
             "path": str(settings.providers.resolve()),
-            "sha256": sha256_file(settings.providers),
-            "located": len(located),
-            "total": len(providers),
+            "public_sha256": _frame_sha256(public_rows),
+            "located_public": len(public_rows),
+            "statuses": list(statuses),
         },
         "conflict": None
         if conflict_path is None
@@ -269,6 +293,7 @@ def build_all(
         "season": settings.season,
         "grid_buffer_m": GRID_BUFFER_M,
         "isochrones_min": list(ISOCHRONE_MIN),
+        "nearest_k": settings.nearest_k,
     }
     manifest.save()
     modes = list(speeds.modes) if modes is None else modes
@@ -314,16 +339,21 @@ def build_all(
     manifest.data["services"] = list(SERVICE_KEYS)
     manifest.save()
 
+    tables = ProviderTables.split(located)
+    for frame in (tables.public, tables.confidential):
+        metric = frame.to_crs(METRIC_CRS)
+        outside = frame["name"][
+            grid.locate(metric.geometry.x.to_numpy(), metric.geometry.y.to_numpy()) < 0
+        ]
+        if len(outside):
+            raise DataFileError(
+                f"{settings.providers}: provider(s) outside the travel-time grid "
+                f"(outside Mali?): {', '.join(map(str, outside.astype(str).tolist()[:5]))}"
+            )
     with atomic_path(root / "providers.parquet") as tmp:
-        located.to_parquet(tmp)
-    metric = located.to_crs(METRIC_CRS)
-    px, py = metric.geometry.x.to_numpy(), metric.geometry.y.to_numpy()
-    outside = located["name"][grid.locate(px, py) < 0].astype(str).tolist()
-    if outside:
-        raise DataFileError(
-            f"{settings.providers}: provider(s) outside the travel-time grid "
-            f"(outside Mali?): {', '.join(map(str, outside[:5]))}"
-        )
+        tables.public.to_parquet(tmp)
+    with atomic_path(root / "providers_confidential.parquet") as tmp:
+        tables.confidential.to_parquet(tmp)
     ctx = _Context(
         settings=settings,
         root=root,
@@ -331,11 +361,8 @@ def build_all(
         report=report,
         progress=tick,
         grid=grid,
-        providers=located,
-        public_mask=located.index.isin(public_providers(located).index),
-        px=px,
-        py=py,
-        inputs=inputs,
+        tables=tables,
+        inputs={**inputs, "_providers_file_sha256": sha256_file(settings.providers)},
     )
     population: list[np.ndarray] = []  # computed once, only if a loss table is rebuilt
 
@@ -353,7 +380,7 @@ def build_all(
         keys: dict[str, str] = {}
         for scenario in scenarios:
             factor = scenario_cell_factor(zones, scenario) if zones is not None else None
-            keys[scenario] = _graph_matrix_surfaces(
+            keys[scenario] = _graph_labels_surfaces(
                 ctx,
                 roads,
                 speeds,
@@ -385,7 +412,7 @@ def build_all(
 def _layer_keys(
     ctx: _Context, mode: str, scenario: str, conflict_key: str | None
 ) -> tuple[str, str, str]:
-    """The cache keys of one (mode, scenario)'s graph, matrix and surfaces."""
+    """The cache keys of one (mode, scenario)'s graph, labels and surfaces."""
     inputs = ctx.inputs
     gkey = _key(
         "graph",
@@ -400,82 +427,94 @@ def _layer_keys(
         scenario,
         conflict_key,
     )
-    mkey = _key("matrix", gkey, inputs["providers"]["sha256"])
-    skey = _key("surfaces", mkey, SERVICE_KEYS, ISOCHRONE_MIN, 2)
-    return gkey, mkey, skey
+    lkey = _key(
+        "labels",
+        gkey,
+        inputs["_providers_file_sha256"],
+        inputs["providers"]["statuses"],
+        ctx.settings.nearest_k,
+        LABELS_VERSION,
+    )
+    skey = _key("surfaces", lkey, SERVICE_KEYS, ISOCHRONE_MIN, 3)
+    return gkey, lkey, skey
 
 
 def _layer_fresh(ctx: _Context, mode: str, scenario: str, conflict_key: str | None) -> bool:
-    """True when the graph, matrix and surfaces of (mode, scenario) on disk match the inputs."""
+    """True when the graph, labels and surfaces of (mode, scenario) on disk match the inputs."""
     tag = f"{mode}-{scenario}"
-    gkey, mkey, skey = _layer_keys(ctx, mode, scenario, conflict_key)
+    gkey, lkey, skey = _layer_keys(ctx, mode, scenario, conflict_key)
     return (
         ctx.manifest.fresh(f"graph:{tag}", gkey, ctx.root)
-        and ctx.manifest.fresh(f"matrix:{tag}", mkey, ctx.root)
+        and ctx.manifest.fresh(f"labels:{tag}", lkey, ctx.root)
         and ctx.manifest.fresh(f"surfaces:{tag}", skey, ctx.root)
     )
 
 
-def _graph_matrix_surfaces(
+def _graph_labels_surfaces(
     ctx: _Context, roads, speeds, mode: str, scenario: str, factor, conflict_key: str | None
 ) -> str:
-    """Graph, per-provider matrix and surfaces of one (mode, scenario); returns the matrix key.
+    """Graph, label sets and surfaces of one (mode, scenario); returns the labels' key.
 
     Nothing is loaded when every output is fresh, so a rebuild with unchanged inputs
     only hashes them.
     """
     tag = f"{mode}-{scenario}"
     root, manifest = ctx.root, ctx.manifest
-    gkey, mkey, skey = _layer_keys(ctx, mode, scenario, conflict_key)
-    gfile, mdir = f"graphs/{tag}.npz", f"matrices/{tag}"
+    gkey, lkey, skey = _layer_keys(ctx, mode, scenario, conflict_key)
+    gdir, ldir = f"graphs/{tag}", f"labels/{tag}"
     if _layer_fresh(ctx, mode, scenario, conflict_key):
-        ctx.report.add(f"graph, matrix, surfaces {tag}", "reused", 0.0)
-        return mkey
+        ctx.report.add(f"graph, labels, surfaces {tag}", "reused", 0.0)
+        return lkey
     t = time.perf_counter()
     if manifest.fresh(f"graph:{tag}", gkey, root):
-        graph = load_graph(root / gfile)
+        graph = load_graph(root / gdir)
         ctx.report.add(f"graph {tag}", "reused", time.perf_counter() - t)
     else:
         graph = build_cost_graph(
             ctx.grid, roads, speeds, mode=mode, season=ctx.settings.season, cell_factor=factor
         )
-        save_graph(graph, root / gfile)
-        manifest.record(f"graph:{tag}", gkey, [gfile], time.perf_counter() - t)
+        save_graph(graph, root / gdir)
+        manifest.record(f"graph:{tag}", gkey, [f"{gdir}/meta.json"], time.perf_counter() - t)
         ctx.report.add(f"graph {tag}", "built", time.perf_counter() - t)
-    attached, ids = attach_points(graph, ctx.px, ctx.py, keep_isolated=True)
     t = time.perf_counter()
-    if manifest.fresh(f"matrix:{tag}", mkey, root):
-        matrix = load_matrix(root / mdir)
-        ctx.report.add(f"matrix {tag}", "reused", time.perf_counter() - t)
+    if manifest.fresh(f"labels:{tag}", lkey, root):
+        sets = load_sets(root / ldir)
+        ctx.report.add(f"labels {tag}", "reused", time.perf_counter() - t)
     else:
 
-        def on_chunk(n: int) -> None:
-            ctx.progress(f"matrix {tag}", n, len(ids))
+        def on_set(done: int, total: int) -> None:
+            ctx.progress(f"labels {tag}", done, total)
 
-        matrix = source_time_matrix(attached, ids, progress=on_chunk)
-        save_matrix(matrix, root / mdir)
-        manifest.record(
-            f"matrix:{tag}",
-            mkey,
-            [f"{mdir}/minutes.npy", f"{mdir}/pred.npy", f"{mdir}/sources.npy"],
-            time.perf_counter() - t,
+        sets = compute_sets(
+            graph, ctx.tables, k=ctx.settings.nearest_k, workers=_workers(), progress=on_set
         )
-        ctx.report.add(f"matrix {tag}", "built", time.perf_counter() - t)
+        save_sets(sets, root / ldir)
+        manifest.record(f"labels:{tag}", lkey, [ldir], time.perf_counter() - t)
+        ctx.report.add(f"labels {tag}", "built", time.perf_counter() - t)
     if not manifest.fresh(f"surfaces:{tag}", skey, root):
-        _write_surfaces(ctx, attached, matrix, mode, scenario, skey)
-    return mkey
+        _write_surfaces(ctx, Layer(graph, sets), mode, scenario, skey)
+    return lkey
 
 
-def _write_surfaces(ctx: _Context, graph, matrix, mode: str, scenario: str, skey: str) -> None:
-    """Surfaces and allocation rasters per audience and service; baseline isochrones."""
+def _workers() -> int:
+    """Label sets computed at once: the machine's cores, at most 4 (each holds ~0.3 GB)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _write_surfaces(ctx: _Context, layer: Layer, mode: str, scenario: str, skey: str) -> None:
+    """Surfaces and allocation rasters per audience and service; baseline isochrones.
+
+    ``public/`` rasters come from the public sets (allocation: rows of providers.parquet);
+    ``all/`` from every set (allocation: rows of the public table then the confidential
+    one), for caseworkers.
+    """
     tag = f"{mode}-{scenario}"
     t = time.perf_counter()
-    providers = ctx.providers
+    graph = layer.graph
     outputs: list[str] = []
-    for audience, allowed in (("public", ctx.public_mask), ("all", np.ones(len(providers), bool))):
+    for audience in ("public", "all"):
         for service in SERVICE_KEYS:
-            cols = np.flatnonzero(allowed & providers_offering(providers, service))
-            minutes, nearest = surface_from_matrix(matrix, cols)
+            minutes, nearest = layer.surface(service, caseworker=audience == "all")
             cells = np.asarray(minutes[: graph.n_cells], dtype=np.float32)
             band = graph.grid.to_raster(np.where(np.isfinite(cells), cells, np.nan), fill=np.nan)
             alloc = graph.grid.to_raster(nearest[: graph.n_cells].astype(np.int32), fill=-1)
@@ -485,7 +524,6 @@ def _write_surfaces(ctx: _Context, graph, matrix, mode: str, scenario: str, skey
                 "service": service,
                 "scenario": scenario,
                 "mode": mode,
-                "providers": len(cols),
                 "audience": audience,
             }
             write_raster(
@@ -495,29 +533,26 @@ def _write_surfaces(ctx: _Context, graph, matrix, mode: str, scenario: str, skey
                 nodata=np.nan,
                 tags=tags,
             )
+            rows = "providers.parquet" + (
+                "" if audience == "public" else " then providers_confidential.parquet"
+            )
             write_raster(
                 ctx.root / f"{base}-allocation.tif",
                 graph.grid,
                 alloc.astype(np.int32),
                 nodata=-1,
-                tags={**tags, "values": "provider row of providers.parquet"},
+                tags={**tags, "values": f"provider row of {rows}"},
             )
             outputs += [f"{base}.tif", f"{base}-allocation.tif"]
-    if scenario == "baseline":  # isochrones of public providers (they reveal locations)
+    if scenario == "baseline":  # each service's isochrones, from its public surface
         frames = []
-        for j in np.flatnonzero(ctx.public_mask):
-            iso = isochrones(graph, matrix.minutes[:, j], ISOCHRONE_MIN)
-            iso.insert(0, "provider_id", providers["id"].iloc[j])
+        for service in SERVICE_KEYS:
+            minutes, _ = layer.surface(service)
+            iso = isochrones(graph, minutes, ISOCHRONE_MIN)
+            iso.insert(0, "service", service)
             frames.append(iso)
         iso_path = f"isochrones/{tag}.parquet"
-        all_iso = (
-            gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
-            if frames
-            else gpd.GeoDataFrame(
-                {"provider_id": [], "threshold_min": []}, geometry=[], crs="EPSG:4326"
-            )
-        )
-        (ctx.root / "isochrones").mkdir(exist_ok=True)
+        all_iso = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
         with atomic_path(ctx.root / iso_path) as tmp:
             all_iso.to_parquet(tmp)
         outputs.append(iso_path)
@@ -555,7 +590,7 @@ def _loss_of_access(
 ) -> None:
     """Population newly beyond 1, 2 and 5 hours per région and cercle; map layer.
 
-    Surfaces come from the matrices ('all' providers: coverage counts every service).
+    Surfaces are the public ones (``surfaces/public/``): these tables are published.
     """
     tag = f"{mode}-{scenario}"
     out = ctx.root / "conflict"
@@ -575,16 +610,12 @@ def _loss_of_access(
     t = time.perf_counter()
     population = get_population()
     n_cells = ctx.grid.n_cells
-    everyone = np.arange(len(ctx.providers))
-    base_m = load_matrix(ctx.root / "matrices" / f"{mode}-baseline")
-    scen_m = load_matrix(ctx.root / "matrices" / tag)
-    surfaces = {}
-    for service in SERVICE_KEYS:
-        cols = everyone[providers_offering(ctx.providers, service)]
-        surfaces[service] = tuple(
-            np.asarray(surface_from_matrix(m, cols)[0][:n_cells], dtype=np.float64)
-            for m in (base_m, scen_m)
+    surfaces = {
+        service: tuple(
+            _public_surface(ctx, f"{service}-{mode}-{s}") for s in ("baseline", scenario)
         )
+        for service in SERVICE_KEYS
+    }
     frames = []
     for level in (1, 2):
         path = find_dataset(ctx.settings, f"adm{level}")
@@ -640,7 +671,7 @@ def _loss_of_access(
         nodata=-1,
         tags={
             "values": "smallest threshold (min) newly exceeded vs baseline, 0 none",
-            "population_source": str(ctx.inputs["population"]["path"]),
+            "population_source": Path(ctx.inputs["population"]["path"]).name,
         },
     )
     ctx.manifest.record(
@@ -650,3 +681,10 @@ def _loss_of_access(
         time.perf_counter() - t,
     )
     ctx.report.add(f"loss of access {tag}", "built", time.perf_counter() - t)
+
+
+def _public_surface(ctx: _Context, name: str) -> np.ndarray:
+    """Minutes per active cell of the built ``surfaces/public/<name>.tif`` (inf: none)."""
+    with rasterio.open(ctx.root / "surfaces" / "public" / f"{name}.tif") as src:
+        band = src.read(1)[ctx.grid.active].astype(np.float64)
+    return np.where(np.isnan(band), np.inf, band)

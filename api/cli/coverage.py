@@ -37,7 +37,7 @@ from api.services.analysis import (
 )
 from api.settings import Settings, get_settings
 from geo.boundaries import read_boundaries
-from geo.costgraph import attach_points
+from geo.costgraph import CostGraph
 from geo.coverage import (
     DEFAULT_THRESHOLDS_MIN,
     assign_cells,
@@ -51,11 +51,12 @@ from geo.demand import DEMAND_MODELS
 from geo.errors import DataFileError, DataValidationError
 from geo.facilities import read_who_facilities
 from geo.grid import Grid
+from geo.labels import labels_surface, nearest_labels
+from geo.layers import Layer, load_sets
 from geo.nearest import providers_offering
 from geo.settlements import read_settlements
-from geo.siting import candidate_reach, site_centres, what_if_add, what_if_remove
-from geo.store import load_graph, load_matrix
-from geo.traveltime import nearest_source_times
+from geo.siting import candidate_reach, site_centres, what_if_add
+from geo.store import load_graph
 
 LEVELS = ("adm1", "adm2", "adm3")
 FORMATS = ("table", "csv", "hxl", "json", "geojson")
@@ -110,25 +111,30 @@ def _facility_surface(
     path = find_dataset(settings, "facilities_who")
     if path is None:
         raise fail(f"no WHO/KEMRI facility list under {settings.data_dir / 'facilities'}")
-    graph_path = settings.build_dir / "graphs" / f"{mode}-{scenario}.npz"
-    if not graph_path.is_file():
-        raise fail(f"{graph_path} is not built; run `orienter build --mode {mode}`")
+    graph = _graph(settings, mode, scenario)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fac = read_who_facilities(path)
     fac = fac.rename(columns={"facility_id": "id"})
     metric = fac.to_crs(METRIC_CRS)
-    graph, ids = attach_points(
-        load_graph(graph_path), metric.geometry.x.to_numpy(), metric.geometry.y.to_numpy()
-    )
-    inside = ids >= 0
+    x, y = metric.geometry.x.to_numpy(), metric.geometry.y.to_numpy()
+    inside = graph.grid.locate(x, y) >= 0
     fac = fac[inside].reset_index(drop=True)
-    minutes, nearest = nearest_source_times(graph, ids[inside])
+    labels = nearest_labels(graph, x[inside], y[inside], k=1)
+    minutes, nearest = labels_surface(labels)
     err_console.print(
         f"{len(fac)} WHO/KEMRI facilities from {path} ({int((~inside).sum())} outside the grid)"
     )
     cells = graph.n_cells
     return minutes[:cells], nearest[:cells].astype(float), fac, np.ones(len(fac), dtype=bool)
+
+
+def _graph(settings: Settings, mode: str, scenario: str) -> CostGraph:
+    """The built graph of (mode, scenario), or a usage error naming the build to run."""
+    path = settings.build_dir / "graphs" / f"{mode}-{scenario}"
+    if not (path / "meta.json").is_file():
+        raise fail(f"{path} is not built; run `orienter build --mode {mode}`")
+    return load_graph(path)
 
 
 def _check_choice(value: str, allowed: tuple[str, ...] | list[str], option: str) -> None:
@@ -201,9 +207,9 @@ def coverage(
 ) -> None:
     """Population within 30 min, 1 h, 2 h and 5 h of a service, per admin unit.
 
-    Every provider counts, confidential ones included (coverage describes access, not
-    locations).  Times are from the built surfaces; people from the build's population
-    raster spread over the travel-time grid.
+    Public providers only: no figure depends on a confidential record.  Times are from
+    the built surfaces; people from the build's population raster spread over the
+    travel-time grid.
     """
     _check_choice(level, LEVELS, "--level")
     _check_choice(fmt, FORMATS, "--format")
@@ -586,25 +592,20 @@ def site(
     if add is not None or remove is not None:
         _what_if(settings, inputs, service, mode, threshold_min, point, remove, as_json, started)
         return
-    graph_path = settings.build_dir / "graphs" / f"{mode}-baseline.npz"
-    if not graph_path.is_file():
-        raise fail(f"{graph_path} is not built; run `orienter build --mode {mode}`")
+    graph = _graph(settings, mode, "baseline")
     cands = _candidates(settings, candidates)
     if cands.empty:
         raise fail(f"--candidates {candidates!r} gave no candidate site")
     providers = inputs.providers
     offering = providers_offering(providers, service)
-    metric = providers.to_crs(METRIC_CRS)
-    graph = load_graph(graph_path)
-    graph, ids = attach_points(
-        graph, metric.geometry.x.to_numpy(), metric.geometry.y.to_numpy(), keep_isolated=True
-    )
+    metric = providers[offering].to_crs(METRIC_CRS)
     cm = cands.to_crs(METRIC_CRS)
     t_solve = time.perf_counter()
     try:
         sites, reach, base = site_centres(
             graph,
-            ids[offering],
+            metric.geometry.x.to_numpy(),
+            metric.geometry.y.to_numpy(),
             cm.geometry.x.to_numpy(),
             cm.geometry.y.to_numpy(),
             inputs.population,
@@ -710,14 +711,11 @@ def _what_if(
             )
         if not offering[j]:
             raise fail(f"--remove {remove!r}: this provider does not offer {service}")
-        mdir = root / "matrices" / f"{mode}-baseline"
-        if not (mdir / "minutes.npy").is_file():
-            raise fail(f"{mdir} is not built; run `orienter build --mode {mode}`")
-        matrix = load_matrix(mdir)
-        cols = np.flatnonzero(offering)
-        sub = np.asarray(matrix.minutes[:n_cells][:, cols], dtype=np.float64)
-        before = sub.min(axis=1) if len(cols) else np.full(n_cells, np.inf)
-        after = what_if_remove(sub, np.arange(len(cols)), int(np.flatnonzero(cols == j)[0]))
+        layer = Layer(
+            _graph(settings, mode, "baseline"), load_sets(root / "labels" / f"{mode}-baseline")
+        )
+        before = np.asarray(layer.surface(service)[0][:n_cells], dtype=np.float64)
+        after = np.asarray(layer.surface_without(service, j)[:n_cells], dtype=np.float64)
         change = {"remove": remove, "name": str(providers.loc[j].get("name", ""))}
     else:
         lon, lat = point
@@ -726,16 +724,13 @@ def _what_if(
             raise fail(f"--add {lon},{lat}: the point is outside Mali")
         before = _read_surface(root, inputs.grid, f"{service}-{mode}-baseline")
         before = np.where(np.isnan(before), np.inf, before).astype(np.float64)
-        graph_path = root / "graphs" / f"{mode}-baseline.npz"
-        if not graph_path.is_file():
-            raise fail(f"{graph_path} is not built; run `orienter build --mode {mode}`")
         reach = candidate_reach(
-            load_graph(graph_path),
+            _graph(settings, mode, "baseline"),
             where.x.to_numpy(),
             where.y.to_numpy(),
             threshold_min=threshold_min,
         )
-        if reach.nodes[0] < 0:
+        if not reach.entered[0]:
             raise fail(f"--add {lon},{lat}: the point cannot join the travel-time graph")
         after = what_if_add(before, reach.times(0))
         change = {"add": [lon, lat]}

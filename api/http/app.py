@@ -362,6 +362,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             swapped = lon_min <= lat <= lon_max and lat_min <= lon <= lat_max
             outside = "lat" if not lat_min <= lat <= lat_max else "lon"
             raise ApiError(422, "swapped" if swapped else "out_of_mali", parameter=outside)
+        if k > lay.k:
+            raise ApiError(422, "k_above_build", parameter="k", limit=lay.k)
         caseworker = is_caseworker(request, authorization)
         try:
             answer = answer_nearest(
@@ -426,8 +428,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> Response:
         """People within 30 min, 1 h, 2 h and 5 h of a service, per administrative unit.
 
-        Confidential providers count in the access figures but are never named: the
-        nearest provider of a unit is the public one nearest to most of its people.
+        Public providers only: no figure depends on a confidential record.  The nearest
+        provider of a unit is the public one nearest to most of its people.
         """
         analysis: Analysis | None = request.app.state.analysis
         if analysis is None:
@@ -495,7 +497,7 @@ def _coverage_meta(meta: dict, manifest: dict, source: str) -> dict:
     out = {k: v for k, v in meta.items() if k not in hidden}  # confidential ones too
     out["population_source"] = source
     out["population_sha256"] = (inputs.get("population") or {}).get("sha256")
-    out["confidential_counted"] = True
+    out["confidential_counted"] = False
     people = (
         "people of the population raster shared among its settlements"
         if meta.get("demand") == "settlements"
@@ -505,7 +507,7 @@ def _coverage_meta(meta: dict, manifest: dict, source: str) -> dict:
         people += f", calibrated to {meta.get('population_table')}"
     out["figures"] = (
         f"{people}; minutes from the built travel-time surfaces (nearest provider of the "
-        "service, confidential ones included); nearest_provider_* names the public "
+        "service, public providers only); nearest_provider_* names the public "
         "provider nearest to most of the unit's people"
     )
     return out

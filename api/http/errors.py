@@ -61,6 +61,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "not_string": "{parameter} doit être un texte",
         "too_small": "{parameter} doit être supérieur ou égal à {limit}",
         "too_large": "{parameter} doit être inférieur ou égal à {limit}",
+        "k_above_build": (
+            "k doit être au plus {limit} : la construction garde {limit} prestataires par lieu "
+            "et par service (ORIENTER_NEAREST_K)"
+        ),
         "above": "{parameter} doit être strictement supérieur à {limit}",
         "below": "{parameter} doit être strictement inférieur à {limit}",
         "too_short": "{parameter} doit contenir au moins {limit} caractère(s)",
@@ -96,6 +100,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "not_string": "{parameter} must be text",
         "too_small": "{parameter} must be at least {limit}",
         "too_large": "{parameter} must be at most {limit}",
+        "k_above_build": (
+            "k must be at most {limit}: the build keeps {limit} providers per place and "
+            "service (ORIENTER_NEAREST_K)"
+        ),
         "above": "{parameter} must be greater than {limit}",
         "below": "{parameter} must be less than {limit}",
         "too_short": "{parameter} must hold at least {limit} character(s)",

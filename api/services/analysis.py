@@ -28,11 +28,10 @@ in the unit), and ``max_class`` (highest conflict class of the unit) when the bu
 holds a conflict summary.  Figures are rounded as published: people to 1, shares to
 1e-4, minutes to 1.
 
-Confidential providers (shelters, safe houses) count in the access figures, since
-they describe access, not locations; they are never named, counted per unit or used
-as "nearest provider" (names come from the build's public allocation surface).
-``meta["providers"]`` counts every provider of the service, confidential ones included
-(what the access figures rest on): public outputs show ``meta["providers_public"]``.
+Every figure is computed from public providers only: a confidential provider (shelter,
+safe house) changes no table, ranking or count, since aggregates over small units would
+locate it (``inputs.providers`` holds the public rows of the build).  Caseworker code
+paths may ask :meth:`Analysis.surface` for every provider's surface explicitly.
 
 Errors: :class:`ChoiceError` (a ``ValueError`` naming the parameter and the allowed
 values) for an unknown level, service, mode or scenario; ``api.build.layers.NotBuiltError``
@@ -270,7 +269,7 @@ def demand_meta(inputs: AnalysisInputs) -> dict:
     }
 
 
-def read_surface(root: Path, grid: Grid, name: str, *, audience: str = "all") -> np.ndarray:
+def read_surface(root: Path, grid: Grid, name: str, *, audience: str = "public") -> np.ndarray:
     """Values of the built raster ``surfaces/<audience>/<name>.tif`` per active cell."""
     path = root / "surfaces" / audience / f"{name}.tif"
     if not path.is_file():
@@ -389,18 +388,24 @@ class Analysis:
                 )
             return self._provider_unit[level]
 
-    def surface(self, service: str, mode: str, scenario: str) -> tuple[np.ndarray, np.ndarray]:
-        """Minutes to the nearest provider (all providers; ``inf`` unreachable) and the
-        nearest *public* provider's row of ``inputs.providers`` (-1 none) per active cell."""
+    def surface(
+        self, service: str, mode: str, scenario: str, *, caseworker: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Minutes to the nearest provider (``inf`` unreachable) and the nearest public
+        provider's row of ``inputs.providers`` (-1 none) per active cell.
+
+        Public providers only, unless ``caseworker``: then every provider, confidential
+        ones included (``surfaces/all/``; for answers given to a caseworker token only).
+        """
         self.check(service=service, mode=mode, scenario=scenario)
-        key = (service, mode, scenario)
+        key = (service, mode, scenario, caseworker)
         with self._lock:
             if key in self._surfaces:
                 self._surfaces.move_to_end(key)
                 return self._surfaces[key]
             root, grid = self.settings.build_dir, self.inputs.grid
             name = f"{service}-{mode}-{scenario}"
-            minutes = read_surface(root, grid, name)
+            minutes = read_surface(root, grid, name, audience="all" if caseworker else "public")
             minutes = np.where(np.isnan(minutes), np.inf, minutes)
             alloc = np.asarray(
                 read_surface(root, grid, f"{name}-allocation", audience="public"), dtype=np.int64

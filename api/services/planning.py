@@ -33,13 +33,13 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from api.build.layers import Layers, NotBuiltError, token_is_valid
 from api.build.pipeline import SERVICE_KEYS
 from api.datasets import find_dataset
-from api.services.analysis import Analysis, public_mask
+from api.services.analysis import Analysis
 from api.settings import Settings
 from geo.crs import METRIC_CRS
 from geo.errors import DataFileError
 from geo.facilities import read_who_facilities
 from geo.nearest import providers_offering
-from geo.siting import CandidateReach, candidate_reach, greedy_sites, what_if_add, what_if_remove
+from geo.siting import CandidateReach, candidate_reach, greedy_sites, what_if_add
 from web.i18n import choose_lang, translate
 
 __all__ = [
@@ -61,8 +61,8 @@ LEVELS: tuple[str, ...] = ("adm1", "adm2", "adm3")
 SITING_FACILITY_TYPES = ("csref", "hospital", "regional_hospital", "university_hospital")
 MAX_SITES = 10
 NOTE = (
-    "people within the threshold count every provider, confidential ones included (access, "
-    "not locations); existing_providers counts public providers only"
+    "people within the threshold count public providers only, unless includes_confidential "
+    "(answers to a caseworker token); existing_providers counts public providers only"
 )
 
 
@@ -87,9 +87,12 @@ class Planner:
     def population(self) -> np.ndarray:
         return self.analysis.inputs.population
 
-    def surface(self, service: str, mode: str, scenario: str) -> np.ndarray:
-        """Minutes per active cell to the nearest provider of ``service`` (every provider)."""
-        minutes, _ = self.analysis.surface(service, mode, scenario)
+    def surface(
+        self, service: str, mode: str, scenario: str, *, caseworker: bool = False
+    ) -> np.ndarray:
+        """Minutes per active cell to the nearest provider of ``service``: public providers,
+        or every provider for a caseworker."""
+        minutes, _ = self.analysis.surface(service, mode, scenario, caseworker=caseworker)
         return np.asarray(minutes, dtype=np.float64)
 
     def reach(self, layers: Layers, mode: str, scenario: str, threshold_min: float):
@@ -233,12 +236,15 @@ def _fail(
 CONFIDENTIAL_SERVICES = ("shelter",)
 
 
+def _is_caseworker(request: Request, authorization: str | None) -> bool:
+    """True when a valid caseworker token comes with the request."""
+    token = authorization[7:] if authorization and authorization.startswith("Bearer ") else None
+    return token_is_valid(token, request.app.state.settings.caseworker_token_hashes)
+
+
 def _guard_confidential_service(request: Request, service: str, authorization: str | None) -> None:
     """403 unless a caseworker token comes with a planning question about shelters."""
-    if service not in CONFIDENTIAL_SERVICES:
-        return
-    token = authorization[7:] if authorization and authorization.startswith("Bearer ") else None
-    if not token_is_valid(token, request.app.state.settings.caseworker_token_hashes):
+    if service in CONFIDENTIAL_SERVICES and not _is_caseworker(request, authorization):
         raise _fail(request, 403, "err_confidential_service", parameter="service")
 
 
@@ -338,17 +344,18 @@ def what_if(
     if (add is None) == (remove is None):
         raise _fail(request, 422, "err_add_or_remove", parameter="add")
     plan = planner(request)
+    caseworker = _is_caseworker(request, authorization)
     try:
-        before = plan.surface(service, mode, scenario)
+        before = plan.surface(service, mode, scenario, caseworker=caseworker)
     except DataFileError as exc:
         raise _fail(request, 503, "err_not_built") from exc
-    providers = lay.providers
+    providers = lay.providers  # public providers only
     offering = providers_offering(providers, service)
     if remove is not None:
         ids = providers["id"].astype(str).to_numpy()
-        hit = np.flatnonzero((ids == remove) & public_mask(providers) & offering)
+        hit = np.flatnonzero((ids == remove) & offering)
         if len(hit) == 0:
-            allowed = sorted(ids[public_mask(providers) & offering])
+            allowed = sorted(ids[offering])
             raise _fail(
                 request,
                 422,
@@ -359,14 +366,9 @@ def what_if(
                 allowed_text=", ".join(allowed) or "–",
             )
         j = int(hit[0])
-        cols = np.flatnonzero(offering)
-        n_cells = len(before)
-        matrix = lay.matrices[(mode, scenario)]
-        sub = np.asarray(matrix.minutes[:n_cells][:, cols], dtype=np.float64)
-        after = what_if_remove(sub, np.arange(len(cols)), int(np.flatnonzero(cols == j)[0]))
-        # the built surface and the matrix agree up to float32; start from the matrix so
-        # that a removal can only lower the figure
-        before = sub.min(axis=1) if len(cols) else np.full(n_cells, np.inf)
+        layer = lay.layers[(mode, scenario)]
+        without = layer.surface_without(service, j, caseworker=caseworker)
+        after = np.asarray(without[: len(before)], dtype=np.float64)
         change: dict[str, Any] = {"remove": remove, "name": str(providers["name"].iloc[j])}
     else:
         lon, lat = _parse_point(request, str(add), plan)
@@ -377,7 +379,7 @@ def what_if(
             where.y.to_numpy(),
             threshold_min=threshold_min,
         )
-        if reach.nodes[0] < 0:
+        if not reach.entered[0]:
             raise _fail(request, 422, "err_add_unreachable", parameter="add")
         after = what_if_add(before, reach.times(0))
         change = {"add": [round(lon, 5), round(lat, 5)]}
@@ -400,7 +402,8 @@ def what_if(
             "level": level,
             **change,
             # public ones only: a count would tell that confidential ones exist
-            "existing_providers": int((offering & public_mask(providers)).sum()),
+            "existing_providers": int(offering.sum()),
+            "includes_confidential": caseworker,
             "note": NOTE,
             "population_source": plan.analysis.inputs.population_source,
             "population_total": round(total),
@@ -442,8 +445,9 @@ def site(
     plan = planner(request)
     if plan.candidates.empty:
         raise _fail(request, 503, "err_no_candidates")
+    caseworker = _is_caseworker(request, authorization)
     try:
-        before = plan.surface(service, mode, scenario)
+        before = plan.surface(service, mode, scenario, caseworker=caseworker)
     except DataFileError as exc:
         raise _fail(request, 503, "err_not_built") from exc
     reach = plan.reach(lay, mode, scenario, threshold_min)
@@ -473,9 +477,8 @@ def site(
             "mode": mode,
             "scenario": scenario,
             "threshold_min": threshold_min,
-            "existing_providers": int(
-                (providers_offering(lay.providers, service) & public_mask(lay.providers)).sum()
-            ),
+            "existing_providers": int(providers_offering(lay.providers, service).sum()),
+            "includes_confidential": caseworker,
             "note": NOTE,
             "candidates": "WHO/KEMRI: " + ", ".join(SITING_FACILITY_TYPES),
             "n_candidates": len(plan.candidates),

@@ -26,6 +26,7 @@ from geo.labels import (
     bounded_reach,
     labels_surface,
     nearest_labels,
+    pred_nodes,
     source_seeds,
     surface_without,
 )
@@ -138,9 +139,10 @@ def test_predecessors_lead_to_the_source_at_the_labelled_time(net):
     labels = nearest_labels(graph, x, y, k=k)
     m = graph.minutes.tocsr()
     seeds = source_seeds(graph, x, y)
+    pred = pred_nodes(labels, graph)
     for n in range(graph.n_nodes):
         for slot in np.flatnonzero(labels.source[n] >= 0):
-            s, p = labels.source[n, slot], labels.pred[n, slot]
+            s, p = labels.source[n, slot], pred[n, slot]
             if p == -1:  # a seed: the label is the source's own leg to this node
                 legs = seeds.minutes[(seeds.source == s) & (seeds.node == n)]
                 assert labels.minutes[n, slot] == pytest.approx(legs.min(), rel=1e-5)
