@@ -59,11 +59,16 @@ def osm_format(file: Path) -> str:
 
 
 def _collect_ways(file: Path, fmt: str, classes: frozenset[str] | None) -> RawWays:
-    """Stream ``file`` once and keep the road ways with their node ids and locations."""
+    """Stream ``file`` once and keep the road ways with their node ids and locations.
+
+    The per-node work is three attribute reads and three appends to typed arrays; the
+    verdict on a way's tags is computed once per distinct (highway, area, surface) triple.
+    """
     import osmium
 
     raw = RawWays(fixed_point=True)
     refs, xs, ys = raw.refs.append, raw.x.append, raw.y.append
+    verdicts: dict[tuple[str | None, str | None, str | None], tuple[str, int] | None] = {}
     processor = (
         osmium.FileProcessor(osmium.io.File(str(file), fmt), osmium.osm.NODE | osmium.osm.WAY)
         .with_locations("flex_mem")
@@ -74,7 +79,14 @@ def _collect_ways(file: Path, fmt: str, classes: frozenset[str] | None) -> RawWa
         if not isinstance(way, osmium.osm.Way):  # pragma: no cover - filtered out above
             continue
         raw.n_highway_ways += 1
-        kept = classify_way(way.tags, classes)
+        tags = way.tags
+        key = (tags.get("highway"), tags.get("area"), tags.get("surface"))
+        if key in verdicts:
+            kept = verdicts[key]
+        else:
+            kept = verdicts[key] = classify_way(
+                {"highway": key[0], "area": key[1], "surface": key[2]}, classes
+            )
         if kept is None:
             continue
         for node in way.nodes:
