@@ -15,6 +15,7 @@ from api import (
     cli_map,
     cli_places,
     cli_providers,
+    cli_roads,
 )
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.add_typer(
 )
 app.add_typer(cli_places.app, name="places", help="Search the settlements gazetteer.")
 app.add_typer(cli_conflict.app, name="conflict", help="Conflict zones and summaries.")
+app.add_typer(cli_roads.app, name="roads", help="Export the road graph (GraphML, GeoPackage).")
 app.command("build")(cli_engine.build)
 app.command("nearest")(cli_engine.nearest)
 app.command("serve")(cli_engine.serve)
