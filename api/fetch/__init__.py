@@ -25,6 +25,7 @@ from api.fetch.catalogue import CATALOGUE, select_sources
 from api.fetch.files import ChecksumError, FetchError
 from api.fetch.manifest import MANIFEST_NAME, Manifest
 from api.fetch.outcome import Outcome, Status
+from api.fetch.plan import Action, CatalogueEntry, PlannedStep, list_catalogue, plan_fetch
 from api.fetch.publishers import resolve_geoboundaries, resolve_hdx
 from api.fetch.run import USER_AGENT, fetch_sources, missing_required
 from api.fetch.sources import Resolved, Source
@@ -48,12 +49,15 @@ __all__ = [
     "MANIFEST_NAME",
     "UCDP_GED_VERSION",
     "USER_AGENT",
+    "Action",
+    "CatalogueEntry",
     "ChecksumError",
     "Expected",
     "FetchError",
     "FetchOptions",
     "Manifest",
     "Outcome",
+    "PlannedStep",
     "Resolved",
     "Source",
     "Status",
@@ -62,7 +66,9 @@ __all__ = [
     "copy_file",
     "download_file",
     "fetch_sources",
+    "list_catalogue",
     "missing_required",
+    "plan_fetch",
     "resolve_geoboundaries",
     "resolve_hdx",
     "select_sources",

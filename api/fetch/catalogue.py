@@ -11,6 +11,13 @@ from api.fetch.unpack import UCDP_GED_VERSION, unpack_ucdp_mali, unpack_who_mali
 __all__ = ["CATALOGUE", "select_sources"]
 
 
+#: Why the versioned downloads carry no pinned SHA-256 (see Source.sha256_unknown).
+_NO_COPY = (
+    "not pinned: the publisher's digest is not published, and the copy Orienter was "
+    "developed with holds {have} ({folder}/SOURCE.md), not {what}, so its SHA-256 could "
+    "not be taken; the first download's SHA-256 is recorded in the manifest and later "
+    "downloads must match it"
+)
 _GB_LICENCE = "CC BY 4.0 (geoBoundaries gbOpen; source DNCT Mali / UN OCHA)"
 _GB_COMMIT = "9469f09"  # the build the API pointed to in 2025; used only when the API is down
 
@@ -60,6 +67,11 @@ CATALOGUE: tuple[Source, ...] = (
         url="https://data.worldpop.org/GIS/Population/Global_2000_2020_1km/2020/MLI/"
         "mli_ppp_2020_1km_Aggregated.tif",
         stable=True,
+        sha256_unknown=_NO_COPY.format(
+            what="WorldPop's 1 km file",
+            have="a 10 arc-minute density grid aggregated and clipped from another copy",
+            folder="population",
+        ),
     ),
     Source(
         key="roads_osm",
@@ -82,6 +94,11 @@ CATALOGUE: tuple[Source, ...] = (
         url="https://www.who.int/malaria/areas/surveillance/who-cds-gmp-2019-01-eng.xlsx",
         download_name="who-cds-gmp-2019-01-eng.xlsx",
         stable=True,
+        sha256_unknown=_NO_COPY.format(
+            what="WHO's spreadsheet",
+            have="the Mali rows converted from an R package's copy",
+            folder="facilities",
+        ),
         unpack=unpack_who_mali,
         on_failure=(
             "WHO has reorganised its site since 2019; if this address no longer works, get "
@@ -113,6 +130,11 @@ CATALOGUE: tuple[Source, ...] = (
         url=f"https://ucdp.uu.se/downloads/ged/ged{UCDP_GED_VERSION}-csv.zip",
         download_name=f"ged{UCDP_GED_VERSION}-csv.zip",
         stable=True,
+        sha256_unknown=_NO_COPY.format(
+            what=f"UCDP's ged{UCDP_GED_VERSION}-csv.zip",
+            have="no UCDP file at all (an ACLED stand-in)",
+            folder="conflict",
+        ),
         unpack=unpack_ucdp_mali,
     ),
     Source(

@@ -131,10 +131,10 @@ class _Run:
         url = self.rewrite(resolved.url)
         folder = self.data_dir / source.folder
         dest = folder / (resolved.download_name if resolved.unpack else resolved.filename)
-        expected: Expected | None = None
-        if source.checksum_url:
+        expected: Expected | None = source.pin()
+        if expected is None and source.checksum_url:
             expected = read_md5(self.client, self.rewrite(source.checksum_url))
-        elif source.stable:
+        elif expected is None and source.stable:
             rec = self.manifest.files.get(rel(self.data_dir, dest))
             if rec and rec.get("url") == resolved.url and rec.get("sha256"):
                 expected = Expected("sha256", rec["sha256"], f"the manifest ({rec['date']})")
@@ -162,7 +162,7 @@ class _Run:
         outputs = self.unpack(source, resolved, dest) if resolved.unpack else [dest]
         if transfer.restarted:
             notes.append("the server ignored the resume request; downloaded again from the start")
-        notes.append(_verification(transfer))
+        notes.append(_verification(transfer, source))
         status = Status.RESUMED if transfer.resumed else Status.DOWNLOADED
         return Outcome(source.key, status, _msg(outputs, notes, transfer), tuple(outputs))
 
@@ -186,6 +186,8 @@ class _Run:
         for src, is_artefact in found:
             dest = folder / src.name
             expected = mirror_expected(mirror, src, mirror_manifest)
+            if source.sha256 is not None and src.name == source.publisher_file:
+                expected = source.pin()
             transfer = copy_file(
                 src, dest, expected=expected, options=self.options, progress=self.progress
             )
@@ -202,13 +204,18 @@ class _Run:
                 outputs.extend(self.unpack(source, static, dest))
             else:
                 outputs.append(dest)
-        notes.append(_verification(transfers[0]))
+        notes.append(_verification(transfers[0], source))
         return Outcome(source.key, Status.COPIED, _msg(outputs, notes, *transfers), tuple(outputs))
 
 
-def _verification(transfer: Transfer) -> str:
+def _verification(transfer: Transfer, source: Source) -> str:
     if transfer.verified_by:
         return f"verified against {transfer.verified_by}"
+    if source.stable:
+        return (
+            f"first copy of a versioned file with no pinned SHA-256: its SHA-256 "
+            f"{transfer.sha256} is recorded in the manifest and later downloads must match it"
+        )
     return "no published checksum: sha256 recorded in the manifest"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,8 +10,11 @@ from pathlib import Path
 import httpx
 
 from api.fetch.files import FetchError
+from api.fetch.transfer import Expected
 
 __all__ = ["Resolved", "Resolver", "Source", "Unpacker"]
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,14 @@ class Source:
     stable : bool
         The URL always serves the same bytes (versioned file), so a re-download must match
         the SHA-256 the manifest recorded.
+    sha256 : str or None
+        SHA-256 (64 lowercase hex digits) of the publisher's file, pinned in code: every
+        download and every mirror copy of that file (``download_name``, before unpacking)
+        must match it, from the first one on.
+    sha256_unknown : str or None
+        For a versioned file without ``sha256``: why its hash could not be pinned.  The
+        first download's SHA-256 is then recorded in the manifest and later downloads must
+        match it (trust on first download).
     unpack : callable or None
         ``unpack(artefact, folder) -> [final files]``: extraction or filtering step.
     alternatives : tuple of str
@@ -106,6 +118,25 @@ class Source:
     manual: str | None = None
     on_failure: str | None = None
     default: bool = True
+    sha256: str | None = None
+    sha256_unknown: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.sha256 is not None and not _SHA256.fullmatch(self.sha256):
+            raise ValueError(
+                f"{self.key}: sha256 must be 64 lowercase hex digits, got {self.sha256!r}"
+            )
+
+    @property
+    def publisher_file(self) -> str:
+        """The publisher's own file name (what ``sha256`` is the digest of)."""
+        return self.download_name or self.filename
+
+    def pin(self) -> Expected | None:
+        """The pinned SHA-256 as an expected checksum, or None."""
+        if self.sha256 is None:
+            return None
+        return Expected("sha256", self.sha256, "the SHA-256 pinned in Orienter's catalogue")
 
     def static(self) -> Resolved:
         """The source as it stands without asking an API."""
