@@ -34,7 +34,7 @@ from api.fetch import (
     plan_fetch,
     select_sources,
 )
-from api.settings import get_settings
+from api.settings import Settings, get_settings
 
 app = typer.Typer(help="Data commands.", no_args_is_help=True)
 
@@ -106,7 +106,13 @@ def _show_entry(entry: CatalogueEntry) -> None:
 
 
 def _list_and_plan(
-    settings, keys, *, listing: bool, from_dir: Path | None, force: bool, mirror_url: str | None
+    settings: Settings,
+    keys: list[str] | None,
+    *,
+    listing: bool,
+    from_dir: Path | None,
+    force: bool,
+    mirror_url: str | None,
 ) -> None:
     """``--list`` and ``--dry-run``: print, touch nothing, exit 0."""
     try:
@@ -145,6 +151,42 @@ def _show(outcome: Outcome) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _run_fetch(
+    settings: Settings,
+    keys: list[str] | None,
+    *,
+    force: bool,
+    from_dir: Path | None,
+    mirror_url: str | None,
+) -> list[Outcome]:
+    """Fetch with byte progress bars, printing one line per source."""
+    console.print(f"Data directory: {settings.data_dir}", highlight=False, soft_wrap=True)
+    outcomes: list[Outcome] = []
+    try:
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar:
+            for outcome in fetch_sources(
+                settings,
+                keys=keys,
+                force=force,
+                mirror_dir=from_dir,
+                mirror_url=mirror_url,
+                progress=_RichTransfer(bar),
+            ):
+                outcomes.append(outcome)
+                _show(outcome)
+    except FetchError as exc:  # unreadable manifest
+        raise fail(str(exc)) from exc
+    return outcomes
 
 
 @app.command("fetch")
@@ -219,30 +261,7 @@ def fetch(
             settings, keys, listing=listing, from_dir=from_dir, force=force, mirror_url=mirror_url
         )
         return
-    console.print(f"Data directory: {settings.data_dir}", highlight=False, soft_wrap=True)
-    outcomes: list[Outcome] = []
-    try:
-        with Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-        ) as bar:
-            for outcome in fetch_sources(
-                settings,
-                keys=keys,
-                force=force,
-                mirror_dir=from_dir,
-                mirror_url=mirror_url,
-                progress=_RichTransfer(bar),
-            ):
-                outcomes.append(outcome)
-                _show(outcome)
-    except FetchError as exc:  # unreadable manifest
-        raise fail(str(exc)) from exc
+    outcomes = _run_fetch(settings, keys, force=force, from_dir=from_dir, mirror_url=mirror_url)
     failed = [o.key for o in outcomes if o.failed]
     missing = missing_required(settings, keys)
     if failed or missing:

@@ -150,6 +150,64 @@ def _check_lines(file: Path, layer: str, geometry: gpd.GeoSeries) -> np.ndarray:
     return empty
 
 
+def _schema_table(
+    frame: gpd.GeoDataFrame, class_col: str | None, columns: list[str]
+) -> tuple[gpd.GeoDataFrame, np.ndarray, list[str]]:
+    """Class, paved and way id of every feature (2D lines); which are not roads, and their
+    class values."""
+    road_class = (
+        pd.Series(
+            [road_class_from_highway(c) for c in frame[class_col]], index=frame.index, dtype=object
+        )
+        if class_col is not None
+        else pd.Series("unknown", index=frame.index, dtype=object)
+    )
+    not_roads = road_class.isna().to_numpy()
+    dropped_classes = sorted({str(c) for c in frame.loc[not_roads, class_col]}) if class_col else []
+    osm_col = _find_column(columns, "osm_way_id") or _find_column(columns, "osm_id")
+    table = gpd.GeoDataFrame(
+        {
+            "road_class": road_class,
+            "paved": _paved_column(frame),
+            "osm_way_id": (
+                pd.to_numeric(frame[osm_col], errors="coerce").astype("Int64")
+                if osm_col
+                else pd.array([None] * len(frame), dtype="Int64")
+            ),
+        },
+        geometry=shapely.force_2d(frame.geometry.to_numpy()),
+        crs=GEOGRAPHIC_CRS,
+        index=frame.index,
+    )
+    return table, not_roads, dropped_classes
+
+
+def _to_schema(file: Path, table: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:
+    """Node ids from the line ends, lengths, and the road schema's columns."""
+    geoms = table.geometry.to_numpy()
+    coords = shapely.get_coordinates(geoms)
+    if (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
+        raise DataFileError(
+            f"{file}: coordinates outside lon/lat ranges; the layer's CRS is wrong or missing "
+            "(set it, e.g. with ogr2ogr -a_srs)"
+        )
+    first = shapely.get_coordinates(shapely.get_point(geoms, 0))
+    last = shapely.get_coordinates(shapely.get_point(geoms, -1))
+    ids = _node_ids_from_coords(
+        np.concatenate([first[:, 0], last[:, 0]]), np.concatenate([first[:, 1], last[:, 1]])
+    )
+    return roads_frame(
+        u=ids[: len(geoms)],
+        v=ids[len(geoms) :],
+        road_class=table["road_class"].to_numpy(),
+        paved=table["paved"].array,
+        geometry=geoms,
+        source=source,
+        osm_way_id=table["osm_way_id"].array,
+        osm_id_dtype="Int64",
+    ).reset_index(drop=True)
+
+
 def read_line_roads(
     path: str | os.PathLike[str],
     *,
@@ -217,30 +275,7 @@ def read_line_roads(
     elif frame.crs != GEOGRAPHIC_CRS:
         frame = frame.to_crs(GEOGRAPHIC_CRS)
 
-    road_class = (
-        pd.Series(
-            [road_class_from_highway(c) for c in frame[class_col]], index=frame.index, dtype=object
-        )
-        if class_col is not None
-        else pd.Series("unknown", index=frame.index, dtype=object)
-    )
-    not_roads = road_class.isna().to_numpy()
-    dropped_classes = sorted({str(c) for c in frame.loc[not_roads, class_col]}) if class_col else []
-    osm_col = _find_column(columns, "osm_way_id") or _find_column(columns, "osm_id")
-    table = gpd.GeoDataFrame(
-        {
-            "road_class": road_class,
-            "paved": _paved_column(frame),
-            "osm_way_id": (
-                pd.to_numeric(frame[osm_col], errors="coerce").astype("Int64")
-                if osm_col
-                else pd.array([None] * len(frame), dtype="Int64")
-            ),
-        },
-        geometry=shapely.force_2d(frame.geometry.to_numpy()),
-        crs=GEOGRAPHIC_CRS,
-        index=frame.index,
-    )
+    table, not_roads, dropped_classes = _schema_table(frame, class_col, columns)
     table = table[~empty & ~not_roads].explode(index_parts=False)
     geoms = table.geometry.to_numpy()
     degenerate = (shapely.get_num_coordinates(geoms) < 2) | (shapely.length(geoms) == 0)
@@ -256,25 +291,4 @@ def read_line_roads(
     if table.empty:
         raise DataFileError(f"{file}: layer {layer_name!r} has no road lines left to read")
 
-    geoms = table.geometry.to_numpy()
-    coords = shapely.get_coordinates(geoms)
-    if (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
-        raise DataFileError(
-            f"{file}: coordinates outside lon/lat ranges; the layer's CRS is wrong or missing "
-            "(set it, e.g. with ogr2ogr -a_srs)"
-        )
-    first = shapely.get_coordinates(shapely.get_point(geoms, 0))
-    last = shapely.get_coordinates(shapely.get_point(geoms, -1))
-    ids = _node_ids_from_coords(
-        np.concatenate([first[:, 0], last[:, 0]]), np.concatenate([first[:, 1], last[:, 1]])
-    )
-    return roads_frame(
-        u=ids[: len(geoms)],
-        v=ids[len(geoms) :],
-        road_class=table["road_class"].to_numpy(),
-        paved=table["paved"].array,
-        geometry=geoms,
-        source=source,
-        osm_way_id=table["osm_way_id"].array,
-        osm_id_dtype="Int64",
-    ).reset_index(drop=True)
+    return _to_schema(file, table, source)
