@@ -23,8 +23,8 @@ way) gives one edge.  A class closed to a mode (speed 0 in the table) has
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import geopandas as gpd
 import networkx as nx
@@ -40,6 +40,14 @@ __all__ = ["GRAPH_FORMATS", "road_graph", "road_graph_frames", "write_road_graph
 #: Formats of :func:`write_road_graph`, by file suffix.
 GRAPH_FORMATS: dict[str, str] = {".graphml": "graphml", ".gpkg": "gpkg"}
 _NEEDED = ("u", "v", "road_class", "paved", "length_m", "geometry")
+_CHUNK = 50_000  # edges formatted at a time when streaming GraphML
+_GRAPHML_HEAD = (
+    "<?xml version='1.0' encoding='utf-8'?>\n"
+    '<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
+    'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">\n'
+)
 
 
 def _check_roads(roads: gpd.GeoDataFrame) -> None:
@@ -157,14 +165,70 @@ def road_graph(
     import osmnx as ox
 
     nodes, edges = road_graph_frames(roads, speeds, season=season, mode=mode)
-    attrs = {
+    return ox.graph_from_gdfs(nodes, edges, graph_attrs=_graph_attrs(speeds, season, mode))
+
+
+def _graph_attrs(speeds: SpeedTable, season: str, mode: str) -> dict[str, str]:
+    return {
         "crs": "epsg:4326",
         "season": season,
         "travel_time_mode": mode,
         "speed_table": speeds.source,
         "oneway": "symmetric: every stretch is two-way, as in Orienter's travel-time graph",
     }
-    return ox.graph_from_gdfs(nodes, edges, graph_attrs=attrs)
+
+
+def _strings(column: pd.Series) -> list[str | None]:
+    """Values as osmnx's ``save_graphml`` writes them (``str``), None where missing."""
+    if isinstance(column.dtype, gpd.array.GeometryDtype):
+        return list(shapely.to_wkt(column.to_numpy(), rounding_precision=-1))
+    values = column.astype(object).tolist()
+    return [None if v is None or v is pd.NA else escape(str(v)) for v in values]
+
+
+def _write_graphml(
+    nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, attrs: dict[str, str], path: Path
+) -> None:
+    """Stream the graph as GraphML, the file ``osmnx.save_graphml`` writes for the same graph.
+
+    Every value is a string, as osmnx writes them (``osmnx.load_graphml`` converts them
+    back); nothing holds a networkx graph, so a national network fits in memory.
+    """
+    flat = edges.reset_index()
+    edge_cols = [c for c in flat.columns if c not in ("u", "v", "key")]
+    declared = [("graph", c) for c in attrs] + [("node", "x"), ("node", "y")]
+    declared += [("edge", c) for c in edge_cols]
+    key_of = {(kind, name): f"d{i}" for i, (kind, name) in enumerate(declared)}
+    with path.open("w", encoding="utf-8") as out:
+        out.write(_GRAPHML_HEAD)
+        for (kind, name), key in key_of.items():
+            out.write(
+                f'  <key id="{key}" for="{kind}" attr.name="{escape(name)}" attr.type="string" />\n'
+            )
+        out.write('  <graph edgedefault="directed">\n')
+        for name, value in attrs.items():
+            out.write(f'    <data key="{key_of[("graph", name)]}">{escape(str(value))}</data>\n')
+        kx, ky = key_of[("node", "x")], key_of[("node", "y")]
+        for osmid, x, y in zip(
+            nodes.index.tolist(), nodes["x"].tolist(), nodes["y"].tolist(), strict=True
+        ):
+            out.write(
+                f'    <node id="{osmid}">\n      <data key="{kx}">{x}</data>\n'
+                f'      <data key="{ky}">{y}</data>\n    </node>\n'
+            )
+        for start in range(0, len(flat), _CHUNK):
+            part = flat.iloc[start : start + _CHUNK]
+            columns = [(key_of[("edge", c)], _strings(part[c])) for c in edge_cols]
+            ends = zip(part["u"].tolist(), part["v"].tolist(), part["key"].tolist(), strict=True)
+            lines = []
+            for row, (u, v, k) in enumerate(ends):
+                lines.append(f'    <edge source="{u}" target="{v}" id="{k}">\n')
+                for key, values in columns:
+                    if values[row] is not None:
+                        lines.append(f'      <data key="{key}">{values[row]}</data>\n')
+                lines.append("    </edge>\n")
+            out.write("".join(lines))
+        out.write("  </graph>\n</graphml>\n")
 
 
 def write_road_graph(
@@ -190,7 +254,9 @@ def write_road_graph(
     Returns
     -------
     pathlib.Path
-        The file written.  GraphML loads with ``osmnx.load_graphml(path, edge_dtypes=
+        The file written.  GraphML is streamed (no networkx graph is built, so a
+        national network fits in memory) and is the file ``osmnx.save_graphml`` would
+        write for :func:`road_graph`; it loads with ``osmnx.load_graphml(path, edge_dtypes=
         {f"travel_time_{m}": float for m in modes})`` (``length``, ``travel_time`` and
         ``speed_kph`` are converted by osmnx itself).
     """
@@ -203,19 +269,15 @@ def write_road_graph(
         )
     if not target.parent.is_dir():
         raise ValueError(f"path: folder {target.parent} does not exist")
-    handle, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=f".{kind}", dir=target.parent
-    )
-    os.close(handle)
-    tmp = Path(tmp_name)
+    # a temporary name beside the target (same file system: os.replace is atomic), created
+    # with the usual permissions (mkstemp's would be 0600)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.part.{kind}")
+    tmp.unlink(missing_ok=True)
     try:
+        nodes, edges = road_graph_frames(roads, speeds, season=season, mode=mode)
         if kind == "graphml":
-            import osmnx as ox
-
-            ox.save_graphml(road_graph(roads, speeds, season=season, mode=mode), tmp)
+            _write_graphml(nodes, edges, _graph_attrs(speeds, season, mode), tmp)
         else:
-            tmp.unlink()  # GDAL creates the GeoPackage itself
-            nodes, edges = road_graph_frames(roads, speeds, season=season, mode=mode)
             nodes.reset_index().to_file(tmp, layer="nodes", driver="GPKG")
             edges.reset_index().to_file(tmp, layer="edges", driver="GPKG")
         os.replace(tmp, target)

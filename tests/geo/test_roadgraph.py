@@ -149,6 +149,30 @@ def test_graphml_loads_in_osmnx_and_shortest_times_equal_scipy(
         assert seconds == pytest.approx(want[0, index[sources[1]]], rel=1e-9)
 
 
+def test_streamed_graphml_equals_osmnx_save_graphml(
+    roads: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    """The file written without networkx loads into the same graph as osmnx's own writer."""
+    streamed = write_road_graph(roads, tmp_path / "streamed.graphml", speeds=SPEEDS, mode="walk")
+    reference = tmp_path / "osmnx.graphml"
+    ox.save_graphml(road_graph(roads, SPEEDS, mode="walk"), reference)
+    dtypes = {f"travel_time_{m}": float for m in MODES} | {f"speed_kph_{m}": float for m in MODES}
+    a = ox.load_graphml(streamed, edge_dtypes=dtypes)
+    b = ox.load_graphml(reference, edge_dtypes=dtypes)
+    assert a.graph == b.graph
+    assert dict(a.nodes(data=True)) == dict(b.nodes(data=True))
+    edges_a = {(u, v, k): d for u, v, k, d in a.edges(keys=True, data=True)}
+    edges_b = {(u, v, k): d for u, v, k, d in b.edges(keys=True, data=True)}
+    assert edges_a.keys() == edges_b.keys()
+    for key, data in edges_b.items():
+        assert edges_a[key].keys() == data.keys(), key
+        for name, value in data.items():
+            if name == "geometry":
+                assert edges_a[key][name].equals_exact(value, 0), key
+            else:
+                assert edges_a[key][name] == value, (key, name)
+
+
 def test_geopackage_has_nodes_and_edges_layers(roads: gpd.GeoDataFrame, tmp_path: Path) -> None:
     path = write_road_graph(roads, tmp_path / "roads.gpkg", speeds=SPEEDS, mode="motorbike")
     assert [str(n) for n in pyogrio.list_layers(path)[:, 0]] == ["nodes", "edges"]
