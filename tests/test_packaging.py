@@ -68,8 +68,9 @@ def test_every_third_party_import_is_declared(folder: str) -> None:
     for module, where in imported_top_levels(REPO / folder).items():
         if module in sys.stdlib_module_names or module in FIRST_PARTY:
             continue
-        providers = {_name(d) for d in dists.get(module, [])}
-        assert providers, f"{module} (imported in {where}) is not installed"
+        # an extra that is not installed here (e.g. bench in CI): its import name is taken
+        # as its distribution name (true of pandana and psutil)
+        providers = {_name(d) for d in dists.get(module, [])} or {_name(module)}
         if not providers & allowed:
             missing.append(f"{module} ({where}) from {sorted(providers)}")
     assert not missing, f"not declared in pyproject.toml for {folder}/: {missing}"
