@@ -23,14 +23,18 @@ from api._console import console, err_console, fail
 from api.datacheck import CheckReport, DatasetCheck, check_data
 from api.fetch import (
     CATALOGUE,
+    Action,
+    CatalogueEntry,
     FetchError,
     Outcome,
     Status,
     fetch_sources,
+    list_catalogue,
     missing_required,
+    plan_fetch,
     select_sources,
 )
-from api.settings import get_settings
+from api.settings import Settings, get_settings
 
 app = typer.Typer(help="Data commands.", no_args_is_help=True)
 
@@ -72,6 +76,74 @@ def _split_keys(values: list[str] | None) -> list[str] | None:
     return keys or None
 
 
+_ACTION_MARKS = {
+    Action.SKIP: "[green]·[/]",
+    Action.DOWNLOAD: "[cyan]↓[/]",
+    Action.COPY: "[cyan]→[/]",
+    Action.MANUAL: "[yellow]![/]",
+    Action.NOT_IN_MIRROR: "[bold red]✗[/]",
+}
+
+
+def _show_entry(entry: CatalogueEntry) -> None:
+    size = (
+        f"{entry.size_bytes:,} bytes" if entry.size_bytes is not None else "unknown until fetched"
+    )
+    present = f"yes: {entry.present}" if entry.present is not None else "no"
+    lines = [
+        f"[bold]{escape(entry.key)}[/] (dataset {escape(entry.dataset)}"
+        + ("" if entry.default else ", only with --only")
+        + ")",
+        f"  publisher: {escape(entry.publisher)}",
+        f"  url: {escape(entry.url) if entry.url else 'none: ' + escape(entry.manual or '')}",
+        f"  licence: {escape(entry.licence)}",
+        f"  size: {size}",
+        f"  verified by: {escape(entry.verification)}",
+        f"  present: {escape(present)}",
+    ]
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+def _list_and_plan(
+    settings: Settings,
+    keys: list[str] | None,
+    *,
+    listing: bool,
+    from_dir: Path | None,
+    force: bool,
+    mirror_url: str | None,
+) -> None:
+    """``--list`` and ``--dry-run``: print, touch nothing, exit 0."""
+    try:
+        if listing:
+            console.print(
+                f"Catalogue (data directory: {settings.data_dir}); nothing is fetched.",
+                highlight=False,
+                soft_wrap=True,
+            )
+            for entry in list_catalogue(settings, keys=keys):
+                _show_entry(entry)
+            return
+        steps = plan_fetch(
+            settings, keys=keys, force=force, mirror_dir=from_dir, mirror_url=mirror_url
+        )
+    except FetchError as exc:  # unreadable manifest
+        raise fail(str(exc)) from exc
+    console.print(
+        f"Dry run (data directory: {settings.data_dir}): nothing is downloaded or written.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for step in steps:
+        console.print(
+            f"{_ACTION_MARKS[step.action]} [bold]{step.key}[/]: {step.action.value} — "
+            f"{escape(step.message)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 def _show(outcome: Outcome) -> None:
     console.print(
         f"{_MARKS[outcome.status]} [bold]{outcome.key}[/]: {outcome.status.value}"
@@ -79,6 +151,42 @@ def _show(outcome: Outcome) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _run_fetch(
+    settings: Settings,
+    keys: list[str] | None,
+    *,
+    force: bool,
+    from_dir: Path | None,
+    mirror_url: str | None,
+) -> list[Outcome]:
+    """Fetch with byte progress bars, printing one line per source."""
+    console.print(f"Data directory: {settings.data_dir}", highlight=False, soft_wrap=True)
+    outcomes: list[Outcome] = []
+    try:
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar:
+            for outcome in fetch_sources(
+                settings,
+                keys=keys,
+                force=force,
+                mirror_dir=from_dir,
+                mirror_url=mirror_url,
+                progress=_RichTransfer(bar),
+            ):
+                outcomes.append(outcome)
+                _show(outcome)
+    except FetchError as exc:  # unreadable manifest
+        raise fail(str(exc)) from exc
+    return outcomes
 
 
 @app.command("fetch")
@@ -115,12 +223,28 @@ def fetch(
             show_default=False,
         ),
     ] = None,
+    listing: Annotated[
+        bool,
+        typer.Option(
+            "--list",
+            help="List what can be fetched (publisher, URL, licence, size if known, how it "
+            "is verified, whether it is present); touches nothing.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Say what a run with these options would do; downloads and writes nothing.",
+        ),
+    ] = False,
 ) -> None:
     """Download the data directory from the original publishers, verified.
 
     Files land in the folders of ORIENTER_DATA_DIR (see docs/data.md).
     Interrupted downloads resume; present files are skipped (--force fetches them again).
     Exits non-zero when a required dataset is still missing or a file failed.
+    --list and --dry-run only read, and exit 0.
     """
     settings = get_settings()
     keys = _split_keys(only)
@@ -128,32 +252,16 @@ def fetch(
         select_sources(keys)
     except ValueError as exc:
         raise fail(str(exc), code=2) from exc
+    if listing and dry_run:
+        raise fail("--list and --dry-run: choose one", code=2)
     if from_dir is not None and not from_dir.is_dir():
         raise fail(f"--from {from_dir}: not a directory", code=2)
-    console.print(f"Data directory: {settings.data_dir}", highlight=False, soft_wrap=True)
-    outcomes: list[Outcome] = []
-    try:
-        with Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-        ) as bar:
-            for outcome in fetch_sources(
-                settings,
-                keys=keys,
-                force=force,
-                mirror_dir=from_dir,
-                mirror_url=mirror_url,
-                progress=_RichTransfer(bar),
-            ):
-                outcomes.append(outcome)
-                _show(outcome)
-    except FetchError as exc:  # unreadable manifest
-        raise fail(str(exc)) from exc
+    if listing or dry_run:
+        _list_and_plan(
+            settings, keys, listing=listing, from_dir=from_dir, force=force, mirror_url=mirror_url
+        )
+        return
+    outcomes = _run_fetch(settings, keys, force=force, from_dir=from_dir, mirror_url=mirror_url)
     failed = [o.key for o in outcomes if o.failed]
     missing = missing_required(settings, keys)
     if failed or missing:

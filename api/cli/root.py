@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from api import cli_data, cli_providers
+from api import cli_data, cli_providers, cli_roads
 from api.cli import conflict as cli_conflict
 from api.cli import coverage as cli_coverage
 from api.cli import map as cli_map
@@ -25,6 +25,7 @@ app.add_typer(
 )
 app.add_typer(cli_places.app, name="places", help="Search the settlements gazetteer.")
 app.add_typer(cli_conflict.app, name="conflict", help="Conflict zones and summaries.")
+app.add_typer(cli_roads.app, name="roads", help="Export the road graph (GraphML, GeoPackage).")
 app.command("build")(cli_engine.build)
 app.command("nearest")(cli_engine.nearest)
 app.command("serve")(cli_engine.serve)

@@ -326,6 +326,60 @@ def test_download_file_raises_checksum_error(server, tmp_path):
     assert not (tmp_path / "f.bin").exists() and not (tmp_path / "f.bin.part").exists()
 
 
+# --------------------------------------------------------------------------- pinned SHA-256
+
+
+def test_every_versioned_download_is_pinned_or_says_why_not():
+    versioned = {s.key: s for s in CATALOGUE if s.stable}
+    assert {"population_raster", "facilities_who", "conflict"} <= set(versioned)
+    for key, source in versioned.items():
+        if source.sha256 is None:
+            # the development copy is a derived file, so the publisher's digest is unknown:
+            # the reason names the SOURCE.md that says so, and trust-on-first-download applies
+            assert source.sha256_unknown and "SOURCE.md" in source.sha256_unknown, key
+        else:
+            assert re.fullmatch(r"[0-9a-f]{64}", source.sha256), key
+    with pytest.raises(ValueError, match="sha256 must be 64"):
+        replace(versioned["conflict"], sha256="ABC")
+
+
+def test_pinned_sha256_is_enforced_from_the_first_download(server, tmp_path):
+    base, state = server
+    body = _blob(30_000, 21)
+    state.files["/files/mli_ppp_2020_1km_Aggregated.tif"] = body
+    dest_rel = "population/mli_ppp_2020_1km_Aggregated.tif"
+    wrong = _settings(tmp_path / "wrong")
+    [out] = _run(wrong, [_tif_source(base, sha256=hashlib.sha256(b"other").hexdigest())])
+    assert out.status is Status.FAILED and "checksum mismatch" in out.message
+    assert "pinned in Orienter's catalogue" in out.message
+    assert not (wrong.data_dir / dest_rel).exists()
+
+    right = _settings(tmp_path / "right")
+    [out] = _run(right, [_tif_source(base, sha256=hashlib.sha256(body).hexdigest())])
+    assert out.status is Status.DOWNLOADED, out.message
+    assert "verified against the SHA-256 pinned in Orienter's catalogue" in out.message
+    assert (right.data_dir / dest_rel).read_bytes() == body
+
+    mirror = tmp_path / "mirror"  # a mirror copy of the publisher's file is held to the pin
+    mirror.mkdir()
+    (mirror / "mli_ppp_2020_1km_Aggregated.tif").write_bytes(b"tampered" + body)
+    copied = _settings(tmp_path / "copied")
+    pinned = _tif_source(base, sha256=hashlib.sha256(body).hexdigest())
+    [out] = _run(copied, [pinned], mirror_dir=mirror)
+    assert out.status is Status.FAILED and "pinned" in out.message
+    assert not (copied.data_dir / dest_rel).exists()
+
+
+def test_first_download_of_unpinned_versioned_file_reports_its_sha256(server, tmp_path):
+    base, state = server
+    body = _blob(12_000, 22)
+    state.files["/files/mli_ppp_2020_1km_Aggregated.tif"] = body
+    [out] = _run(_settings(tmp_path), [_tif_source(base)])
+    assert out.status is Status.DOWNLOADED
+    assert hashlib.sha256(body).hexdigest() in out.message
+    assert "later downloads must match it" in out.message
+
+
 # --------------------------------------------------------------------------- skipping
 
 
@@ -694,3 +748,98 @@ def test_cli_healthsites_needs_a_key_but_is_optional(cli_env):
 
 def _client() -> httpx.Client:
     return httpx.Client(timeout=5.0, trust_env=False)
+
+
+# --------------------------------------------------------------------------- --list, --dry-run
+
+
+def test_list_describes_the_catalogue_and_touches_nothing(server, cli_env):
+    base, state = server
+    _serve_catalogue(state)
+    code, out = _fetch_cli("--mirror-url", base, "--only", "population_raster")
+    assert code == 0, out
+    before, seen = _snapshot(cli_env), len(state.requests)
+    code, out = _fetch_cli("--list")
+    assert code == 0, out
+    for source in CATALOGUE:
+        assert f"{source.key} (dataset {source.dataset}" in out
+        assert source.publisher in out and source.licence in out
+        assert (source.url or source.manual or "") in out
+    raster = out[out.index("population_raster (dataset") : out.index("roads_osm (dataset")]
+    assert "size: 40,000 bytes" in raster and "present: yes:" in raster
+    assert "first download's SHA-256 is recorded" in raster  # no pin, and why
+    osm = out[out.index("roads_osm (dataset") : out.index("facilities_who (dataset")]
+    assert "present: no" in osm and "size: unknown until fetched" in osm
+    assert "the publisher's MD5 file" in osm
+    assert len(state.requests) == seen and _snapshot(cli_env) == before
+    code, out = _fetch_cli("--list", "--only", "conflict")
+    assert code == 0 and "conflict (dataset conflict)" in out and "adm0 (dataset" not in out
+    code, out = _fetch_cli("--list", "--dry-run")
+    assert code == 2 and "choose one" in out
+
+
+def _steps(out: str) -> dict[str, str]:
+    """Dry-run lines by catalogue key."""
+    keys = [s.key for s in CATALOGUE]
+    found = {}
+    for match in re.finditer(r"[·↓→!✗] (\S+): (would [^—]*)— (.*?)(?= [·↓→!✗] \S+: would |$)", out):
+        if match[1] in keys:
+            found[match[1]] = f"{match[2].strip()} — {match[3]}"
+    return found
+
+
+def test_dry_run_says_what_a_run_would_do_and_touches_nothing(server, cli_env):
+    base, state = server
+    _serve_catalogue(state)
+    conflict = cli_env / "conflict"
+    conflict.mkdir(parents=True)
+    zip_url = "/ucdp.uu.se/downloads/ged/ged251-csv.zip"
+    (conflict / "ged251-csv.zip.part").write_bytes(state.files[zip_url][:100])
+    (conflict / "ged251-csv.zip.part.json").write_text(json.dumps({"url": base + zip_url}))
+    before = _snapshot(cli_env)
+    code, out = _fetch_cli("--dry-run", "--mirror-url", base)
+    assert code == 0, out
+    assert "nothing is downloaded or written" in out
+    steps = _steps(out)
+    assert set(steps) == {s.key for s in CATALOGUE if s.default}
+    assert steps["adm0"].startswith("would download — ask " + base + "/www.geoboundaries.org/")
+    assert f"verify it against the MD5 in {base}/download.geofabrik.de/" in steps["roads_osm"]
+    assert "record its SHA-256 (first copy of a versioned file" in steps["population_raster"]
+    assert "resume from the 100 bytes already in ged251-csv.zip.part" in steps["conflict"]
+    assert "extract ucdp_ged_251_mali.csv" in steps["conflict"]
+    assert steps["facilities_healthsites"].startswith("would not fetch")
+    assert state.requests == [] and _snapshot(cli_env) == before
+
+    code, out = _fetch_cli("--mirror-url", base)  # the real run does what was announced
+    assert code == 0, out
+    assert "conflict: resumed and completed" in out
+    code, out = _fetch_cli("--dry-run", "--mirror-url", base)
+    not_skipped = {
+        k: v
+        for k, v in _steps(out).items()
+        if not v.startswith("would skip — already present and verified")
+    }
+    assert code == 0 and list(not_skipped) == ["facilities_healthsites", "acled"], not_skipped
+    assert not_skipped["acled"].startswith("would not fetch (not fetched by Orienter) — ACLED's")
+    only = "conflict,population_raster"
+    code, out = _fetch_cli("--dry-run", "--mirror-url", base, "--only", only, "--force")
+    steps = _steps(out)
+    assert steps["conflict"].startswith("would skip — re-extract ucdp_ged_251_mali.csv from the")
+    assert steps["population_raster"].startswith("would download")
+    assert "verify it against the SHA-256 the manifest recorded on" in steps["population_raster"]
+
+
+def test_dry_run_from_a_mirror(cli_env, tmp_path):
+    state = ServerState()
+    mirror = tmp_path / "mirror"
+    _publisher_mirror(mirror, state)
+    (mirror / "ged251-csv.zip").unlink()
+    before = _snapshot(cli_env.parent)
+    code, out = _fetch_cli("--dry-run", "--from", str(mirror))
+    assert code == 0, out
+    steps = _steps(out)
+    assert steps["roads_osm"].startswith(f"would copy — copy {mirror / 'mali-latest.osm.pbf'}")
+    assert "verified against the mirror's mali-latest.osm.pbf.md5" in steps["roads_osm"]
+    assert "then extract who_kemri_mali_health_facilities.csv" in steps["facilities_who"]
+    assert steps["conflict"].startswith("would fail: not in the mirror")
+    assert _snapshot(cli_env.parent) == before

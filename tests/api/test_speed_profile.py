@@ -7,7 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
-from api.pipeline import build_all
+from api.build.pipeline import build_all
 
 from api.settings import Settings
 from geo.store import load_graph

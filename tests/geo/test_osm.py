@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import gzip
 import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -25,6 +26,7 @@ from geo.osm import (
     read_osm_roads,
     road_class_from_highway,
 )
+from geo.osm.oracle import read_osm_roads_osmnx
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "osm" / "junctions.osm"
 GEOD = Geod(ellps="WGS84")
@@ -189,6 +191,34 @@ def test_compressed_xml(tmp_path: Path) -> None:
     packed = tmp_path / "junctions.osm.bz2"
     packed.write_bytes(bz2.compress(FIXTURE.read_bytes()))
     assert_same_roads(read_osm_roads(packed), read_osm_roads(FIXTURE))
+    gzipped = tmp_path / "JUNCTIONS.OSM.GZ"  # suffixes are matched whatever their case
+    gzipped.write_bytes(gzip.compress(FIXTURE.read_bytes()))
+    assert_same_roads(read_osm_roads(gzipped), read_osm_roads(FIXTURE))
+    plain_xml = tmp_path / "junctions.xml"
+    plain_xml.write_bytes(FIXTURE.read_bytes())
+    assert_same_roads(read_osm_roads(plain_xml), read_osm_roads(FIXTURE))
+
+
+def test_xml_through_pyosmium_equals_the_osmnx_oracle(tmp_path: Path) -> None:
+    """The streaming reader and osmnx give identical rows on the fixture, filtered or not."""
+    packed = tmp_path / "junctions.osm.bz2"
+    packed.write_bytes(bz2.compress(FIXTURE.read_bytes()))
+    for options in (
+        {},
+        {"classes": ["track", "path"]},
+        {"bbox": (-7.9985, 12.6408, -7.9975, 12.6425)},
+    ):
+        oracle = read_osm_roads_osmnx(FIXTURE, **options)
+        for path in (FIXTURE, packed):
+            fast = read_osm_roads(path, **options)
+            assert_same_roads(fast, oracle)
+            assert fast["length_m"].tolist() == oracle["length_m"].tolist(), (path, options)
+    assert set(read_osm_roads_osmnx(packed)["source"]) == {"OpenStreetMap (junctions.osm.bz2)"}
+
+
+def test_osmnx_oracle_reads_only_xml(fixture_pbf: Path) -> None:
+    with pytest.raises(DataFileError, match="not an OSM XML file name"):
+        read_osm_roads_osmnx(fixture_pbf)
 
 
 def test_classes_filter_applies_before_splitting(fixture_pbf: Path) -> None:
@@ -281,6 +311,8 @@ def test_ways_with_missing_nodes_are_dropped_with_a_warning(tmp_path: Path) -> N
             roads = read_osm_roads(path)
         # way 8 is gone, so node 2 is no junction and the track stays in one piece
         assert set(by_key(roads)) == {(7, 1, 3)}, path
+    with pytest.warns(UserWarning, match=r"1 road way.*missing.*way 8"):
+        assert_same_roads(read_osm_roads_osmnx(xml), roads)
 
 
 QUIRKS = {  # way id -> node ids, then expected stretches (way, u, v) -> node ids
@@ -324,6 +356,7 @@ def test_digitising_quirks(tmp_path: Path) -> None:
     xml.write_text(f'<osm version="0.6">{nodes}{ways}</osm>')
     pbf = to_pbf(xml, tmp_path / "quirks.osm.pbf")
     located = fixture_nodes(xml)
+    assert_same_roads(read_osm_roads(xml), read_osm_roads_osmnx(xml))
     for path in (xml, pbf):
         roads = read_osm_roads(path)
         assert sorted(by_key(roads)) == sorted(QUIRK_STRETCHES), path
@@ -371,8 +404,9 @@ def random_osm_xml(seed: int, path: Path) -> Path:
 def test_random_networks_pbf_equals_osmnx(tmp_path: Path, seed: int) -> None:
     xml = random_osm_xml(seed, tmp_path / f"random{seed}.osm")
     pbf = to_pbf(xml, tmp_path / f"random{seed}.osm.pbf")
-    from_xml, from_pbf = read_osm_roads(xml), read_osm_roads(pbf)
+    from_xml, from_pbf = read_osm_roads_osmnx(xml), read_osm_roads(pbf)
     assert_same_roads(from_pbf, from_xml)
+    assert_same_roads(read_osm_roads(xml), from_xml)  # XML streamed like PBF
     # every stretch runs from u to v, and interior vertices are not used anywhere else
     nodes = fixture_nodes(xml)
     for row in from_xml.itertuples():

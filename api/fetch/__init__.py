@@ -1,0 +1,78 @@
+"""Download the data directory from the original publishers (``orienter data fetch``).
+
+Two halves:
+
+- the catalogue (:data:`CATALOGUE`): one :class:`Source` per remote file, saying which
+  publisher serves it, under which licence, how it is checked, and where it lands in the
+  data directory so that :func:`api.datasets.find_dataset` finds it;
+- the engine: streaming downloads with HTTP Range resume into ``<name>.part``, bounded
+  retries, checksum verification, atomic rename into place, a manifest
+  ``<data_dir>/.fetch-manifest.json`` (url, sha256, bytes, date, licence) that later runs
+  verify against, and copies from a local mirror (``--from DIR``) with the same checks.
+
+Modules: :mod:`~api.fetch.sources` (what a catalogue entry says), :mod:`~api.fetch.catalogue`
+(the entries), :mod:`~api.fetch.publishers` (publisher APIs), :mod:`~api.fetch.unpack`
+(Mali extracts of archives), :mod:`~api.fetch.manifest`, :mod:`~api.fetch.transfer`
+(downloads and copies), :mod:`~api.fetch.locate` (what is present, in a mirror, where),
+:mod:`~api.fetch.run` (a fetch run) and :mod:`~api.fetch.plan` (``--list`` and
+``--dry-run``: what a run would do, touching nothing).
+
+Nothing here prints: :func:`fetch_sources` yields one :class:`Outcome` per source and the
+CLI (``api/cli_data.py``) shows them.
+"""
+
+from api.fetch.catalogue import CATALOGUE, select_sources
+from api.fetch.files import ChecksumError, FetchError
+from api.fetch.manifest import MANIFEST_NAME, Manifest
+from api.fetch.outcome import Outcome, Status
+from api.fetch.plan import Action, CatalogueEntry, PlannedStep, list_catalogue, plan_fetch
+from api.fetch.publishers import resolve_geoboundaries, resolve_hdx
+from api.fetch.run import USER_AGENT, fetch_sources, missing_required
+from api.fetch.sources import Resolved, Source
+from api.fetch.transfer import (
+    Expected,
+    FetchOptions,
+    Transfer,
+    TransferProgress,
+    copy_file,
+    download_file,
+)
+from api.fetch.unpack import (
+    UCDP_GED_VERSION,
+    unpack_shapefile_zip,
+    unpack_ucdp_mali,
+    unpack_who_mali,
+)
+
+__all__ = [
+    "CATALOGUE",
+    "MANIFEST_NAME",
+    "UCDP_GED_VERSION",
+    "USER_AGENT",
+    "Action",
+    "CatalogueEntry",
+    "ChecksumError",
+    "Expected",
+    "FetchError",
+    "FetchOptions",
+    "Manifest",
+    "Outcome",
+    "PlannedStep",
+    "Resolved",
+    "Source",
+    "Status",
+    "Transfer",
+    "TransferProgress",
+    "copy_file",
+    "download_file",
+    "fetch_sources",
+    "list_catalogue",
+    "missing_required",
+    "plan_fetch",
+    "resolve_geoboundaries",
+    "resolve_hdx",
+    "select_sources",
+    "unpack_shapefile_zip",
+    "unpack_ucdp_mali",
+    "unpack_who_mali",
+]
