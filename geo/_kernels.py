@@ -395,7 +395,7 @@ def edge_value(indptr, indices, data, a, b):  # type: ignore[no-untyped-def]
 @njit(cache=True, nogil=True)
 def walk_labels(
     lab_source, lab_pred, indptr, indices, metres, node_class, start, source, n_classes, keep_nodes
-):  # type: ignore[no-untyped-def]  # noqa: E501
+):  # type: ignore[no-untyped-def]
     """Follow ``source``'s labels from ``start`` to the seed node where the route leaves
     the graph for the source itself.  ``lab_pred`` holds offsets (:func:`pred_offsets`).
 

@@ -638,7 +638,7 @@ def site(
         "existing_providers": int(offering.sum()),
         "candidates": candidates,
         "n_candidates": len(cands),
-        "candidates_outside_grid": int((reach.nodes < 0).sum()),
+        "candidates_outside_grid": int((~reach.entered).sum()),
         "population_source": inputs.population_source,
         **demand_meta(inputs),
         "population_total": round(total),

@@ -158,6 +158,11 @@ class RequestGuard:
                 out = MutableHeaders(scope=message)
                 out["X-Content-Type-Options"] = "nosniff"
                 out["Referrer-Policy"] = "no-referrer"
+                # an answer may depend on the caseworker token: caches key on it, and
+                # nothing answered to a request carrying one is kept anywhere
+                out.add_vary_header("Authorization")
+                if "authorization" in headers:
+                    out["Cache-Control"] = "no-store"
                 # A page may set a wider policy of its own (map scripts); JSON keeps this one.
                 if "content-security-policy" not in out:
                     out["Content-Security-Policy"] = "default-src 'self'"

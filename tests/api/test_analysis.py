@@ -132,7 +132,7 @@ def test_unknown_values_name_the_parameter_and_the_allowed_ones(
 @pytest.mark.parametrize(
     "service", ["one_stop_centre", "medical", "psychosocial", "reintegration", "shelter"]
 )
-def test_confidential_providers_count_but_are_never_named(analysis, service):
+def test_confidential_providers_are_neither_named_nor_counted(analysis, service):
     result = analysis.coverage(level="adm3", service=service)
     table = result.table
     named = set(table["nearest_provider_id"].dropna())
@@ -141,10 +141,10 @@ def test_confidential_providers_count_but_are_never_named(analysis, service):
         assert (pid is None and name is None) or PUBLIC_NAMES[pid] == name
     text = json.dumps(result.records(), default=str)
     assert not any(pid in text for pid in CONFIDENTIAL)
-    if service == "shelter":  # every shelter is confidential: counted, not named
-        assert table["pop_within_300"].sum() > 0
+    if service == "shelter":  # every shelter is confidential: no public figure rests on one
+        assert table["pop_within_300"].sum() == 0
         assert table["nearest_provider_id"].isna().all() and (table["n_providers"] == 0).all()
-        assert result.meta["providers_public"] == 0
+        assert result.meta["providers_public"] == result.meta["providers"] == 0
 
 
 def test_a_unit_nearest_to_a_confidential_centre_still_names_a_public_one(analysis):

@@ -117,12 +117,24 @@ def test_nearest_under_a_scenario_says_what_changed(client):
 
 def test_confidential_only_with_a_valid_token(client):
     confidential = _confidential_ids()
-    params = {"lat": 12.65, "lon": -8.0, "k": 20}
-    public = {x["id"] for x in client.get("/api/v1/nearest", params=params).json()["results"]}
-    bad = client.get("/api/v1/nearest", params=params, headers={"Authorization": "Bearer nope"})
-    assert not public & confidential and not {x["id"] for x in bad.json()["results"]} & confidential
-    ok = client.get("/api/v1/nearest", params=params, headers={"Authorization": f"Bearer {TOKEN}"})
+    for service in ("shelter", "psychosocial", None):
+        params = {"lat": 12.65, "lon": -8.0, "k": 5, **({"service": service} if service else {})}
+        anon = client.get("/api/v1/nearest", params=params)
+        public = {x["id"] for x in anon.json()["results"]}
+        bad = client.get("/api/v1/nearest", params=params, headers={"Authorization": "Bearer nope"})
+        assert not public & confidential and bad.json() == anon.json()
+        assert anon.json()["query"]["includes_confidential"] is False
+        assert "no-store" not in anon.headers.get("cache-control", "")
+    ok = client.get(
+        "/api/v1/nearest",
+        params={"lat": 12.65, "lon": -8.0, "k": 5, "service": "shelter"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
     assert {x["id"] for x in ok.json()["results"]} & confidential
+    assert ok.json()["query"]["includes_confidential"] is True
+    assert (
+        ok.headers["cache-control"] == "no-store" and "authorization" in ok.headers["vary"].lower()
+    )
 
 
 # ------------------------------------------------------------------ errors
@@ -142,6 +154,7 @@ def test_confidential_only_with_a_valid_token(client):
         ({"lat": 12.65, "lon": -8.0, "mode": "plane"}, "unknown_value", "mode", "car"),
         ({"lat": 12.65, "lon": -8.0, "scenario": "x"}, "unknown_value", "scenario", "avoid"),
         ({"lat": 12.65, "lon": -8.0, "k": 99}, "too_large", "k", "20"),
+        ({"lat": 12.65, "lon": -8.0, "k": 6}, "k_above_build", "k", "5"),
         ({"lat": 12.65, "lon": -8.0, "k": 0}, "too_small", "k", "1"),
         ({"lat": "abc", "lon": -8.0}, "not_number", "lat", "nombre"),
         ({"lat": "nan", "lon": -8.0}, "not_number", "lat", "nombre"),
@@ -266,7 +279,8 @@ def test_providers_geojson_hides_confidential_without_token(client):
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
     public = r.json()["features"]
     ids = {f["properties"]["id"] for f in public}
-    assert len(ids) == 43 and not ids & _confidential_ids()
+    expected = {p["id"] for p in _directory() if p["confidential"] is False}
+    assert ids == expected and not ids & _confidential_ids()
     shelters = client.get("/api/v1/providers", params={"service": "shelter"}).json()
     assert shelters["features"] == []  # every shelter is confidential
     # nothing of a confidential record leaks through the raw text either
@@ -335,15 +349,16 @@ def test_coverage_csv_and_hxl(client):
     assert "#org+name+nearest" in lines[1]
 
 
-def test_coverage_counts_confidential_shelters_but_never_names_them(client):
+def test_coverage_of_shelters_rests_on_no_confidential_record(client):
     r = client.get("/api/v1/coverage", params={"level": "adm3", "service": "shelter"})
     units = r.json()["units"]
-    assert sum(u["pop_within_300"] for u in units) > 0
+    assert sum(u["pop_within_300"] for u in units) == 0  # every shelter is confidential
     assert all(u["nearest_provider_id"] is None and u["n_providers"] == 0 for u in units)
     confidential = _confidential_ids()
     names = {p["name"] for p in _directory() if p["confidential"]}
     assert not any(x in r.text for x in confidential | names)
     assert r.json()["meta"]["providers_public"] == 0 and "providers" not in r.json()["meta"]
+    assert r.json()["meta"]["confidential_counted"] is False
 
 
 @pytest.mark.parametrize(

@@ -208,7 +208,7 @@ def test_site_what_if_bad_input(built):
         _fails(["site", *args], message)
 
 
-def test_confidential_providers_count_for_access_but_are_never_named(built):
+def test_confidential_providers_are_neither_counted_nor_named(built):
     confidential = {
         f["properties"]["id"]
         for f in json.loads(Path("data/providers.geojson").read_text())["features"]
@@ -216,13 +216,17 @@ def test_confidential_providers_count_for_access_but_are_never_named(built):
     }
     output = _run("coverage", "--level", "adm3", "--service", "shelter", "--format", "json")
     units = json.loads(output)["units"]
-    # every shelter is confidential: people are still counted as within reach of one ...
-    assert sum(u["pop_within_300"] for u in units) > 0
-    # ... but no unit names one or counts one as located in it
+    # every shelter is confidential: no public figure rests on one
+    assert sum(u["pop_within_300"] for u in units) == 0
     assert all(u["nearest_provider_id"] is None for u in units)
     assert all(u["n_providers"] == 0 for u in units)
     assert not any(pid in output for pid in confidential)
     refused = CliRunner().invoke(
         app, ["site", "--service", "shelter", "--remove", "apdf-mopti", "--n", "1"]
     )
-    assert refused.exit_code == 1 and "confidential" in refused.output
+    unknown = CliRunner().invoke(
+        app, ["site", "--service", "shelter", "--remove", "nope-0000", "--n", "1"]
+    )
+    # a confidential id gets the answer an unknown id gets: the CLI does not confirm it
+    assert refused.exit_code == unknown.exit_code == 1
+    assert refused.output.replace("apdf-mopti", "X") == unknown.output.replace("nope-0000", "X")

@@ -64,9 +64,12 @@ def test_nearest_from_kidal_is_gao(built):
 
 def test_nearest_never_shows_confidential_without_token(built, monkeypatch):
     monkeypatch.delenv("ORIENTER_CASEWORKER_TOKEN", raising=False)
-    result = CliRunner().invoke(app, ["nearest", "--place", "Bamako", "--k", "20", "--json"])
-    assert result.exit_code == 0, result.output
-    ids = {r["id"] for r in json.loads(result.output)["results"]}
+    ids = set()
+    for service in ("shelter", "psychosocial", "medical"):
+        args = ["nearest", "--place", "Bamako", "--k", "5", "--service", service, "--json"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        ids |= {r["id"] for r in json.loads(result.output)["results"]}
     confidential = {
         f["properties"]["id"]
         for f in json.loads(Path("data/providers.geojson").read_text())["features"]
@@ -99,7 +102,7 @@ def test_rebuild_reuses_and_provider_change_rebuilds_only_what_depends(built):
     assert result.exit_code == 0, result.output
     after = _steps(build_dir)
     assert after["graph:car-baseline"]["built_at"] == before["graph:car-baseline"]["built_at"]
-    assert after["matrix:car-baseline"]["key"] != before["matrix:car-baseline"]["key"]
+    assert after["labels:car-baseline"]["key"] != before["labels:car-baseline"]["key"]
 
 
 def test_nearest_routes_are_lines_from_the_point_to_the_provider(built):

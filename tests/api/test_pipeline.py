@@ -41,7 +41,7 @@ def test_building_a_mode_keeps_the_modes_built_before_while_they_are_fresh(coars
     assert all(Path(inputs[k]["path"]).is_absolute() for k in ("adm0", "providers", "population"))
     assert load_layers(coarse).modes == ["car", "walk"]
 
-    # a provider change makes walk's matrices stale: a car-only build must stop listing walk
+    # a provider change makes walk's labels stale: a car-only build must stop listing walk
     data = json.loads(coarse.providers.read_text())
     data["features"] = data["features"][1:]
     coarse.providers.write_text(json.dumps(data, ensure_ascii=False))

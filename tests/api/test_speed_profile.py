@@ -7,8 +7,8 @@ import shutil
 
 import numpy as np
 import pytest
-from api.build.pipeline import build_all
 
+from api.build.pipeline import build_all
 from api.settings import Settings
 from geo.store import load_graph
 
@@ -37,14 +37,14 @@ def test_changing_the_profile_rebuilds_the_graph_and_is_recorded(coarse):
     build_all(default, modes=["car"], scenarios=["baseline"])
     manifest = json.loads((default.build_dir / "manifest.json").read_text())
     assert manifest["inputs"]["speeds"]["profile"] == "calibrated"
-    calibrated = load_graph(default.build_dir / "graphs" / "car-baseline.npz")
+    calibrated = load_graph(default.build_dir / "graphs" / "car-baseline")
     assert calibrated.description["speed_profile"] == "calibrated"
 
     table = Settings(**coarse, speed_profile="class_table")
     assert _graph_step(build_all(table, modes=["car"], scenarios=["baseline"])) == "built"
     manifest = json.loads((table.build_dir / "manifest.json").read_text())
     assert manifest["inputs"]["speeds"]["profile"] == "class_table"
-    by_class = load_graph(table.build_dir / "graphs" / "car-baseline.npz")
+    by_class = load_graph(table.build_dir / "graphs" / "car-baseline")
     # the corridors changed speed: the road edges' minutes differ, their lengths do not
     assert not np.allclose(by_class.minutes.data, calibrated.minutes.data)
     np.testing.assert_allclose(by_class.metres.data, calibrated.metres.data)
