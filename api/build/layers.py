@@ -14,6 +14,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Literal
 
 import geopandas as gpd
@@ -189,25 +190,35 @@ def answer_nearest(
     place: dict | None = None,
     routes: bool = False,
     method: Literal["labels", "dijkstra"] = "labels",
+    provider_ids: Sequence[str] | None = None,
 ) -> dict:
     """The nearest-service answer as plain JSON-ready data.
 
     ``method="dijkstra"`` answers the same question with a full Dijkstra from the point
     instead of the labels: the reference, for checks and benchmarks only.
+    ``provider_ids`` times these providers (directory ids), however far, instead of the
+    ``k`` nearest: a full search from the point.
 
     Raises
     ------
     ValueError
-        An unbuilt mode/scenario, or ``k`` above :attr:`Layers.k`.
+        An unbuilt mode/scenario, ``k`` above :attr:`Layers.k`, or a provider id that is
+        not one the requester may see (unknown and confidential ids alike).
     """
     if (mode, scenario) not in layers.layers:
         raise ValueError(
             f"mode/scenario {mode}/{scenario} is not built; built: "
             f"{', '.join(f'{m}/{s}' for m, s in layers.layers)}"
         )
-    if not 1 <= k <= layers.k:
+    only: list[int] | None = None
+    if provider_ids is not None:
+        only = _rows_of(layers, provider_ids, include_confidential)
+        k = len(only)
+    elif not 1 <= k <= layers.k:
         raise ValueError(f"k must be 1 to {layers.k} (providers kept per place by the build)")
-    found = _run(layers, mode, scenario, lon, lat, service, k, routes, method, include_confidential)
+    found = _run(
+        layers, mode, scenario, lon, lat, service, k, routes, method, include_confidential, only
+    )
     table = found.records
     zones = layers.zone is not None
     effects: list[tuple[str, str]] | None = None
@@ -284,6 +295,16 @@ def _run(
         method=method,
         only_ids=only_ids,
     )
+
+
+def _rows_of(layers: Layers, provider_ids: Sequence[str], include_confidential: bool) -> list[int]:
+    """Rows of the requester's table for these directory ids (a ValueError otherwise)."""
+    table = layers.table(include_confidential).frame
+    rows = {str(pid): i for i, pid in enumerate(table["id"].astype(str))}
+    missing = [pid for pid in provider_ids if str(pid) not in rows]
+    if missing or not provider_ids:
+        raise ValueError("provider_ids: no provider with this id among those you may see")
+    return [rows[str(pid)] for pid in provider_ids]
 
 
 def _baseline_of(
