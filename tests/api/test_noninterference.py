@@ -1,0 +1,442 @@
+"""Nothing public depends on a confidential record (the non-interference property).
+
+Two builds from one directory, with and without its confidential records (a 10 km grid,
+car and walk, the three scenarios: seconds each), and two apps.  Every GET route of the
+app, found by walking the app's own routes (a route added later is covered without
+anyone listing it), is asked a grid of parameters: services a confidential record
+offers (shelter, psychosocial, medical, legal...), modes, scenarios, levels, points
+beside each confidential site and far from them, what-ifs that add a centre next to a
+shelter or remove a public provider.  Without a token the two apps must give the same
+answer, byte for byte once timestamps and timings are taken out; with a token the
+answers may differ and say so.  The CLI's public commands are held to the same rule.
+
+A last test breaks the property on purpose (public answers fed the confidential sets)
+and checks that the comparison sees it: the test can fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import json
+import random
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from pypdf import PdfReader
+from typer.testing import CliRunner
+
+from api.build.pipeline import build_all
+from api.http.app import create_app
+from api.settings import Settings, get_settings
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "non-interference-token"
+#: Requests per route beyond the one-parameter sweeps (seeded sample of combinations).
+SAMPLE = 10
+
+
+def _features() -> list[dict]:
+    return json.loads((REPO / "data" / "providers.geojson").read_text(encoding="utf-8"))["features"]
+
+
+def _confidential() -> list[dict]:
+    return [f for f in _features() if f["properties"]["confidential"] is not False]
+
+
+@pytest.fixture(scope="module")
+def twins(data_dir, tmp_path_factory) -> dict[str, Settings]:
+    """Settings of two builds: the directory as it is, and without confidential records."""
+    root = tmp_path_factory.mktemp("twins")
+    out = {}
+    for name, keep in (("with", lambda f: True), ("without", lambda f: f not in _confidential())):
+        # same path length and layout for both, so a leaked path would show as itself
+        base = root / {"with": "conf-yes", "without": "conf-not"}[name]
+        base.mkdir()
+        data = json.loads((REPO / "data" / "providers.geojson").read_text(encoding="utf-8"))
+        data["features"] = [f for f in data["features"] if keep(f)]
+        providers = base / "providers.geojson"
+        providers.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        settings = Settings(
+            data_dir=data_dir,
+            build_dir=base / "build",
+            providers=providers,
+            boundaries_dir=base / "no-user-boundaries",
+            grid_cell_m=10_000,
+            caseworker_token_hashes=[hashlib.sha256(TOKEN.encode()).hexdigest()],
+            warm_up=False,
+        )
+        build_all(settings, modes=["car", "walk"])
+        out[name] = settings
+    assert len(_confidential()) >= 5  # the property is about something
+    return out
+
+
+@pytest.fixture(scope="module")
+def apps(twins):
+    with (
+        TestClient(create_app(twins["with"])) as with_conf,
+        TestClient(create_app(twins["without"])) as without,
+    ):
+        yield with_conf, without
+
+
+# ----------------------------------------------------------------------------- routes
+
+
+def get_routes(app) -> list[APIRoute]:
+    """Every GET route of the app, included routers walked (the app's own list)."""
+    found: list[APIRoute] = []
+
+    def walk(routes) -> None:
+        for r in routes:
+            inner = getattr(r, "original_router", None)
+            if inner is not None:  # an included router (FastAPI >= 0.120)
+                walk(inner.routes)
+            elif isinstance(r, APIRoute) and "GET" in r.methods:
+                found.append(r)
+
+    walk(app.routes)
+    return found
+
+
+def _points() -> list[tuple[float, float]]:
+    """Beside every confidential site (1.5 km and 12 km away) and a few far from them."""
+    out = []
+    for f in _confidential():
+        if f["geometry"]:
+            lon, lat = f["geometry"]["coordinates"]
+            out += [(lon + 0.014, lat), (lon - 0.05, lat + 0.08)]
+    return [*out, (-8.0, 12.65), (-4.2, 14.5), (0.05, 16.27), (-11.43, 14.45)]
+
+
+def _values() -> dict[str, list]:
+    """Candidate values per parameter name (query and path)."""
+    points = _points()
+    public = [f["properties"] for f in _features() if f["properties"]["confidential"] is False]
+    near_shelters = sorted(
+        p["id"]
+        for p in public
+        if set(p.get("services") or []) & {"psychosocial", "medical", "legal"}
+    )[:6]
+    return {
+        # the base is psychosocial: public and confidential records both offer it
+        "service": [None, "psychosocial", "shelter", "medical", "legal", "one_stop_centre"],
+        "mode": ["car", "walk"],
+        "scenario": ["baseline", "avoid", "slowed"],
+        "level": ["adm1", "adm2", "adm3"],
+        "lat": [p[1] for p in points],
+        "lon": [p[0] for p in points],
+        "point": points,
+        "place": ["Segou", "Mopti", "Bamako", "Gao", "Sikasso", "Kayes"],
+        "k": [1, 5],
+        "routes": ["true", "false"],
+        "threshold_min": [30, 60, 120, 300],
+        "add": [f"{lon:.5f},{lat:.5f}" for lon, lat in points],
+        "remove": near_shelters,
+        "format": ["json", "csv"],
+        "hxl": ["true"],
+        "n": [1, 3],
+        "q": ["Segou", "Mop", "Bamako"],
+        "limit": [5],
+        "lang": ["fr", "en"],
+        "type": [None, "ngo", "one_stop_centre"],
+        "adm1": [None, "ML04", "ML05"],
+        "adm2": [None, "ML0401"],
+        "pcode": ["ML01", "ML02", "ML03", "ML04", "ML05", "ML06", "ML07", "ML08", "ML09"],
+    }
+
+
+#: Parameters a page reads from the request itself (not declared in its signature).
+PAGE_PARAMS = {
+    "/": ["service", "mode", "scenario", "threshold_min", "lang"],
+    "/trouver": ["lang"],
+    "/planifier": ["service", "mode", "scenario", "threshold_min", "level", "lang"],
+    "/regions/{pcode}": ["service", "mode", "scenario", "threshold_min", "lang"],
+    "/regions/{pcode}/carte": ["service", "mode", "scenario", "lang"],
+}
+#: Routes that answer no question about providers or figures.
+SKIP = {"/docs"}
+
+
+def _requests(route: APIRoute, rng: random.Random) -> list[tuple[str, dict]]:
+    """URLs and query parameters to ask one route: a sweep of each parameter's values
+    from a base, then a seeded sample of combinations."""
+    values = _values()
+    names = [p.alias or p.name for p in route.dependant.query_params]
+    names += [n for n in PAGE_PARAMS.get(route.path, []) if n not in names]
+    names = [n for n in names if n in values]
+    path_names = re.findall(r"{(\w+)}", route.path)
+    if "lat" in names and "lon" in names:  # a point is one parameter here
+        names = [n for n in names if n not in ("lat", "lon")] + ["point"]
+    grid = {n: values.get(n, [None]) for n in [*path_names, *names]}
+
+    def make(choice: dict) -> tuple[str, dict]:
+        path = route.path
+        for n in path_names:
+            value = choice[n] if n != "level" else choice.get(n, "adm1")
+            path = path.replace("{" + n + "}", str(value))
+        params = {}
+        for n in names:
+            v = choice.get(n)
+            if v is None:
+                continue
+            if n == "point":
+                params["lon"], params["lat"] = v
+            else:
+                params[n] = v
+        if "add" in params and "remove" in params:
+            params.pop("remove")
+        return path, params
+
+    base = {n: vs[0] if vs[0] is not None or len(vs) == 1 else vs[1] for n, vs in grid.items()}
+    if "add" in grid and "remove" in grid:
+        base["remove"] = None
+    out = [make(base)]
+    for n, vs in grid.items():  # every value of every parameter, the others at base
+        for v in vs:
+            # a what-if removes or adds, not both: sweep removals without the added centre
+            out.append(make({**base, n: v, **({"add": None} if n == "remove" else {})}))
+    keys = list(grid)
+    for _ in range(SAMPLE):
+        out.append(make({n: rng.choice(grid[n]) for n in keys}))
+    unique = []
+    for item in out:
+        if item not in unique:
+            unique.append(item)
+    return unique
+
+
+# ----------------------------------------------------------------------------- compare
+
+_TIMES = [
+    (
+        re.compile(
+            r'"(built_at|generated_at|generated|seconds[a-z_]*)": ?("[^"]*"|[0-9.eE+-]+|null)'
+        ),
+        r'"\1": 0',
+    ),
+    (re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"), "T"),
+    (re.compile(r"\b\d{1,2}[:h]\d{2}(:\d{2})?\b"), "H"),
+    (re.compile(r"(calculé en|computed in|en) [0-9.,]+ ?s\b", re.I), r"\1 S"),
+    (re.compile(r"[0-9]+(?:[.,][0-9]+)? ?s\)"), "S)"),  # "(0.7 MB, 0.7 s)" of the CLI
+]
+
+
+def _normal(response) -> tuple[int, str, str]:
+    """Status, content type and body with timestamps and timings taken out."""
+    kind = response.headers.get("content-type", "").split(";")[0]
+    if kind == "application/pdf":
+        text = "\n".join(
+            page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages
+        )
+    else:
+        text = response.text
+    for pattern, repl in _TIMES:
+        text = pattern.sub(repl, text)
+    return response.status_code, kind, _renumber(text)
+
+
+_ELEMENT_ID = re.compile(r"_[0-9a-f]{32}(?![0-9a-f])")
+
+
+def _renumber(text: str) -> str:
+    """folium names map elements with random hex ids: number them by first appearance."""
+    seen: dict[str, str] = {}
+    return _ELEMENT_ID.sub(lambda m: seen.setdefault(m.group(0), f"_id{len(seen)}"), text)
+
+
+def _compare(apps, route, path, params, headers=None) -> str | None:
+    a, b = (c.get(path, params=params, headers=headers or {}) for c in apps)
+    na, nb = _normal(a), _normal(b)
+    if na == nb:
+        return None
+    return f"{route}: {path} {params} -> {na[0]} vs {nb[0]}"
+
+
+def test_the_routes_are_found_from_the_app(apps):
+    paths = {r.path for r in get_routes(apps[0].app)}
+    # a sanity floor: the API, the pages, the planning and the briefings are all there
+    assert {"/api/v1/nearest", "/api/v1/coverage", "/api/v1/whatif", "/api/v1/site"} <= paths
+    assert {"/", "/trouver", "/planifier", "/regions/{pcode}"} <= paths
+    assert {"/regions/{pcode}/brief.pdf", "/carte/couverture.geojson"} <= paths
+
+
+@pytest.mark.timeout(1200)
+def test_no_public_answer_depends_on_a_confidential_record(apps):
+    rng = random.Random(12)
+    differences, asked = [], 0
+    for route in get_routes(apps[0].app):
+        if route.path in SKIP:
+            continue
+        for path, params in _requests(route, rng):
+            asked += 1
+            found = _compare(apps, route.path, path, params)
+            if found:
+                differences.append(found)
+    assert asked > 300
+    assert not differences, "\n".join(differences[:20])
+
+
+@pytest.mark.timeout(1200)
+def test_triangulating_a_shelter_with_what_ifs_learns_nothing(apps):
+    """A bounded grid of what-if, siting and coverage probes around each confidential
+    site: the answers are the same as if the site did not exist."""
+    differences = []
+    for f in _confidential():
+        if not f["geometry"]:
+            continue
+        lon0, lat0 = f["geometry"]["coordinates"]
+        for dx, dy in itertools.product((-0.2, 0.0, 0.2), repeat=2):
+            for service in ("psychosocial", "medical", "one_stop_centre"):
+                params = {
+                    "service": service,
+                    "mode": "walk",
+                    "threshold_min": 60,
+                    "level": "adm3",
+                    "add": f"{lon0 + dx:.5f},{lat0 + dy:.5f}",
+                }
+                found = _compare(apps, "/api/v1/whatif", "/api/v1/whatif", params)
+                if found:
+                    differences.append(found)
+        for service in ("psychosocial", "medical"):
+            for path, params in (
+                ("/api/v1/site", {"service": service, "n": 2, "threshold_min": 60}),
+                ("/api/v1/coverage", {"service": service, "level": "adm3", "format": "csv"}),
+            ):
+                found = _compare(apps, path, path, params)
+                if found:
+                    differences.append(found)
+    assert not differences, "\n".join(differences[:20])
+
+
+def test_with_a_token_the_answers_include_confidential_ones_and_say_so(apps):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with_conf, without = apps
+    lon, lat = _points()[0]
+    params = {"lon": lon, "lat": lat, "service": "shelter", "k": 2}
+    a = with_conf.get("/api/v1/nearest", params=params, headers=auth)
+    b = without.get("/api/v1/nearest", params=params, headers=auth)
+    assert a.status_code == b.status_code == 200
+    assert a.json()["query"]["includes_confidential"] is True
+    assert a.json()["results"] and not b.json()["results"]
+    assert a.headers["cache-control"] == "no-store"
+    whatif = with_conf.get(
+        "/api/v1/whatif",
+        params={"service": "shelter", "add": f"{lon:.5f},{lat:.5f}", "threshold_min": 60},
+        headers=auth,
+    )
+    assert whatif.status_code == 200 and whatif.json()["meta"]["includes_confidential"] is True
+
+
+# ----------------------------------------------------------------------------- CLI
+
+#: Public CLI commands and the arguments to ask them (every command of the CLI must be
+#: here or in CLI_NOT_PUBLIC, so a new command is not forgotten).
+CLI_PUBLIC = {
+    "coverage": [
+        ["--level", "adm3", "--service", s, "--format", f]
+        for s in ("shelter", "psychosocial", "one_stop_centre")
+        for f in ("csv", "json", "hxl")
+    ]
+    + [["--level", "adm2", "--underserved", "--format", "json", "--service", "psychosocial"]],
+    "site": [
+        ["--service", "psychosocial", "--n", "2", "--json"],
+        ["--service", "medical", "--add", "-6.26,13.44", "--json"],
+    ],
+    "nearest": [
+        ["--place", p, "--service", s, "--json", "--k", "5"]
+        for p in ("Segou", "Mopti")
+        for s in ("psychosocial", "shelter")
+    ],
+    "brief": [["--region", "ML04", "--out", "{tmp}/b.html"]],
+    "map": [["--service", "psychosocial", "--out", "{tmp}/m.html"]],
+    "conflict": [["summary", "--format", "json"]],
+    "places": [["search", "Segou", "--json"]],
+}
+#: Commands that publish nothing about providers or that only a caseworker runs.
+CLI_NOT_PUBLIC = {"build", "up", "serve", "data", "providers", "roads"}
+
+
+def _cli_names() -> set[str]:
+    from api.cli import app
+
+    names = {c.name or c.callback.__name__ for c in app.registered_commands}
+    names |= {g.name for g in app.registered_groups}
+    return names
+
+
+def test_every_cli_command_is_classed():
+    assert _cli_names() <= set(CLI_PUBLIC) | CLI_NOT_PUBLIC, _cli_names() - set(CLI_PUBLIC)
+
+
+@pytest.mark.timeout(1200)
+def test_the_cli_public_outputs_do_not_depend_on_confidential_records(twins, tmp_path, monkeypatch):
+    from api.cli import app
+
+    outputs = {}
+    for name, settings in twins.items():
+        for key, value in {
+            "ORIENTER_DATA_DIR": settings.data_dir,
+            "ORIENTER_BUILD_DIR": settings.build_dir,
+            "ORIENTER_PROVIDERS": settings.providers,
+            "ORIENTER_GRID_CELL_M": "10000",
+        }.items():
+            monkeypatch.setenv(key, str(value))
+        monkeypatch.delenv("ORIENTER_CASEWORKER_TOKEN", raising=False)
+        get_settings.cache_clear()
+        out = tmp_path / name
+        out.mkdir()
+        for command, runs in CLI_PUBLIC.items():
+            for args in runs:
+                args = [a.replace("{tmp}", str(out)) for a in args]
+                result = CliRunner().invoke(app, [command, *args])
+                # the console wraps lines by width (the two runs' paths differ in length):
+                # compare without any white space
+                text = "".join(result.output.split()).replace(str(out), "OUT")
+                for a in args:
+                    if a.startswith(str(out)):
+                        path = Path(a)
+                        text += path.read_text(encoding="utf-8") if path.is_file() else "-"
+                for pattern, repl in _TIMES:
+                    text = pattern.sub(repl, text)
+                text = _renumber(text)
+                key = (command, tuple(a.replace(str(out), "{tmp}") for a in args))
+                outputs.setdefault(key, {})[name] = (result.exit_code, text)
+    get_settings.cache_clear()
+    differences = [
+        " ".join((key[0], *key[1]))
+        for key, both in outputs.items()
+        if both["with"][1].replace("conf-yes", "X") != both["without"][1].replace("conf-not", "X")
+        or both["with"][0] != both["without"][0]
+    ]
+    assert not differences, differences
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- the test can fail
+
+
+def test_the_comparison_sees_a_leak_when_there_is_one(twins, monkeypatch):
+    """Feed public answers the confidential sets: the comparison must notice."""
+    from geo.layers import Layer
+
+    real = Layer.visible
+
+    def leaky(self, service, *, caseworker):
+        return real(self, service, caseworker=True)
+
+    monkeypatch.setattr(Layer, "visible", leaky)
+    with (
+        TestClient(create_app(twins["with"])) as a,
+        TestClient(create_app(twins["without"])) as b,
+    ):
+        lon, lat = _points()[0]
+        params = {"lon": lon, "lat": lat, "service": "psychosocial", "k": 5}
+        assert _compare((a, b), "/api/v1/nearest", "/api/v1/nearest", params)
