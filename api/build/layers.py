@@ -12,9 +12,9 @@ import gc
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
-from pathlib import Path
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import geopandas as gpd
@@ -28,6 +28,7 @@ from geo.layers import Layer, load_sets
 from geo.nearest import CLOSED_ORIGIN, NearestAnswer, ProviderTable, nearest_answer
 from geo.routes import node_classes
 from geo.settlements import Gazetteer
+from geo.speeds import read_speed_table
 from geo.store import load_graph
 
 __all__ = ["Layers", "NotBuiltError", "answer_nearest", "load_layers", "token_is_valid"]
@@ -49,6 +50,7 @@ class Layers:
     zone: np.ndarray | None = None  # conflict class per grid cell (0 low, 1 elevated, 2 high)
     public_table: ProviderTable | None = None
     combined_table: ProviderTable | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.public_table is None:
@@ -82,6 +84,19 @@ class Layers:
     def k(self) -> int:
         """The most providers an answer can list (labels kept per place by the build)."""
         return int(self.manifest.get("parameters", {}).get("nearest_k", 5))
+
+    def time_meaning(self, lang: str = "fr") -> str:
+        """What this build's travel times mean (speed profile and season), in ``lang``."""
+        key = ("time_meaning", lang)
+        if key not in self._cache:
+            speeds = self.manifest.get("inputs", {}).get("speeds", {})
+            try:
+                table = read_speed_table(speeds.get("path"), profile=speeds.get("profile"))
+            except (OSError, ValueError):  # the table moved: the default one's wording
+                table = read_speed_table()
+            season = self.manifest.get("parameters", {}).get("season", "dry")
+            self._cache[key] = table.time_meaning(lang, season=season)
+        return self._cache[key]
 
     def table(self, include_confidential: bool) -> ProviderTable:
         """The provider rows a requester's answers may name."""
@@ -265,6 +280,7 @@ def answer_nearest(
         "data": {
             "roads": layers.manifest.get("inputs", {}).get("roads", {}).get("kind"),
             "built_at": layers.manifest.get("built_at"),
+            "time_meaning": {lang: layers.time_meaning(lang) for lang in ("fr", "en")},
         },
     }
 

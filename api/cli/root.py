@@ -12,6 +12,7 @@ from api.cli import coverage as cli_coverage
 from api.cli import map as cli_map
 from api.cli import nearest as cli_engine
 from api.cli import places as cli_places
+from api.cli import route as cli_route
 from api.services import briefings as briefs
 
 app = typer.Typer(
@@ -21,13 +22,16 @@ app = typer.Typer(
 )
 app.add_typer(cli_data.app, name="data", help="Obtain and check the data directory.")
 app.add_typer(
-    cli_providers.app, name="providers", help="Validate and import the provider directory."
+    cli_providers.app,
+    name="providers",
+    help="The provider directory: validate, import, export, status, verification rounds.",
 )
 app.add_typer(cli_places.app, name="places", help="Search the settlements gazetteer.")
 app.add_typer(cli_conflict.app, name="conflict", help="Conflict zones and summaries.")
 app.add_typer(cli_roads.app, name="roads", help="Export the road graph (GraphML, GeoPackage).")
 app.command("build")(cli_engine.build)
 app.command("nearest")(cli_engine.nearest)
+app.command("route")(cli_route.route)
 app.command("serve")(cli_engine.serve)
 app.command("up")(cli_engine.up)
 app.command("coverage")(cli_coverage.coverage)

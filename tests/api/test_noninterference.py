@@ -359,6 +359,10 @@ CLI_PUBLIC = {
     "map": [["--service", "psychosocial", "--out", "{tmp}/m.html"]],
     "conflict": [["summary", "--format", "json"]],
     "places": [["search", "Segou", "--json"]],
+    "route": [
+        ["--from", "Segou", "--to", "-6.26,13.44", "--json"],
+        ["--from", "-5.0,14.0", "--to", "osc-mopti", "--mode", "walk", "--json"],
+    ],
 }
 #: Commands that publish nothing about providers or that only a caseworker runs.
 CLI_NOT_PUBLIC = {"build", "up", "serve", "data", "providers", "roads"}

@@ -1,0 +1,159 @@
+"""`orienter route` (and api.services.routing) on the session car build.
+
+Point to point equals an independent computation (the k-label engine seeded at the
+destination, read at the origin's entries); a provider destination equals the nearest
+answer's time to it; places resolve; confidential providers only with a token; errors
+name the option.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from api.build.layers import answer_nearest, load_layers
+from api.cli import app
+from api.services.routing import Endpoint, RouteError, answer_route
+from api.settings import Settings, get_settings
+from geo.costgraph import point_entries
+from geo.labels import nearest_labels
+from geo.nearest import to_metric
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "route-test-token"
+
+
+@pytest.fixture(scope="module")
+def layers(car_build, data_dir):
+    return load_layers(Settings(data_dir=data_dir, build_dir=car_build))
+
+
+@pytest.fixture
+def env(car_build, data_dir, monkeypatch):
+    monkeypatch.setenv("ORIENTER_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("ORIENTER_BUILD_DIR", str(car_build))
+    monkeypatch.setenv("ORIENTER_PROVIDERS", str(REPO / "data" / "providers.geojson"))
+    monkeypatch.setenv(
+        "ORIENTER_CASEWORKER_TOKEN_HASHES", json.dumps([hashlib.sha256(TOKEN.encode()).hexdigest()])
+    )
+    monkeypatch.delenv("ORIENTER_CASEWORKER_TOKEN", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _independent_minutes(layers, scenario, a, b) -> float:
+    """Minutes from point a to point b by the label engine: b is a source, a a query."""
+    graph = layers.layers[("car", scenario)].graph
+    (xa, ya), (xb, yb) = to_metric(graph, *a), to_metric(graph, *b)
+    labels = nearest_labels(graph, np.array([xb]), np.array([yb]), k=1)
+    nodes, leg, _ = point_entries(graph, xa, ya)
+    via = leg + np.asarray(labels.minutes[nodes, 0], dtype=float)
+    direct = np.hypot(xa - xb, ya - yb)
+    best = float(via.min())
+    if direct <= 2 * graph.grid.cell_m:
+        best = min(best, direct * float(graph.cell_pace[nodes[0]]))
+    return best
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "scenario"),
+    [
+        ((-7.99, 12.64), (-4.19, 14.49), "baseline"),  # Bamako to Mopti
+        ((-5.67, 11.32), (-8.02, 12.66), "baseline"),  # Sikasso to Bamako
+        ((-1.45, 15.32), (0.04, 16.27), "avoid"),  # Hombori to Gao, high zones closed
+        ((-6.27, 13.44), (-6.28, 13.45), "slowed"),  # 1.5 km: straight across country
+    ],
+)
+def test_point_to_point_equals_an_independent_computation(layers, a, b, scenario):
+    answer = answer_route(
+        layers, Endpoint("point", *a), Endpoint("point", *b), mode="car", scenario=scenario
+    )
+    expected = _independent_minutes(layers, scenario, a, b)
+    if not np.isfinite(expected):
+        assert answer["reachable"] is False and answer["travel_time_min"] is None
+        return
+    assert answer["travel_time_min"] == pytest.approx(round(expected, 1), abs=0.051)
+    km = answer["route_conflict"]["km_by_class"]
+    assert sum(km.values()) == pytest.approx(answer["distance_km"], abs=0.3)
+    line = answer["route"]["coordinates"]
+    assert line[0] == pytest.approx(list(a), abs=1e-5) and line[-1] == pytest.approx(
+        list(b), abs=1e-5
+    )
+    assert answer["distance_km"] >= answer["straight_km"] - 0.1
+    assert (
+        "saison"
+        in answer_route(
+            layers, Endpoint("point", *a), Endpoint("point", *b), mode="car", lang="fr"
+        )["time_meaning"]
+    )
+
+
+def test_a_provider_destination_equals_the_nearest_answer(layers):
+    start = (-3.9, 14.9)  # near Konna
+    found = answer_nearest(layers, lon=start[0], lat=start[1], service="medical", mode="car", k=3)[
+        "results"
+    ]
+    for r in found:
+        table = layers.table(False)
+        i = table.frame["id"].astype(str).tolist().index(r["id"])
+        end = Endpoint("provider", float(table.lon[i]), float(table.lat[i]), provider=r)
+        answer = answer_route(layers, Endpoint("point", *start), end, mode="car")
+        assert answer["travel_time_min"] == pytest.approx(r["travel_time_min"], abs=0.051)
+        assert answer["distance_km"] == pytest.approx(r["distance_km"], abs=0.2)
+
+
+def test_cli_places_providers_and_privacy(env):
+    runner = CliRunner()
+    ok = runner.invoke(app, ["route", "--from", "Bamako", "--to", "osc-mopti", "--json"])
+    assert ok.exit_code == 0, ok.output
+    answer = json.loads(ok.output)
+    assert answer["from"]["place"]["name"] == "Bamako"
+    assert answer["to"]["provider"]["id"] == "osc-mopti" and answer["travel_time_min"] > 60
+    confidential = next(
+        f["properties"]["id"]
+        for f in json.loads((REPO / "data" / "providers.geojson").read_text())["features"]
+        if f["properties"]["confidential"] and f["geometry"]
+    )
+    hidden = runner.invoke(app, ["route", "--from", "Bamako", "--to", confidential])
+    unknown = runner.invoke(app, ["route", "--from", "Bamako", "--to", "no-such-provider"])
+    assert hidden.exit_code == unknown.exit_code == 1
+    # the same refusal for a confidential id and an unknown one
+    assert hidden.output.replace(confidential, "X") == unknown.output.replace(
+        "no-such-provider", "X"
+    )
+    seen = runner.invoke(
+        app,
+        ["route", "--from", "Bamako", "--to", confidential, "--json"],
+        env={"ORIENTER_CASEWORKER_TOKEN": TOKEN},
+    )
+    assert seen.exit_code == 0, seen.output and json.loads(seen.output)["to"]["provider"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--from", "zzqxwv", "--to", "Mopti"], "--from"),
+        (["--from", "Bamako", "--to", "48.85,2.35"], "--to"),
+        (["--from", "Bamako", "--to", "Mopti", "--scenario", "flood"], "--mode/--scenario"),
+        (["--from", "Bamako", "--to", "Mopti", "--lang", "de"], "--lang"),
+        (["--from", "nan,12", "--to", "Mopti"], "--from"),
+    ],
+)
+def test_cli_errors_name_the_option(env, args, needle):
+    result = CliRunner().invoke(app, ["route", *args])
+    assert result.exit_code == 1 and needle in result.output, result.output
+
+
+def test_route_errors_are_typed(layers):
+    with pytest.raises(RouteError) as info:
+        answer_route(
+            layers, Endpoint("point", -8.0, 12.6), Endpoint("point", 2.35, 48.85), mode="car"
+        )
+    assert info.value.parameter == "to"
