@@ -236,10 +236,11 @@ def travel_time_legend(lang: str, *, service: str, mode: str) -> LegendSection:
 def add_isochrones(
     m: folium.Map, isochrones: gpd.GeoDataFrame, *, lang: str = "fr", show: bool = False
 ) -> folium.FeatureGroup:
-    """Areas within each threshold of any provider (``threshold_min``, polygons), merged.
+    """Areas within each threshold of the providers (``threshold_min``, polygons), merged.
 
-    ``isochrones`` is ``build/isochrones/<mode>-<scenario>.parquet`` (one row per public
-    provider and threshold); rows of one threshold are merged into one outline.
+    ``isochrones`` is ``build/isochrones/<mode>-<scenario>.parquet`` (one row per service and
+    threshold: the polygons of the service's public surface), usually one service's rows;
+    rows of one threshold are merged into one outline.
     """
     gdf = check_gdf(isochrones, "isochrones", ("threshold_min",))
     group = folium.FeatureGroup(name=t("layer_isochrones", lang), show=show)

@@ -130,6 +130,8 @@ def map_command(
     providers = inputs.providers
     iso_path = root / "isochrones" / f"{mode}-{scenario}.parquet"
     isochrones = gpd.read_parquet(iso_path) if iso_path.is_file() else None
+    if isochrones is not None and "service" in isochrones.columns:
+        isochrones = isochrones[isochrones["service"] == service]  # the map's service only
     zones_path = root / "conflict" / "zones.parquet"
     zones = gpd.read_parquet(zones_path) if zones_path.is_file() else None
     built_at = str(analysis.manifest.get("built_at") or "?")[:10]
