@@ -166,7 +166,15 @@ def serve(
         f"Orienter on http://{host}:{port}/  (pages: /, /trouver, /planifier, /regions/ML05;"
         " API: /api/v1/..., documentation: /docs)"
     )
-    options = {"host": host, "port": port, "access_log": False, "log_level": "warning"}
+    options = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_level": "warning",
+        # the edge's limits: head size, slow requests, connections (api/http/edge.py)
+        "http": "api.http.edge:EdgeProtocol",
+        "timeout_keep_alive": 5,
+    }
     if workers == 1:
         from api.http.app import create_app
 

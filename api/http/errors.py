@@ -53,6 +53,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "body_too_large": "le corps de la requête dépasse {limit} octets",
         "url_too_long": "l'adresse de la requête dépasse {limit} caractères",
         "internal": "erreur interne ; rien de la requête n'a été enregistré",
+        "request_timeout": "la requête n'est pas arrivée entière à temps ; renvoyez-la",
+        "headers_too_large": "les en-têtes de la requête dépassent {limit} octets",
+        "busy": (
+            "le serveur est occupé par d'autres calculs ; réessayez dans quelques secondes "
+            "(voir Retry-After)"
+        ),
+        "too_many_parameters": "la requête a plus de {limit} paramètres",
         # validation of a single parameter (FastAPI / pydantic)
         "missing": "{parameter} est obligatoire",
         "not_integer": "{parameter} doit être un nombre entier",
@@ -93,6 +100,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "body_too_large": "the request body is larger than {limit} bytes",
         "url_too_long": "the request address is longer than {limit} characters",
         "internal": "internal error; nothing of the request was recorded",
+        "request_timeout": "the request did not arrive whole in time; send it again",
+        "headers_too_large": "the request headers exceed {limit} bytes",
+        "busy": (
+            "the server is busy with other computations; retry in a few seconds "
+            "(see Retry-After)"
+        ),
+        "too_many_parameters": "the request has more than {limit} parameters",
         "missing": "{parameter} is required",
         "not_integer": "{parameter} must be a whole number",
         "not_number": "{parameter} must be a number",
