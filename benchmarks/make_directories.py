@@ -139,6 +139,7 @@ def make_synthetic(out: Path, *, n: int, seed: int) -> Path:
                     "status": "reported",
                     "confidential": shelter,
                     "location_precision": "locality" if shelter else "facility",
+                    "location_source": "seeded random point inside Mali (benchmark)",
                     "source": ["synthetic benchmark record (benchmarks/make_directories.py)"],
                     "source_date": "2026",
                     "confidence": "Low",

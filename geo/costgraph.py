@@ -331,7 +331,7 @@ def point_entries(
         Entry node ids and the off-road leg to each.  Empty when the point lies outside
         the active grid or in a closed cell.
     """
-    cell = int(graph.grid.locate(np.array([x]), np.array([y]))[0])
+    cell = graph.grid.locate_one(float(x), float(y))
     if cell < 0 or not np.isfinite(graph.cell_pace[cell]):
         return np.empty(0, np.int64), np.empty(0), np.empty(0)
     nodes = [cell]

@@ -7,6 +7,7 @@ become graph nodes, numbered in row-major order, so a 1 km grid over Mali has ab
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -75,6 +76,14 @@ class Grid:
         out = np.full(x.shape, -1, dtype=np.int64)
         out[inside] = self.cell_node[row[inside], col[inside]]
         return out
+
+    def locate_one(self, x: float, y: float) -> int:
+        """:meth:`locate` of one point, without arrays (a query's hot path)."""
+        col = math.floor((x - self.x0) / self.cell_m)
+        row = math.floor((self.y0 - y) / self.cell_m)
+        if 0 <= row < self.nrows and 0 <= col < self.ncols:
+            return int(self.cell_node[row, col])
+        return -1
 
     def to_raster(self, values: np.ndarray, *, fill: float = np.nan) -> np.ndarray:
         """Spread per-node ``values`` (first ``n_cells`` entries used) back onto the 2-D grid."""

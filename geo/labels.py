@@ -26,6 +26,7 @@ siting candidates and one provider's isochrones.  The loops are compiled with nu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -138,6 +139,11 @@ class NearestLabels:
     def k(self) -> int:
         """Labels per node."""
         return int(self.source.shape[1])
+
+    @cached_property
+    def positions(self) -> dict[int, int]:
+        """Position of each source id in the set (computed once)."""
+        return {int(i): p for p, i in enumerate(self.ids.tolist())}
 
     @property
     def n_sources(self) -> int:

@@ -21,8 +21,10 @@ Ties (equal float32 minutes) are broken by source id, here and in the reference.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 import numpy as np
 import shapely
@@ -80,17 +82,26 @@ class Ranking:
     leg_metres: np.ndarray
 
 
+_BY_X: WeakKeyDictionary[NearestLabels, tuple[np.ndarray, np.ndarray]] = WeakKeyDictionary()
+
+
 def _direct(
     graph: CostGraph, labels: NearestLabels, x: float, y: float, pace: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sources of ``labels`` within two cells of (x, y): positions, metres, minutes."""
-    near = np.flatnonzero(
-        labels.entered
-        & (np.abs(labels.x - x) <= 2 * graph.grid.cell_m)
-        & (np.abs(labels.y - y) <= 2 * graph.grid.cell_m)
-    )
+    found = _BY_X.get(labels)
+    if found is None:  # the sources sorted by x, once per set
+        order = np.argsort(labels.x, kind="stable")
+        found = (order, np.asarray(labels.x)[order])
+        _BY_X[labels] = found
+    order, xs = found
+    reach = 2 * graph.grid.cell_m
+    lo, hi = np.searchsorted(xs, [x - reach, x + reach + 1e-6])
+    near = order[lo:hi]
+    if len(near):
+        near = near[labels.entered[near]]
     metres = np.hypot(labels.x[near] - x, labels.y[near] - y)
-    keep = metres <= 2 * graph.grid.cell_m
+    keep = metres <= reach
     return near[keep], metres[keep], metres[keep] * pace
 
 
@@ -208,6 +219,18 @@ class RouteWalk:
     nodes: np.ndarray
 
 
+_END_CELLS: WeakKeyDictionary[NearestLabels, np.ndarray] = WeakKeyDictionary()
+
+
+def _end_cells(graph: CostGraph, labels: NearestLabels) -> np.ndarray:
+    """The grid cell of every source of ``labels`` (cached per label set)."""
+    found = _END_CELLS.get(labels)
+    if found is None:
+        found = graph.grid.locate(labels.x, labels.y)
+        _END_CELLS[labels] = found
+    return found
+
+
 def walk_route(
     graph: CostGraph,
     labels: NearestLabels,
@@ -222,11 +245,10 @@ def walk_route(
 
     ``node_class`` (:func:`node_classes`) adds the conflict class of every edge.
     """
-    hit = np.flatnonzero(labels.ids == source_id)
-    if len(hit) != 1:
+    position = labels.positions.get(int(source_id))
+    if position is None:
         raise ValueError(f"source_id={source_id!r} is not one source of the labels")
-    position = int(hit[0])
-    classes = node_class if node_class is not None else np.zeros(1, dtype=np.int8)
+    classes = node_class if node_class is not None else _NO_CLASSES
     width = n_classes if node_class is not None else 1
     csr = graph.minutes  # metres share its structure (one entry per edge, same order)
     per_class, worst, seed, nodes, status = _kernels.walk_labels(
@@ -245,23 +267,21 @@ def walk_route(
         raise ValueError(f"node {start_node} holds no label of source {source_id}")
     if status == 2:
         raise RuntimeError("the labels' predecessor chain does not end; rebuild the layers")
-    last = float(
-        np.hypot(graph.node_x[seed] - labels.x[position], graph.node_y[seed] - labels.y[position])
+    last = math.hypot(
+        float(graph.node_x[seed]) - float(labels.x[position]),
+        float(graph.node_y[seed]) - float(labels.y[position]),
     )
-    per_class = np.asarray(per_class, dtype=np.float64).copy()
     if node_class is not None:
-        cell = int(
-            graph.grid.locate(labels.x[position : position + 1], labels.y[position : position + 1])[
-                0
-            ]
-        )
+        cell = int(_end_cells(graph, labels)[position])
         end_class = int(classes[cell]) if cell >= 0 else 0
-        leg_class = max(int(classes[seed]), end_class)
-        per_class[leg_class] += last
+        per_class[max(int(classes[seed]), end_class)] += last
         worst = max(int(worst), end_class)
     else:
         per_class[0] += last
-    return RouteWalk(per_class, int(worst), int(seed), np.asarray(nodes, dtype=np.int64))
+    return RouteWalk(per_class, int(worst), int(seed), nodes)
+
+
+_NO_CLASSES = np.zeros(1, dtype=np.int8)
 
 
 def route_geometry(

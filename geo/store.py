@@ -99,7 +99,7 @@ def load_graph(directory: str | Path, *, mmap: bool = True) -> CostGraph:
         raise FileNotFoundError(f"{directory} holds no saved graph (meta.json); rebuild")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     mode: Literal["r"] | None = "r" if mmap else None
-    z = {name: np.load(directory / f"{name}.npy", mmap_mode=mode) for name in _GRAPH_ARRAYS}
+    z = {name: _plain(np.load(directory / f"{name}.npy", mmap_mode=mode)) for name in _GRAPH_ARRAYS}
     n_cells_total = meta["nrows"] * meta["ncols"]
     active = np.unpackbits(np.load(directory / "active.npy"), count=n_cells_total).astype(bool)
     grid = Grid(
@@ -148,10 +148,18 @@ def load_labels(directory: str | Path, *, mmap: bool = True) -> NearestLabels:
     mode: Literal["r"] | None = "r" if mmap else None
     per_node = {"source", "minutes", "pred"}
     arrays = {
-        name: np.load(directory / f"{name}.npy", mmap_mode=mode if name in per_node else None)
+        # plain views of the memory maps: shared pages, without np.memmap's slow indexing
+        name: _plain(
+            np.load(directory / f"{name}.npy", mmap_mode=mode if name in per_node else None)
+        )
         for name in _LABEL_ARRAYS
     }
     return NearestLabels(**arrays)
+
+
+def _plain(array: np.ndarray) -> np.ndarray:
+    """An ``np.memmap`` as a plain ndarray over the same mapped buffer (no copy)."""
+    return array.view(np.ndarray) if isinstance(array, np.memmap) else array
 
 
 @contextmanager

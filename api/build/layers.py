@@ -14,6 +14,7 @@ import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +25,7 @@ import shapely
 
 from api.settings import Settings
 from geo.costgraph import CostGraph
+from geo.freshness import freshness_flags
 from geo.layers import Layer, load_sets
 from geo.nearest import CLOSED_ORIGIN, NearestAnswer, ProviderTable, nearest_answer
 from geo.routes import node_classes
@@ -96,6 +98,21 @@ class Layers:
                 table = read_speed_table()
             season = self.manifest.get("parameters", {}).get("season", "dry")
             self._cache[key] = table.time_meaning(lang, season=season)
+        return self._cache[key]
+
+    def freshness(self, include_confidential: bool) -> dict[str, dict]:
+        """Per provider id: status, evidence date and the "à vérifier" flag as of today
+        (:func:`geo.freshness.freshness_flags`), computed once a day per audience."""
+        key = ("freshness", include_confidential, date.today())
+        if key not in self._cache:
+            frame = self.table(include_confidential).frame
+            flags = freshness_flags(frame, as_of=key[2]) if len(frame) else None
+            out: dict[str, dict] = {}
+            if flags is not None:
+                for pid, row in zip(frame["id"].astype(str), flags.to_dict("records"), strict=True):
+                    out[pid] = {k: _plain_value(v) for k, v in row.items()}
+            self._cache = {k: v for k, v in self._cache.items() if k[0] != "freshness"}
+            self._cache[key] = out
         return self._cache[key]
 
     def table(self, include_confidential: bool) -> ProviderTable:
@@ -184,6 +201,13 @@ PUBLIC_FIELDS = (
     "source",
     "source_date",
     "last_verified",
+    "verified_by",
+    "status",
+    "status_date",
+    "confidence",
+    "evidence_date",
+    "needs_verification",
+    "unconfirmed_since",
     "zone_class",
     "route_conflict",
     "scenario_effect",
@@ -243,8 +267,9 @@ def answer_nearest(
         effects = [_scenario_effect(r, base[r["id"]]) for r in table]
         base_times = [base[r["id"]]["travel_time_min"] for r in table]
     results = []
+    fresh = layers.freshness(include_confidential)
     for i, rec in enumerate(table):
-        row = dict(rec)
+        row = {**rec, **fresh.get(str(rec.get("id")), {})}
         if zones:
             w = rec.get("route_worst_class")
             row["route_conflict"] = (
@@ -311,6 +336,20 @@ def _run(
         method=method,
         only_ids=only_ids,
     )
+
+
+def _plain_value(value: object) -> object:
+    """A JSON-ready scalar: numpy to Python, NaN/NA to None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    try:
+        if value is not None and not isinstance(value, str | bool | int | float) and pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
 
 
 def _rows_of(layers: Layers, provider_ids: Sequence[str], include_confidential: bool) -> list[int]:
