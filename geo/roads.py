@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 from pyproj import Geod
 
-from geo.crs import GEOGRAPHIC_CRS, ensure_geographic
+from geo.crs import GEOGRAPHIC_CRS, MALI_BBOX, ensure_geographic
 from geo.errors import DataFileError, DataProblem, DataValidationError
 
 __all__ = [
@@ -48,6 +48,13 @@ ROAD_CLASSES = (
 )
 ROAD_COLUMNS = ["u", "v", "road_class", "paved", "length_m", "source", "geometry"]
 _GEOD = Geod(ellps="WGS84")
+#: Mali's bounding box with half a degree of margin (roads leaving the country).
+_MALI_WITH_MARGIN = (
+    MALI_BBOX[0] - 0.5,
+    MALI_BBOX[1] - 0.5,
+    MALI_BBOX[2] + 0.5,
+    MALI_BBOX[3] + 0.5,
+)
 #: AUN edge types -> road classes.  "added" links join agglomerations to the network
 #: where OSM has no main road; the AUN gives them 15 km/h, like tracks.
 _AUN_CLASSES = {
@@ -145,7 +152,7 @@ def read_intercity_network(
     nodes_path: str | Path,
     edges_path: str | Path,
     *,
-    bbox: tuple[float, float, float, float] | None = (-12.8, 9.6, 4.8, 25.5),
+    bbox: tuple[float, float, float, float] | None = _MALI_WITH_MARGIN,
 ) -> gpd.GeoDataFrame:
     """Read the African Urban Network node and edge CSVs (latin-1) as road stretches.
 
