@@ -339,7 +339,7 @@ def check_data(settings: Settings, *, progress: Callable[[str], None] | None = N
     build_uses: str | None = None
     problem: str | None = None
     try:
-        from api.build.pipeline import choose_roads
+        from api.build.roads import choose_roads
 
         kind, _ = choose_roads(settings)
         build_uses = _BUILD_KIND_TO_KEY.get(kind, kind)

@@ -31,11 +31,6 @@ from geo._validate import as_1d, check_thresholds, threshold_tag
 from geo.crs import GEOGRAPHIC_CRS
 from geo.units import PointAssignment
 
-# TEMPORARY: the api/ modules of this commit still import these from here
-from geo.capacity import CapacityResult, capacity_coverage  # noqa: E402, F401, I001
-from geo.deserts import service_deserts  # noqa: F401
-from geo.units import CellAssignment, assign_cells, provider_units  # noqa: F401
-
 __all__ = [
     "DEFAULT_THRESHOLDS_MIN",
     "coverage_layer",

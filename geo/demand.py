@@ -44,9 +44,6 @@ from geo.grid import Grid
 from geo.population import PopulationRaster, cell_areas_km2
 from geo.units import assign_cells
 
-# TEMPORARY: the api/ modules of this commit still import these from here
-from geo.units import PointAssignment, assign_points  # noqa: F401, I001
-
 __all__ = [
     "DEMAND_COLUMNS",
     "DEMAND_MODELS",

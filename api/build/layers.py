@@ -1,19 +1,22 @@
-"""Built layers loaded once (CLI start-up or API lifespan) and the nearest-service answer."""
+"""Built layers loaded once (CLI start-up or API lifespan) and the nearest-service answer.
+
+The calls into the travel-time engine that answer "which providers are nearest" live
+here: :func:`load_layers` (graphs with the providers attached, memory-mapped matrices,
+route indexes) and :func:`answer_nearest`.
+"""
 
 from __future__ import annotations
 
 import gc
-import hashlib
-import hmac
-import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
+from api.build.manifest import NotBuiltError, read_manifest
 from api.settings import Settings
 from geo.costgraph import CostGraph, attach_points
 from geo.crs import METRIC_CRS
@@ -25,15 +28,12 @@ from geo.nearest import (
     index_routes,
     nearest_answer,
 )
+from geo.providers import public_mask
 from geo.settlements import Gazetteer
 from geo.store import load_graph, load_matrix
 from geo.traveltime import SourceMatrix
 
-__all__ = ["Layers", "NotBuiltError", "answer_nearest", "load_layers", "token_is_valid"]
-
-
-class NotBuiltError(FileNotFoundError):
-    """The build directory holds no built layers."""
+__all__ = ["PUBLIC_FIELDS", "Layers", "answer_nearest", "load_layers"]
 
 
 @dataclass
@@ -56,6 +56,13 @@ class Layers:
             self.table = ProviderTable.from_frame(self.providers)
 
     @property
+    def provider_table(self) -> ProviderTable:
+        """The providers as plain records (prepared in ``__post_init__``)."""
+        if self.table is None:
+            self.table = ProviderTable.from_frame(self.providers)
+        return self.table
+
+    @property
     def modes(self) -> list[str]:
         return sorted({m for m, _ in self.graphs})
 
@@ -69,24 +76,29 @@ class Layers:
             self._visible[include_confidential] = (
                 np.ones(len(self.providers), bool)
                 if include_confidential
-                else ~self.providers["confidential"].astype(bool).to_numpy()
+                else public_mask(self.providers)
             )
         return self._visible[include_confidential]
 
 
-def load_layers(settings: Settings, *, gazetteer: Gazetteer | None = None) -> Layers:
-    """Load the graphs and memory-mapped matrices of every built (mode, scenario).
+def load_layers(
+    settings: Settings,
+    *,
+    gazetteer: Gazetteer | None = None,
+    only: Collection[tuple[str, str]] | None = None,
+    freeze: bool = True,
+) -> Layers:
+    """Load the graphs and memory-mapped matrices of every built (mode, scenario)
+    (``only``: of these (mode, scenario) pairs, when built).
 
     Also sets up the route index of each (mode, scenario)
     (:func:`geo.nearest.index_routes`, filled per source on first use) so that a query
-    only walks from the point to the nearest stop.  The loaded objects are then frozen
-    out of the cyclic garbage collector (``gc.freeze``): they live as long as the process.
+    only walks from the point to the nearest stop.  With ``freeze`` (a server), the
+    loaded objects are then frozen out of the cyclic garbage collector (``gc.freeze``):
+    they live as long as the process; a one-off computation passes ``freeze=False``.
     """
     root = settings.build_dir
-    manifest_path = root / "manifest.json"
-    if not manifest_path.is_file():
-        raise NotBuiltError(f"no built layers in {root}; run `orienter build` first")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = read_manifest(root)
     providers = gpd.read_parquet(root / "providers.parquet")
     metric = providers.to_crs(METRIC_CRS)
     px, py = metric.geometry.x.to_numpy(), metric.geometry.y.to_numpy()
@@ -95,6 +107,8 @@ def load_layers(settings: Settings, *, gazetteer: Gazetteer | None = None) -> La
     graphs, matrices, indexes = {}, {}, {}
     for mode in manifest.get("modes", []):
         for scenario in manifest.get("scenarios", []):
+            if only is not None and (mode, scenario) not in only:
+                continue
             tag = f"{mode}-{scenario}"
             base = load_graph(root / "graphs" / f"{tag}.npz")
             graph, _ = attach_points(base, px, py, keep_isolated=True)
@@ -113,22 +127,12 @@ def load_layers(settings: Settings, *, gazetteer: Gazetteer | None = None) -> La
         zone=zone,
         route_index=indexes,
     )
-    # Everything loaded so far lives as long as the process: keep it out of the cyclic
-    # garbage collector, whose full passes over it stalled a server for ~0.2 s (p99).
-    gc.collect()
-    gc.freeze()
+    if freeze:
+        # Everything loaded so far lives as long as the process: keep it out of the cyclic
+        # garbage collector, whose full passes over it stalled a server for ~0.2 s (p99).
+        gc.collect()
+        gc.freeze()
     return layers
-
-
-def token_is_valid(token: str | None, hashes: list[str]) -> bool:
-    """Constant-time check of a caseworker token against configured SHA-256 hex digests."""
-    if not token:
-        return False
-    digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
-    ok = False
-    for h in hashes:
-        ok |= hmac.compare_digest(digest, h.strip().lower())
-    return ok
 
 
 PUBLIC_FIELDS = (
@@ -254,7 +258,7 @@ def _run(
     return nearest_answer(
         layers.graphs[(mode, scenario)],
         layers.matrices[(mode, scenario)],
-        layers.table,
+        layers.provider_table,
         lon,
         lat,
         visible=visible,
@@ -287,8 +291,3 @@ def _scenario_effect(row: dict, base: dict) -> str:
     ):
         return "unchanged"
     return "slower through conflict zones"
-
-
-def build_dir_ok(path: Path) -> bool:
-    """True when ``path`` holds a manifest."""
-    return (path / "manifest.json").is_file()

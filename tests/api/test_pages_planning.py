@@ -46,7 +46,7 @@ def client(data_dir, car_build):
 @pytest.fixture(scope="module")
 def recompute(data_dir, car_build):
     """People within ``threshold`` of the one-stop centres, with extra points, by full Dijkstra."""
-    from api.cli.coverage import load_inputs
+    from api.services.inputs import load_inputs
     from geo.costgraph import attach_points
     from geo.crs import METRIC_CRS
     from geo.nearest import providers_offering

@@ -1,0 +1,91 @@
+"""What a build is made from: the input files of the data directory, hashed into the manifest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+
+from api.build.manifest import GRID_BUFFER_M, ISOCHRONE_MIN, Manifest, sha256_file
+from api.build.roads import choose_roads
+from api.datasets import find_dataset
+from api.settings import Settings
+from geo.errors import DataFileError
+from geo.providers import read_providers
+from geo.speeds import SpeedTable, read_speed_table
+
+__all__ = ["BuildSources", "find_sources", "record_inputs"]
+
+
+@dataclass(frozen=True)
+class BuildSources:
+    """The input files of a build, found in the data directory, and the providers."""
+
+    adm0: Path
+    road_kind: str
+    road_paths: list[Path]
+    speeds: SpeedTable
+    providers: gpd.GeoDataFrame  # every record of the directory
+    located: gpd.GeoDataFrame  # the records with a point, rows renumbered
+    conflict: Path | None
+    population: Path | None
+
+
+def find_sources(settings: Settings) -> BuildSources:
+    """The input files of a build (:class:`DataFileError` without a country or roads)."""
+    adm0_path = find_dataset(settings, "adm0")
+    if adm0_path is None:
+        raise DataFileError(f"no country boundary (ADM0) under {settings.data_dir / 'boundaries'}")
+    road_kind, road_paths = choose_roads(settings)
+    speeds = read_speed_table(settings.speeds)
+    providers = read_providers(settings.providers)
+    located = providers[providers.geometry.notna() & ~providers.geometry.is_empty]
+    return BuildSources(
+        adm0=adm0_path,
+        road_kind=road_kind,
+        road_paths=road_paths,
+        speeds=speeds,
+        providers=providers,
+        located=located.reset_index(drop=True),
+        conflict=find_dataset(settings, "conflict"),
+        population=find_dataset(settings, "population_raster"),
+    )
+
+
+def _file_entry(path: Path | None) -> dict[str, str] | None:
+    return None if path is None else {"path": str(path.resolve()), "sha256": sha256_file(path)}
+
+
+def record_inputs(manifest: Manifest, settings: Settings, sources: BuildSources) -> dict[str, Any]:
+    """Inputs (absolute paths, SHA-256) and parameters of the build, into the manifest."""
+    inputs = {
+        "adm0": _file_entry(sources.adm0),
+        "roads": {
+            "kind": sources.road_kind,
+            "paths": [str(p.resolve()) for p in sources.road_paths],
+            "sha256": [sha256_file(p) for p in sources.road_paths],
+        },
+        "speeds": {
+            "path": sources.speeds.source,
+            "sha256": sha256_file(Path(sources.speeds.source)),
+        },
+        "providers": {
+            "path": str(settings.providers.resolve()),
+            "sha256": sha256_file(settings.providers),
+            "located": len(sources.located),
+            "total": len(sources.providers),
+        },
+        "conflict": _file_entry(sources.conflict),
+        "population": _file_entry(sources.population),
+    }
+    manifest.data["inputs"] = inputs
+    manifest.data["parameters"] = {
+        "cell_m": settings.grid_cell_m,
+        "season": settings.season,
+        "grid_buffer_m": GRID_BUFFER_M,
+        "isochrones_min": list(ISOCHRONE_MIN),
+    }
+    manifest.save()
+    return inputs
