@@ -22,7 +22,7 @@ def _read_roads(roads_file: Path | None):
         if roads_file.name.lower().endswith(OSM_SUFFIXES):
             return read_osm_roads(roads_file), str(roads_file)
         return read_line_roads(roads_file), str(roads_file)
-    from api.build.pipeline import choose_roads, load_roads
+    from api.build.roads import choose_roads, load_roads
 
     kind, paths = choose_roads(get_settings())
     return load_roads(kind, paths), ", ".join(str(p) for p in paths)

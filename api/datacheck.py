@@ -25,7 +25,7 @@ from api.settings import Settings
 
 __all__ = ["ROAD_KEYS", "CheckReport", "DatasetCheck", "check_data", "searched_dirs"]
 
-#: Road datasets in the order the build prefers them (see api.pipeline.choose_roads).
+#: Road datasets in the order the build prefers them (see api.build.roads.choose_roads).
 ROAD_KEYS: tuple[str, ...] = ("roads_osm", "roads_segments", "roads_intercity")
 _BUILD_KIND_TO_KEY = {
     "osm": "roads_osm",
@@ -339,7 +339,7 @@ def check_data(settings: Settings, *, progress: Callable[[str], None] | None = N
     build_uses: str | None = None
     problem: str | None = None
     try:
-        from api.build.pipeline import choose_roads
+        from api.build.roads import choose_roads
 
         kind, _ = choose_roads(settings)
         build_uses = _BUILD_KIND_TO_KEY.get(kind, kind)

@@ -73,7 +73,7 @@ def sample_points(data_dir: Path, n: int, seed: int) -> tuple[np.ndarray, np.nda
 
 
 def write_points(path: Path, data_dir: Path, n: int, seed: int) -> list[str]:
-    from api.build.pipeline import SERVICE_KEYS
+    from api.choices import SERVICE_KEYS
 
     lon, lat = sample_points(data_dir, n, seed)
     cycle = [None, *SERVICE_KEYS]

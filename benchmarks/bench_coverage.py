@@ -7,7 +7,7 @@ Run (after ``orienter build``, all modes)::
 
 1. Coverage tables for every level (adm1, adm2, adm3) x 5 services x 3 modes (baseline),
    in one process calling the functions `orienter coverage` uses (``load_inputs``,
-   ``_read_surface``, ``assign_cells``, ``provider_units``, ``coverage_table``): the
+   ``read_surface``, ``assign_cells``, ``provider_units``, ``coverage_table``): the
    population grid and the boundaries are loaded once, so the figure is the computation
    (target <= 30 s).  One whole `orienter coverage --level adm3 --format csv` run is timed
    for reference.
@@ -42,12 +42,13 @@ MODES = ("walk", "motorbike", "car")
 
 
 def coverage_in_process() -> dict:
-    from api.cli.coverage import _read_surface, load_inputs
     from api.datasets import find_dataset
+    from api.services.inputs import load_inputs, read_surface
     from api.settings import get_settings
     from geo.boundaries import read_boundaries
-    from geo.coverage import assign_cells, coverage_table, provider_units
+    from geo.coverage import coverage_table
     from geo.nearest import providers_offering
+    from geo.units import assign_cells, provider_units
 
     settings = get_settings()
     t0 = time.perf_counter()
@@ -68,8 +69,8 @@ def coverage_in_process() -> dict:
     for service in SERVICES:
         for mode in MODES:
             name = f"{service}-{mode}-baseline"
-            minutes = _read_surface(settings.build_dir, inputs.grid, name)
-            alloc = _read_surface(settings.build_dir, inputs.grid, f"{name}-allocation")
+            minutes = read_surface(settings.build_dir, inputs.grid, name)
+            alloc = read_surface(settings.build_dir, inputs.grid, f"{name}-allocation")
             surfaces[service, mode] = (np.where(np.isnan(minutes), np.inf, minutes), alloc)
     read_s = time.perf_counter() - t1
     t2 = time.perf_counter()

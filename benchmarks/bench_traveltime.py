@@ -1057,7 +1057,7 @@ def render(res: dict, args, command: str) -> str:
     else:
         L.append(
             f"`nearest_source_times` on the real car graph with every located provider "
-            f"attached by `attach_points` (as `api/pipeline.py` does): {s['nodes']:,} "
+            f"attached by `attach_points` (as `api/build/pipeline.py` does): {s['nodes']:,} "
             f"nodes ({s['cells']:,} grid cells, {s['road']:,} road vertices, "
             f"{s['attached']} attached providers), {s['edges']:,} undirected edges; "
             f"{s['sources']} One-Stop Centre sources."

@@ -14,7 +14,7 @@ from pyproj import CRS
 
 from geo.errors import CRSMismatchError
 
-__all__ = ["GEOGRAPHIC_CRS", "METRIC_CRS", "check_same_crs", "ensure_geographic"]
+__all__ = ["GEOGRAPHIC_CRS", "MALI_BBOX", "METRIC_CRS", "check_same_crs", "ensure_geographic"]
 
 GEOGRAPHIC_CRS = CRS.from_epsg(4326)
 #: Lambert azimuthal equal-area centred on Mali (17.5 N, 4 W).  Scale error stays
@@ -22,6 +22,10 @@ GEOGRAPHIC_CRS = CRS.from_epsg(4326)
 METRIC_CRS = CRS.from_proj4(
     "+proj=laea +lat_0=17.5 +lon_0=-4 +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs"
 )
+#: Mali's bounding box in EPSG:4326 degrees, rounded outwards:
+#: (lon_min, lat_min, lon_max, lat_max).  A quick "is this point near Mali" test and the
+#: maps' initial view; the ADM0 polygon is the exact test.
+MALI_BBOX: tuple[float, float, float, float] = (-12.3, 10.1, 4.3, 25.0)
 
 
 def check_same_crs(left: Any, right: Any, *, what: str = "layers") -> None:

@@ -16,17 +16,17 @@ Only grid cells whose centre lies inside ``area`` (the country) receive people.
 shared among the settlements (gazetteer points) inside it, by a weight (equal by default,
 or a settlement column, or a weight per place class); a cell without a settlement keeps
 its people at its centre.  The result is a table of demand points whose total equals the
-raster's (inside ``area``).  :func:`assign_points` then gives each point its grid cell
-(for the travel time) and its admin unit (point in polygon), and
+raster's (inside ``area``).  :func:`geo.units.assign_points` then gives each point its
+grid cell (for the travel time) and its admin unit (point in polygon), and
 :func:`geo.coverage.coverage_table` takes it from there, as for grid cells.
 
 Both models can be scaled to per-admin totals (a census table) with
-:func:`calibrate_population` (arrays) or :func:`calibrate_demand` (points).
+:func:`geo.calibration.calibrate_population` (arrays) or
+:func:`geo.calibration.calibrate_demand` (points); :func:`build_demand` does either.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -38,21 +38,17 @@ from pyproj import CRS, Transformer
 from rasterio import features
 from rasterio.transform import rowcol, xy
 
-from geo.crs import GEOGRAPHIC_CRS, METRIC_CRS
-from geo.errors import DataProblem, DataValidationError
+from geo.calibration import calibrate_demand, calibrate_population
+from geo.crs import GEOGRAPHIC_CRS
 from geo.grid import Grid
 from geo.population import PopulationRaster, cell_areas_km2
+from geo.units import assign_cells
 
 __all__ = [
     "DEMAND_COLUMNS",
     "DEMAND_MODELS",
-    "Calibration",
     "Demand",
-    "PointAssignment",
-    "assign_points",
     "build_demand",
-    "calibrate_demand",
-    "calibrate_population",
     "demand_from_polygons",
     "points_on_grid",
     "population_on_grid",
@@ -255,13 +251,69 @@ def settlement_demand(
     places = settlements.reset_index(drop=True)
     weights = _settlement_weights(places, weight)
     counts = np.where(np.isfinite(raster.counts) & (raster.counts > 0), raster.counts, 0.0)
-    nrows, ncols = raster.shape
     zone = None
     if area is not None:
         zone = _area_in(area, raster.crs, "area")
         counts = counts * _inside_fraction(raster, zone)
-
     pts = places.to_crs(raster.crs)
+    shared = _shares(raster, pts, weights, counts, zone)
+    crow, ccol, centres = _cell_points(raster, counts, shared.occupied, zone, shared.n_points)
+    keep = np.flatnonzero(shared.has_people)
+    none = pd.Series(None, index=places.index)
+    pcode = places["pcode"].astype(object) if "pcode" in places else none
+    name = places["name"].astype(object) if "name" in places else none
+    frame = pd.DataFrame(
+        {
+            "population": np.concatenate([shared.people[keep], counts[crow, ccol]]),
+            "source_row": np.concatenate([shared.row[keep], crow]).astype(np.int64),
+            "source_col": np.concatenate([shared.col[keep], ccol]).astype(np.int64),
+            "settlement_pcode": np.concatenate(
+                [pcode.to_numpy()[keep], np.full(len(crow), None, dtype=object)]
+            ),
+            "settlement_name": np.concatenate(
+                [name.to_numpy()[keep], np.full(len(crow), None, dtype=object)]
+            ),
+        }
+    )
+    geometry = np.concatenate([pts.geometry.to_numpy()[keep], centres])
+    out = gpd.GeoDataFrame(frame, geometry=geometry, crs=raster.crs).to_crs(GEOGRAPHIC_CRS)
+    for col in ("settlement_pcode", "settlement_name"):
+        out[col] = out[col].astype(object).where(out[col].notna(), None)
+    out.attrs.update(
+        {
+            "population_source": raster.source,
+            "demand": "settlements",
+            "weight": weight if isinstance(weight, str) else dict(weight),
+            "settlements_left_out": int((~shared.has_people).sum()),
+        }
+    )
+    return out
+
+
+@dataclass(frozen=True)
+class _Shares:
+    """Each settlement's raster cell and share of its people."""
+
+    row: np.ndarray  # raster row of each settlement
+    col: np.ndarray  # raster column
+    has_people: np.ndarray  # inside the raster (and area), in a cell with people
+    people: np.ndarray  # its share of the cell's people
+    occupied: np.ndarray  # (nrows, ncols): cells whose people went to settlements
+
+    @property
+    def n_points(self) -> int:
+        return int(self.has_people.sum())
+
+
+def _shares(
+    raster: PopulationRaster,
+    pts: gpd.GeoDataFrame,
+    weights: np.ndarray,
+    counts: np.ndarray,
+    zone: shapely.Geometry | None,
+) -> _Shares:
+    """Share each cell's people among the settlements ``pts`` (raster CRS) inside it."""
+    nrows, ncols = raster.shape
     sx, sy = pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy()
     srow, scol = rowcol(raster.transform, sx, sy, op=np.floor)
     srow, scol = np.asarray(srow, np.int64), np.asarray(scol, np.int64)
@@ -269,19 +321,30 @@ def settlement_demand(
     if zone is not None:
         ok &= shapely.contains_xy(zone, sx, sy)
     flat = np.where(ok, srow * ncols + scol, -1)
-    people_of = np.zeros(len(places))
+    people_of = np.zeros(len(pts))
     people_of[ok] = counts.ravel()[flat[ok]]
     has_people = ok & (people_of > 0)
     wsum = np.bincount(flat[has_people], weights=weights[has_people], minlength=nrows * ncols)
-    share = np.zeros(len(places))
+    share = np.zeros(len(pts))
     share[has_people] = people_of[has_people] * weights[has_people] / wsum[flat[has_people]]
-
     occupied = np.zeros(nrows * ncols, dtype=bool)
     occupied[flat[has_people]] = True
-    crow, ccol = np.nonzero((counts > 0) & ~occupied.reshape(nrows, ncols))
-    if len(crow) + int(has_people.sum()) > MAX_DEMAND_POINTS:
+    return _Shares(srow, scol, has_people, share, occupied.reshape(nrows, ncols))
+
+
+def _cell_points(
+    raster: PopulationRaster,
+    counts: np.ndarray,
+    occupied: np.ndarray,
+    zone: shapely.Geometry | None,
+    n_settlement_points: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, columns and one point per cell with people but no settlement: its centre,
+    or a point of its part inside ``zone`` when the centre lies outside."""
+    crow, ccol = np.nonzero((counts > 0) & ~occupied)
+    if len(crow) + n_settlement_points > MAX_DEMAND_POINTS:
         raise ValueError(
-            f"{raster.source}: {len(crow) + int(has_people.sum()):,} demand points, more than "
+            f"{raster.source}: {len(crow) + n_settlement_points:,} demand points, more than "
             f"{MAX_DEMAND_POINTS:,}; with a raster this fine use the grid model "
             "(population_on_grid), which already places people where they live"
         )
@@ -298,40 +361,7 @@ def settlement_demand(
                 np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)
             )
             centre_geom[outside] = shapely.point_on_surface(shapely.intersection(cells, zone))
-
-    keep = np.flatnonzero(has_people)
-    pcode = (
-        places["pcode"].astype(object) if "pcode" in places else pd.Series(None, index=places.index)
-    )
-    name = (
-        places["name"].astype(object) if "name" in places else pd.Series(None, index=places.index)
-    )
-    frame = pd.DataFrame(
-        {
-            "population": np.concatenate([share[keep], counts[crow, ccol]]),
-            "source_row": np.concatenate([srow[keep], crow]).astype(np.int64),
-            "source_col": np.concatenate([scol[keep], ccol]).astype(np.int64),
-            "settlement_pcode": np.concatenate(
-                [pcode.to_numpy()[keep], np.full(len(crow), None, dtype=object)]
-            ),
-            "settlement_name": np.concatenate(
-                [name.to_numpy()[keep], np.full(len(crow), None, dtype=object)]
-            ),
-        }
-    )
-    geometry = np.concatenate([pts.geometry.to_numpy()[keep], centre_geom])
-    out = gpd.GeoDataFrame(frame, geometry=geometry, crs=raster.crs).to_crs(GEOGRAPHIC_CRS)
-    for col in ("settlement_pcode", "settlement_name"):
-        out[col] = out[col].astype(object).where(out[col].notna(), None)
-    out.attrs.update(
-        {
-            "population_source": raster.source,
-            "demand": "settlements",
-            "weight": weight if isinstance(weight, str) else dict(weight),
-            "settlements_left_out": int((~has_people).sum()),
-        }
-    )
-    return out
+    return crow, ccol, centre_geom
 
 
 def demand_from_polygons(
@@ -405,326 +435,6 @@ def points_on_grid(points: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
     out = np.zeros(grid.n_cells)
     np.add.at(out, node[ok], points["population"].to_numpy(float)[ok])
     return out
-
-
-# ----------------------------------------------------------------------------- points to units
-
-
-@dataclass(frozen=True)
-class PointAssignment:
-    """Each demand point's grid cell and admin unit.
-
-    Attributes
-    ----------
-    cell
-        Node index of the grid cell holding the point; -1 outside the active grid (such a
-        point cannot reach anyone: give it ``inf`` minutes).
-    unit
-        Row of the boundary layer holding the point (>= 0).
-    population
-        People of each point.
-    rule
-        ``"within"`` (point in polygon) or ``"nearest"`` (in no polygon: nearest unit).
-    """
-
-    cell: np.ndarray
-    unit: np.ndarray
-    population: np.ndarray
-    rule: np.ndarray
-
-    def minutes(self, minutes_per_cell: np.ndarray) -> np.ndarray:
-        """Minutes of each point, read from a per-cell surface (``inf`` off the grid)."""
-        m = np.asarray(minutes_per_cell, dtype=float)
-        out = np.full(len(self.cell), np.inf)
-        on = self.cell >= 0
-        out[on] = m[self.cell[on]]
-        return np.where(np.isnan(out), np.inf, out)
-
-    def values(self, per_cell: np.ndarray, *, fill: float = -1) -> np.ndarray:
-        """Any per-cell array (an allocation raster) read at each point; ``fill`` off grid."""
-        v = np.asarray(per_cell)
-        out = np.full(len(self.cell), fill, dtype=np.result_type(v.dtype, type(fill)))
-        on = self.cell >= 0
-        out[on] = v[self.cell[on]]
-        return out
-
-
-def assign_points(points: gpd.GeoDataFrame, grid: Grid, units: gpd.GeoDataFrame) -> PointAssignment:
-    """Grid cell (travel time) and admin unit (point in polygon) of every demand point.
-
-    A point in no polygon (a sliver between the unit layer and the country outline)
-    goes to the nearest unit, so no one is lost.  Units holding no point get no people.
-
-    Parameters
-    ----------
-    points
-        Demand points with ``population`` (:func:`settlement_demand`).
-    grid
-        The travel-time grid.
-    units
-        Boundary layer (``pcode``, ``name``, polygons), any CRS.
-    """
-    if not isinstance(points, gpd.GeoDataFrame) or "population" not in points.columns:
-        raise TypeError("points must be a GeoDataFrame with a 'population' column")
-    if not isinstance(units, gpd.GeoDataFrame):
-        raise TypeError(f"units must be a GeoDataFrame, got {type(units).__name__}")
-    if points.crs is None or units.crs is None:
-        raise ValueError("points and units need a CRS; set it (EPSG:4326)")
-    pop = points["population"].to_numpy(float)
-    if (~np.isfinite(pop)).any() or (pop < 0).any():
-        raise ValueError("points population must be finite and >= 0")
-    metric_pts = points.geometry.to_crs(grid.crs)
-    cell = grid.locate(metric_pts.x.to_numpy(), metric_pts.y.to_numpy())
-    metric_units = units.to_crs(grid.crs).reset_index(drop=True)[["geometry"]]
-    pts = gpd.GeoDataFrame(geometry=metric_pts.to_numpy(), crs=grid.crs)
-    joined = gpd.sjoin(pts, metric_units, how="left", predicate="within")
-    joined = joined[~joined.index.duplicated(keep="first")]
-    unit = joined["index_right"].fillna(-1).to_numpy(dtype=np.int64)
-    rule = np.full(len(pts), "within", dtype=object)
-    orphan = unit < 0
-    if orphan.any() and len(metric_units):
-        near = gpd.sjoin_nearest(pts[orphan].reset_index(drop=True), metric_units, how="left")
-        near = near[~near.index.duplicated(keep="first")]
-        unit[orphan] = near["index_right"].to_numpy(dtype=np.int64)
-        rule[orphan] = "nearest"
-    return PointAssignment(cell=cell, unit=unit, population=pop, rule=rule)
-
-
-# ----------------------------------------------------------------------------- calibration
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Demand scaled to per-unit totals.
-
-    Attributes
-    ----------
-    population
-        Scaled people per entry, aligned with the input.
-    report
-        One row per unit: ``pcode``, ``name``, ``population_model`` (before),
-        ``population_table`` (NaN when the table lacks the unit), ``factor`` and
-        ``status`` (``"scaled"``, ``"not in table"`` or ``"spread evenly"``: the model
-        put nobody in the unit, so the table's people are shared equally among its
-        entries).
-    """
-
-    population: np.ndarray
-    report: pd.DataFrame
-
-
-def _check_table(table: pd.DataFrame, units: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    if not isinstance(table, pd.DataFrame) or not {"pcode", "population"} <= set(table.columns):
-        raise TypeError(
-            "table must be a DataFrame with 'pcode' and 'population' columns "
-            "(geo.population.read_population_table)"
-        )
-    if not isinstance(units, pd.DataFrame) or "pcode" not in units.columns:
-        raise TypeError("units must be a DataFrame with a 'pcode' column")
-    codes = table["pcode"].astype("string").str.strip().str.upper().reset_index(drop=True)
-    people = pd.to_numeric(table["population"], errors="coerce").reset_index(drop=True)
-    unit_codes = set(units["pcode"].astype(str).str.strip().str.upper())
-    names = table["name"].reset_index(drop=True) if "name" in table.columns else None
-    problems = []
-    for i, (code, value) in enumerate(zip(codes, people, strict=True)):
-        label = None if names is None or pd.isna(names.iloc[i]) else str(names.iloc[i])
-        if pd.isna(code) or code not in unit_codes:
-            problems.append(
-                DataProblem(
-                    i + 2,
-                    "pcode",
-                    f"P-code {code!r} matches no unit of the boundary layer "
-                    f"({len(unit_codes)} units, e.g. {sorted(unit_codes)[:3]}); "
-                    "use the boundary layer of the table's level",
-                    ident=label,
-                )
-            )
-        if pd.isna(value) or value < 0:
-            problems.append(DataProblem(i + 2, "population", f"population {value!r} is not >= 0"))
-    dup = codes[codes.duplicated(keep=False) & codes.notna()]
-    for i, code in dup.items():
-        problems.append(DataProblem(int(i) + 2, "pcode", f"duplicate P-code {code}"))
-    if problems:
-        raise DataValidationError("population table", problems)
-    return codes, people
-
-
-def calibrate_population(
-    population: np.ndarray,
-    unit_label: np.ndarray,
-    units: pd.DataFrame,
-    table: pd.DataFrame,
-) -> Calibration:
-    """Scale demand within each unit so that the unit's total equals the table's.
-
-    Parameters
-    ----------
-    population
-        People per entry (demand point, grid cell or piece).
-    unit_label
-        Row of ``units`` holding each entry (-1: none; left as is).
-    units
-        Units of the table's level (``pcode``, ``name``), e.g. the ADM1 boundaries for
-        a per-région census.
-    table
-        ``pcode`` and ``population`` (:func:`geo.population.read_population_table`).
-
-    Returns
-    -------
-    Calibration
-        Scaled people and a per-unit report.  A unit the table lacks keeps its people
-        and is named in a warning.
-
-    Raises
-    ------
-    DataValidationError
-        A table row whose P-code matches no unit (the row is named: row numbers count
-        the header as row 1, as a spreadsheet shows them), a duplicate P-code or a
-        population that is not a number >= 0.
-    ValueError
-        Arrays of different lengths, labels outside -1..len(units)-1, or a unit of the
-        table with people but no entry to put them on.
-    """
-    pop = np.asarray(population, dtype=float)
-    label = np.asarray(unit_label, dtype=np.int64)
-    if pop.ndim != 1 or label.shape != pop.shape:
-        raise ValueError(
-            f"population and unit_label must be 1-D of the same length, got {pop.shape} "
-            f"and {label.shape}"
-        )
-    if (~np.isfinite(pop)).any() or (pop < 0).any():
-        raise ValueError("population must be finite and >= 0")
-    n = len(units)
-    if ((label < -1) | (label >= n)).any():
-        raise ValueError(f"unit_label holds labels outside -1..{n - 1}")
-    codes, people = _check_table(table, units)
-    target = dict(zip(codes, people, strict=True))
-    unit_codes = units["pcode"].astype(str).str.strip().str.upper().to_numpy()
-    names = units["name"].astype(str).to_numpy() if "name" in units else unit_codes
-    inside = label >= 0
-    model = np.bincount(label[inside], weights=pop[inside], minlength=n)
-    entries = np.bincount(label[inside], minlength=n)
-    factor = np.ones(n)
-    status = np.full(n, "scaled", dtype=object)
-    goal = np.full(n, np.nan)
-    spread = np.zeros(n)
-    missing, empty = [], []
-    for u in range(n):
-        if unit_codes[u] not in target:
-            status[u] = "not in table"
-            missing.append(f"{unit_codes[u]} ({names[u]})")
-            continue
-        goal[u] = target[unit_codes[u]]
-        if model[u] > 0:
-            factor[u] = goal[u] / model[u]
-        elif goal[u] > 0:
-            if entries[u] == 0:
-                empty.append(f"{unit_codes[u]} ({names[u]})")
-                continue
-            status[u] = "spread evenly"
-            factor[u] = 0.0
-            spread[u] = goal[u] / entries[u]
-    if empty:
-        raise ValueError(
-            f"the table gives people to {len(empty)} unit(s) holding no demand entry: "
-            f"{', '.join(empty[:10])}; give them a demand point (calibrate_demand does)"
-        )
-    if missing:
-        warnings.warn(
-            f"{len(missing)} unit(s) not in the population table, left unscaled: "
-            f"{', '.join(missing[:20])}{' …' if len(missing) > 20 else ''}",
-            stacklevel=2,
-        )
-    out = pop.copy()
-    out[inside] = pop[inside] * factor[label[inside]] + spread[label[inside]]
-    report = pd.DataFrame(
-        {
-            "pcode": units["pcode"].astype(str).to_numpy(),
-            "name": names,
-            "population_model": model,
-            "population_table": goal,
-            "factor": np.where(status == "spread evenly", np.nan, factor),
-            "status": status,
-        }
-    )
-    return Calibration(population=out, report=report)
-
-
-def calibrate_demand(
-    points: gpd.GeoDataFrame, units: gpd.GeoDataFrame, table: pd.DataFrame
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Demand points scaled so that each unit of ``units`` holds the table's people.
-
-    Points are placed in units by point in polygon (nearest unit outside every polygon).
-    A unit of the table holding no demand point gets one at its inner point
-    (``representative_point``) with the table's people (report status ``"added
-    point"``).  Rules and errors as :func:`calibrate_population`.
-
-    Returns
-    -------
-    (points, report)
-        The scaled points (``attrs["calibrated_to"]`` lists the table's P-codes count and
-        total) and the per-unit report.
-    """
-    if not isinstance(units, gpd.GeoDataFrame) or units.crs is None:
-        raise TypeError("units must be a GeoDataFrame with a CRS (the boundary layer)")
-    if not isinstance(points, gpd.GeoDataFrame) or "population" not in points.columns:
-        raise TypeError("points must be a GeoDataFrame with a 'population' column")
-    codes, people = _check_table(table, units)
-    units = units.reset_index(drop=True)
-    metric = units.to_crs(points.crs)
-    pts = gpd.GeoDataFrame(geometry=points.geometry.to_numpy(), crs=points.crs)
-    joined = gpd.sjoin(pts, metric[["geometry"]], how="left", predicate="within")
-    joined = joined[~joined.index.duplicated(keep="first")]
-    label = joined["index_right"].fillna(-1).to_numpy(dtype=np.int64)
-    orphan = label < 0
-    if orphan.any():
-        near = gpd.sjoin_nearest(
-            pts[orphan].reset_index(drop=True).to_crs(METRIC_CRS),
-            metric[["geometry"]].to_crs(METRIC_CRS),
-            how="left",
-        )
-        near = near[~near.index.duplicated(keep="first")]
-        label[orphan] = near["index_right"].to_numpy(dtype=np.int64)
-    target = dict(zip(codes, people, strict=True))
-    unit_codes = units["pcode"].astype(str).str.strip().str.upper()
-    held = np.bincount(label[label >= 0], minlength=len(units))
-    add = [u for u in range(len(units)) if held[u] == 0 and target.get(unit_codes[u], 0) > 0]
-    out = points.copy()
-    if add:
-        inner = units.geometry.iloc[add].representative_point().to_crs(points.crs)
-        extra = gpd.GeoDataFrame(
-            {
-                "population": np.zeros(len(add)),
-                "source_row": -1,
-                "source_col": -1,
-                "settlement_pcode": None,
-                "settlement_name": None,
-            },
-            geometry=inner.to_numpy(),
-            crs=points.crs,
-        )
-        out = pd.concat(
-            [out, extra[[c for c in extra.columns if c in out.columns]]], ignore_index=True
-        )
-        out = gpd.GeoDataFrame(out, geometry="geometry", crs=points.crs)
-        label = np.concatenate([label, np.asarray(add, dtype=np.int64)])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = calibrate_population(out["population"].to_numpy(float), label, units, table)
-    for w in caught:
-        warnings.warn(str(w.message), w.category, stacklevel=2)
-    out["population"] = result.population
-    report = result.report
-    report.loc[add, "status"] = "added point"
-    out.attrs = {
-        **points.attrs,
-        "calibrated_to": {
-            "units": int((result.report["status"] != "not in table").sum()),
-            "total": float(np.nansum(result.report["population_table"])),
-        },
-    }
-    return out, report
 
 
 # ----------------------------------------------------------------------------- one demand
@@ -814,8 +524,6 @@ def build_demand(
     if model == "grid":
         per_cell = population_on_grid(raster, grid, area=outline)
         if table is not None:
-            from geo.coverage import assign_cells  # geo.coverage imports this module
-
             pieces = assign_cells(grid, table_units, per_cell)
             result = calibrate_population(pieces.population, pieces.unit, table_units, table)
             per_cell = np.bincount(pieces.cell, weights=result.population, minlength=grid.n_cells)

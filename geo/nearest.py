@@ -284,7 +284,7 @@ def _path_walk(
     """Metres per class and worst class of a path of nodes then a leg to (end_x, end_y):
     the reference's own accounting, straight from the graph (no labels)."""
     zones = node_class is not None
-    classes = node_class if zones else np.zeros(graph.n_nodes, np.int8)
+    classes: np.ndarray = node_class if node_class is not None else np.zeros(graph.n_nodes, np.int8)
     per_class = np.zeros(len(ZONE_CLASSES) if zones else 1)
     edge_m = np.array(
         [graph.metres[a, b] for a, b in itertools.pairwise(nodes.tolist())], dtype=np.float64
@@ -362,7 +362,9 @@ def _answer(
     for i in np.flatnonzero(reachable):
         labels = sets[int(ranking.sets[i])]
         path = None if paths is None else paths[i]
-        per_class, top, nodes = _route_of(graph, labels, ranking, i, node_class, path, with_routes)
+        per_class, top, nodes = _route_of(
+            graph, labels, ranking, int(i), node_class, path, with_routes
+        )
         # the first leg, from the point to where it enters the graph, counts in the higher
         # class of its two ends (for a direct leg: the point's and the provider's cells)
         first = int(ranking.entry_node[i])

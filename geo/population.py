@@ -441,6 +441,51 @@ def _parse_population(raw: pd.Series) -> pd.Series:
     return pd.to_numeric(cleaned, errors="coerce").astype("float64")
 
 
+def _check_pcode(
+    code: object, row: int, column: str, col_level: int | None, problems: list[DataProblem]
+) -> int:
+    """The admin level of ``code`` (0 when it is not a P-code); its problems appended."""
+    if pd.isna(code) or not code:
+        problems.append(DataProblem(row, column, "empty P-code"))
+        return 0
+    if not _PCODE_VALUE.match(str(code)):
+        problems.append(
+            DataProblem(
+                row,
+                column,
+                f"malformed P-code {code!r} (expected 2 letters and 2, 4 or 6 digits, "
+                "e.g. ML01, ML0101, ML010101)",
+            )
+        )
+        return 0
+    level = (len(str(code)) - 2) // 2
+    if col_level is not None and level != col_level:
+        problems.append(
+            DataProblem(
+                row, column, f"P-code {code!r} is level {level}, column is level {col_level}"
+            )
+        )
+    return level
+
+
+def _check_population(
+    code: object,
+    raw_value: object,
+    value: float,
+    row: int,
+    column: str,
+    problems: list[DataProblem],
+) -> None:
+    """A population must be a number >= 0; its problems appended."""
+    ident = None if pd.isna(code) else str(code)
+    if pd.isna(value):
+        problems.append(
+            DataProblem(row, column, f"population {raw_value!r} is not a number", ident=ident)
+        )
+    elif value < 0:
+        problems.append(DataProblem(row, column, f"negative population {value:g}", ident=ident))
+
+
 def read_population_table(
     path: str | Path,
     *,
@@ -497,52 +542,12 @@ def read_population_table(
     pcodes = df[pcode_column].astype("string").str.strip().str.upper()
     population = _parse_population(df[value_column])
     problems: list[DataProblem] = []
-    levels: list[int] = []
-    for i, (code, raw_value, value) in enumerate(
-        zip(pcodes, df[value_column], population, strict=True)
-    ):
-        row = i + 2  # 1-based, after the header line, as a spreadsheet shows it
-        level = 0
-        if pd.isna(code) or not code:
-            problems.append(DataProblem(row, pcode_column, "empty P-code"))
-        elif not _PCODE_VALUE.match(code):
-            problems.append(
-                DataProblem(
-                    row,
-                    pcode_column,
-                    f"malformed P-code {code!r} (expected 2 letters and 2, 4 or 6 digits, "
-                    "e.g. ML01, ML0101, ML010101)",
-                )
-            )
-        else:
-            level = (len(code) - 2) // 2
-            if col_level is not None and level != col_level:
-                problems.append(
-                    DataProblem(
-                        row,
-                        pcode_column,
-                        f"P-code {code!r} is level {level}, column is level {col_level}",
-                    )
-                )
-        levels.append(level)
-        if pd.isna(value):
-            problems.append(
-                DataProblem(
-                    row,
-                    value_column,
-                    f"population {raw_value!r} is not a number",
-                    ident=None if pd.isna(code) else str(code),
-                )
-            )
-        elif value < 0:
-            problems.append(
-                DataProblem(
-                    row,
-                    value_column,
-                    f"negative population {value:g}",
-                    ident=None if pd.isna(code) else str(code),
-                )
-            )
+    levels = []
+    for row, (code, raw_value, value) in enumerate(
+        zip(pcodes, df[value_column], population, strict=True), start=2
+    ):  # rows 1-based after the header line, as a spreadsheet shows them
+        levels.append(_check_pcode(code, row, pcode_column, col_level, problems))
+        _check_population(code, raw_value, value, row, value_column, problems)
     duplicated = pcodes.duplicated(keep=False) & pcodes.notna()
     for j in np.flatnonzero(duplicated.to_numpy()):
         problems.append(DataProblem(int(j) + 2, pcode_column, f"duplicate P-code {pcodes.iloc[j]}"))

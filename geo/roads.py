@@ -26,7 +26,7 @@ import pandas as pd
 import shapely
 from pyproj import Geod
 
-from geo.crs import GEOGRAPHIC_CRS, ensure_geographic
+from geo.crs import GEOGRAPHIC_CRS, MALI_BBOX, ensure_geographic
 from geo.errors import DataFileError, DataProblem, DataValidationError
 
 __all__ = [
@@ -57,6 +57,13 @@ SOURCE_SPEED_COLUMN = "speed_kph"
 #: The Krantz segments' per-edge OSRM speed estimate (see roads/SOURCE.md of the data).
 _KRANTZ_SPEED = "speed_kmh_est"
 _GEOD = Geod(ellps="WGS84")
+#: Mali's bounding box with half a degree of margin (roads leaving the country).
+_MALI_WITH_MARGIN = (
+    MALI_BBOX[0] - 0.5,
+    MALI_BBOX[1] - 0.5,
+    MALI_BBOX[2] + 0.5,
+    MALI_BBOX[3] + 0.5,
+)
 #: AUN edge types -> road classes.  "added" links join agglomerations to the network
 #: where OSM has no main road; the AUN gives them 15 km/h, like tracks.
 _AUN_CLASSES = {
@@ -161,7 +168,7 @@ def read_intercity_network(
     nodes_path: str | Path,
     edges_path: str | Path,
     *,
-    bbox: tuple[float, float, float, float] | None = (-12.8, 9.6, 4.8, 25.5),
+    bbox: tuple[float, float, float, float] | None = _MALI_WITH_MARGIN,
 ) -> gpd.GeoDataFrame:
     """Read the African Urban Network node and edge CSVs (latin-1) as road stretches.
 

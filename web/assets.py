@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import folium
 from branca.element import Element, Figure
@@ -121,16 +122,27 @@ class OfflineMap(folium.Map):
     default_js = _links(LEAFLET_JS)
     default_css = _links(LEAFLET_CSS)
 
-    def __init__(self, *args, tiles=None, min_zoom: int = 3, max_zoom: int = 18, **kwargs) -> None:
-        super().__init__(*args, tiles=tiles, min_zoom=min_zoom, max_zoom=max_zoom, **kwargs)
+    #: The document language, set by :func:`web.maps.new_map` (read by ``map_html``).
+    orienter_lang: str = "fr"
+
+    def __init__(
+        self,
+        location: Any = None,
+        *,
+        tiles: Any = None,
+        min_zoom: int = 3,
+        max_zoom: int = 18,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(location, tiles=tiles, min_zoom=min_zoom, max_zoom=max_zoom, **kwargs)
         self.options["min_zoom"] = min_zoom
         self.options["max_zoom"] = max_zoom
 
-    def render(self, **kwargs) -> None:
+    def render(self, **kwargs: Any) -> Any:
         figure = self.get_root()
         if isinstance(figure, Figure):
             figure.header.add_child(Element(NO_JQUERY_SHIM), name="orienter_no_jquery")
-        super().render(**kwargs)
+        return super().render(**kwargs)
 
 
 class OfflineMarkerCluster(plugins.MarkerCluster):

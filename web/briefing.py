@@ -28,6 +28,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from web.formats import format_people, format_share, format_signed_people
 from web.i18n import LANGS, translate
 
 __all__ = [
@@ -39,8 +40,6 @@ __all__ = [
     "ScenarioRow",
     "SourceRow",
     "format_duration",
-    "format_people",
-    "format_share",
     "render_html",
     "render_pdf",
 ]
@@ -48,7 +47,6 @@ __all__ = [
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "brief"
 #: Thresholds of the "people beyond" figures, minutes (1 h, 2 h, 5 h).
 THRESHOLDS_MIN: tuple[int, ...] = (60, 120, 300)
-_NNBSP = "\u202f"  # narrow no-break space: French thousands separator
 _NBSP = "\u00a0"
 
 
@@ -192,32 +190,6 @@ class BriefingData:
 
 
 # ----------------------------------------------------------------------------- formatting
-
-
-def format_people(value: float | None, lang: str = "fr") -> str:
-    """Whole people with the language's thousands separator (``1 234 567`` / ``1,234,567``)."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    text = f"{round(value):,}"
-    return text.replace(",", _NNBSP) if lang == "fr" else text
-
-
-def format_share(value: float | None, lang: str = "fr") -> str:
-    """A 0-1 share as a percentage with one decimal (``38,2 %`` / ``38.2%``)."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    pct = f"{100 * value:.1f}"
-    return pct.replace(".", ",") + _NBSP + "%" if lang == "fr" else pct + "%"
-
-
-def format_signed_people(value: float | None, lang: str = "fr") -> str:
-    """People with a sign (``+1 234`` / ``−56``); ``0`` unsigned."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    r = round(value)
-    if r == 0:
-        return "0"
-    return ("+" if r > 0 else "−") + format_people(abs(r), lang)
 
 
 def format_duration(minutes: float | None, lang: str = "fr") -> str:

@@ -32,10 +32,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from branca.element import Element, MacroElement
+from branca.element import Figure as BrancaFigure
 from folium.template import Template
 from folium.utilities import JsCode
 
-from geo.crs import METRIC_CRS
+from geo.crs import MALI_BBOX, METRIC_CRS
 from geo.providers import SERVICES, public_providers
 from web.assets import OfflineFullscreen, OfflineMap, OfflineMarkerCluster, standalone_html
 from web.maps_layers import (
@@ -79,9 +80,6 @@ __all__ = [
 ]
 
 _CONFIDENCE_KEYS = {f"confidence_{c}" for c in ("high", "med_high", "med", "low_med", "low")}
-
-#: South-west and north-east corners of Mali (degrees), the initial view.
-MALI_BOUNDS = ((10.1, -12.3), (25.0, 4.3))
 
 
 def _missing(value: Any) -> bool:
@@ -168,9 +166,12 @@ def new_map(*, lang: str = "fr", tiles: bool = False) -> folium.Map:
     """
     t("title", lang)  # validates lang early
     m = OfflineMap(location=[17.5, -4.0], zoom_start=5, control_scale=True, prefer_canvas=False)
-    m.fit_bounds([list(MALI_BOUNDS[0]), list(MALI_BOUNDS[1])])
+    lon_min, lat_min, lon_max, lat_max = MALI_BBOX
+    m.fit_bounds([[lat_min, lon_min], [lat_max, lon_max]])
     m.orienter_lang = lang  # the document language for map_html
-    m.get_root().header.add_child(Element(f"<style>{MAP_CSS}</style>"), name="orienter_map_css")
+    root = m.get_root()
+    if isinstance(root, BrancaFigure):
+        root.header.add_child(Element(f"<style>{MAP_CSS}</style>"), name="orienter_map_css")
     folium.map.CustomPane("orienter-base", z_index=250).add_to(m)
     folium.map.CustomPane("orienter-surface", z_index=350).add_to(m)
     if tiles:
@@ -506,7 +507,7 @@ def build_map(
     Legend(sections, notes=legend_notes, title=t("legend", lang)).add_to(m)
     folium.LayerControl(
         # folded on a phone whatever was asked, so that it does not cover the map
-        collapsed=True if collapsed_controls else JsCode("window.innerWidth < 600"),
+        collapsed=True if collapsed_controls else JsCode("window.innerWidth < 600"),  # type: ignore[arg-type]
         position="topright",
     ).add_to(m)
     return m
@@ -521,7 +522,7 @@ def map_html(
     otherwise assets are linked from ``/static/vendor/`` (pages served by the app).
     ``lang`` (the document language) defaults to the language the map was built in.
     """
-    lang = lang or getattr(m, "orienter_lang", "fr")
+    lang = lang or str(getattr(m, "orienter_lang", "fr"))
     if standalone:
         return standalone_html(m, lang=lang, title=title)
     return m.get_root().render()

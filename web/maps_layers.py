@@ -340,7 +340,7 @@ def add_deserts(
     lang: str = "fr",
     show: bool = False,
 ) -> folium.GeoJson:
-    """Service deserts (``geo.coverage.service_deserts``): people, area, longest time."""
+    """Service deserts (``geo.deserts.service_deserts``): people, area, longest time."""
     gdf = check_gdf(deserts, "deserts", ("population", "area_km2", "max_time_min")).copy()
     gdf["_people"] = [format_int(v, lang) for v in gdf["population"].astype(float)]
     gdf["_area"] = [f"{format_int(v, lang)} km²" for v in gdf["area_km2"].astype(float)]

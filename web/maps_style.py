@@ -11,6 +11,8 @@ import shapely
 from shapely.geometry import mapping
 
 from geo.crs import GEOGRAPHIC_CRS
+from web.formats import format_people
+from web.formats import format_share as _format_share
 from web.i18n import translate
 
 __all__ = [
@@ -92,23 +94,14 @@ _COVERAGE_COLOURS = ("#FFFFCC", "#A1DAB4", "#41B6C4", "#2C7FB8", "#253494")
 NO_DATA_COLOUR = "#BDBDBD"
 
 
-def _nbsp(lang: str) -> str:
-    return "\u202f" if lang == "fr" else ","
-
-
 def format_int(value: float | None, lang: str) -> str:
-    """``1 234 567`` in French (narrow no-break spaces), ``1,234,567`` in English."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    return f"{round(float(value)):,}".replace(",", _nbsp(lang))
+    """``1 234 567`` in French, ``1,234,567`` in English (:func:`web.formats.format_people`)."""
+    return format_people(value, lang)
 
 
 def format_share(share: float | None, lang: str) -> str:
-    """``45 %`` (French) / ``45%`` (English); a dash when unknown."""
-    if share is None or not math.isfinite(float(share)):
-        return "–"
-    pct = f"{100.0 * float(share):.0f}"
-    return f"{pct}\u00a0%" if lang == "fr" else f"{pct}%"
+    """``45 %`` (French) / ``45%`` (English), whole per cent; a dash when unknown."""
+    return _format_share(share, lang, decimals=0)
 
 
 def format_minutes(minutes: float | None, lang: str) -> str:

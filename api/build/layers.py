@@ -9,10 +9,7 @@ the confidential sets and says so (``query.includes_confidential``).
 from __future__ import annotations
 
 import gc
-import hashlib
-import hmac
-import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -23,6 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from api.build.manifest import NotBuiltError, read_manifest
 from api.settings import Settings
 from geo.costgraph import CostGraph
 from geo.freshness import freshness_flags
@@ -33,11 +31,7 @@ from geo.settlements import Gazetteer
 from geo.speeds import read_speed_table
 from geo.store import load_graph
 
-__all__ = ["Layers", "NotBuiltError", "answer_nearest", "load_layers", "token_is_valid"]
-
-
-class NotBuiltError(FileNotFoundError):
-    """The build directory holds no built layers."""
+__all__ = ["PUBLIC_FIELDS", "Layers", "NotBuiltError", "answer_nearest", "load_layers"]
 
 
 @dataclass
@@ -122,17 +116,22 @@ class Layers:
         return found
 
 
-def load_layers(settings: Settings, *, gazetteer: Gazetteer | None = None) -> Layers:
-    """Load the graph and the memory-mapped label sets of every built (mode, scenario).
+def load_layers(
+    settings: Settings,
+    *,
+    gazetteer: Gazetteer | None = None,
+    only: Collection[tuple[str, str]] | None = None,
+    freeze: bool = True,
+) -> Layers:
+    """Load the graph and the memory-mapped label sets of every built (mode, scenario)
+    (``only``: of these (mode, scenario) pairs, when built).
 
-    The loaded objects are then frozen out of the cyclic garbage collector
-    (``gc.freeze``): they live as long as the process.
+    With ``freeze`` (a server), the loaded objects are then frozen out of the cyclic
+    garbage collector (``gc.freeze``): they live as long as the process; a one-off
+    computation passes ``freeze=False``.
     """
     root = settings.build_dir
-    manifest_path = root / "manifest.json"
-    if not manifest_path.is_file():
-        raise NotBuiltError(f"no built layers in {root}; run `orienter build` first")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = read_manifest(root)
     providers = gpd.read_parquet(root / "providers.parquet")
     confidential_path = root / "providers_confidential.parquet"
     confidential = (
@@ -145,6 +144,8 @@ def load_layers(settings: Settings, *, gazetteer: Gazetteer | None = None) -> La
     layers: dict[tuple[str, str], Layer] = {}
     for mode in manifest.get("modes", []):
         for scenario in manifest.get("scenarios", []):
+            if only is not None and (mode, scenario) not in only:
+                continue
             tag = f"{mode}-{scenario}"
             if not (root / "graphs" / tag / "meta.json").is_file():
                 raise NotBuiltError(f"{root} lists {tag} but holds no graph of it; rebuild")
@@ -162,22 +163,12 @@ def load_layers(settings: Settings, *, gazetteer: Gazetteer | None = None) -> La
         gazetteer=gazetteer,
         zone=zone,
     )
-    # Everything loaded so far lives as long as the process: keep it out of the cyclic
-    # garbage collector, whose full passes over it stalled a server for ~0.2 s (p99).
-    gc.collect()
-    gc.freeze()
+    if freeze:
+        # Everything loaded so far lives as long as the process: keep it out of the cyclic
+        # garbage collector, whose full passes over it stalled a server for ~0.2 s (p99).
+        gc.collect()
+        gc.freeze()
     return loaded
-
-
-def token_is_valid(token: str | None, hashes: list[str]) -> bool:
-    """Constant-time check of a caseworker token against configured SHA-256 hex digests."""
-    if not token:
-        return False
-    digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
-    ok = False
-    for h in hashes:
-        ok |= hmac.compare_digest(digest, h.strip().lower())
-    return ok
 
 
 PUBLIC_FIELDS = (

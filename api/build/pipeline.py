@@ -1,15 +1,17 @@
 """`orienter build`: every travel-time and conflict layer, cached under the build directory.
 
 Each step has a key: the SHA-256 of what it depends on (input file hashes and
-parameters).  ``build/manifest.json`` records the key and outputs of every step; a step
-whose key is unchanged and whose outputs exist is skipped.  So a rebuild with unchanged
-inputs takes seconds, and a changed provider file rebuilds the labels, surfaces and
-isochrones but not the graphs.
+parameters).  ``build/manifest.json`` records the key and outputs of every step
+(:mod:`api.build.manifest`); a step whose key is unchanged and whose outputs exist is
+skipped.  So a rebuild with unchanged inputs takes seconds, and a changed provider file
+rebuilds the labels, surfaces and isochrones but not the graphs.
 
-Per (mode, scenario): the graph (``graphs/<tag>/``, no provider in it), the label sets
+Steps: inputs and parameters into the manifest, the grid and roads
+(:mod:`api.build.roads`), the conflict zones (:mod:`api.build.conflict`), then per mode
+and scenario the graph (``graphs/<tag>/``, no provider in it), the label sets
 (``labels/<tag>/<audience>/<service>/``: the k nearest providers of every place, see
-:mod:`geo.layers`), the surfaces and allocation rasters, and in the baseline the
-isochrones of every service.
+:mod:`geo.layers`) and the surfaces (:func:`_graph_labels_surfaces`, the calls into the
+travel-time engine), and the loss of access under each conflict scenario.
 
 Confidentiality: nothing public may depend on a confidential record.  Public label sets,
 ``surfaces/public/``, the isochrones, the loss-of-access tables and ``providers.parquet``
@@ -22,14 +24,10 @@ given to a caseworker token only.  Only providers whose status enters results
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -37,197 +35,58 @@ import numpy as np
 import pandas as pd
 import rasterio
 from rasterio import features
+from shapely.geometry.base import BaseGeometry
 
+from api.build.conflict import ConflictOptions, load_conflict, write_conflict
+from api.build.inputs import BuildSources, find_sources, record_inputs
+from api.build.manifest import (
+    GRID_BUFFER_M,
+    ISOCHRONE_MIN,
+    LOSS_THRESHOLDS_MIN,
+    BuildReport,
+    Manifest,
+    sha256_file,
+    step_key,
+)
+from api.build.roads import load_roads
+from api.choices import SCENARIOS, SERVICE_KEYS
 from api.datasets import find_dataset
 from api.settings import Settings
 from geo.boundaries import read_boundaries
-from geo.conflict import clip_to_country, filter_events, read_conflict_events
 from geo.costgraph import build_cost_graph, densify_roads
 from geo.crs import METRIC_CRS
 from geo.demand import population_on_grid
 from geo.errors import DataFileError
-from geo.freshness import parse_statuses, status_mask
 from geo.grid import Grid, make_grid
 from geo.layers import Layer, ProviderTables, compute_sets, load_sets, save_sets
 from geo.population import read_population_raster
-from geo.providers import SERVICES, read_providers
-from geo.roads import read_intercity_network, read_road_segments
-from geo.speeds import read_speed_table
+from geo.speeds import SpeedTable
 from geo.store import atomic_path, load_graph, save_graph, write_raster
 from geo.traveltime import isochrones
-from geo.zones import (
-    DEFAULT_BANDWIDTH_M,
-    DEFAULT_EVENT_TYPES,
-    ConflictSurface,
-    admin_summary,
-    conflict_surface,
-    default_window,
-    scenario_cell_factor,
-    zone_at,
-    zone_polygons,
-)
+from geo.zones import ConflictSurface, scenario_cell_factor, zone_at
 
-__all__ = [
-    "SERVICE_KEYS",
-    "BuildReport",
-    "ConflictOptions",
-    "build_all",
-    "choose_roads",
-    "load_conflict",
-    "sha256_file",
-]
+__all__ = ["BuildReport", "Progress", "build_all"]
 
-SERVICE_KEYS: tuple[str, ...] = ("one_stop_centre", *SERVICES)
-ISOCHRONE_MIN = (30, 60, 120, 300)
-LOSS_THRESHOLDS_MIN = (60, 120, 300)
-GRID_BUFFER_M = 5000.0
 #: Bump when the label files change meaning (forces a rebuild of the labels).
 LABELS_VERSION = 1
-MANIFEST_VERSION = 3
-
+#: ``progress(label, done, total)``: how a caller follows the work.
 Progress = Callable[[str, int, int], None]
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _frame_sha256(frame: pd.DataFrame) -> str:
-    """SHA-256 of a provider table's content (its records as JSON, geometry as WKT)."""
-    plain = pd.DataFrame(frame.drop(columns="geometry", errors="ignore")).astype(object)
-    if "geometry" in frame:
-        plain["geometry"] = [None if g is None else g.wkt for g in frame.geometry]
-    text = plain.to_json(orient="records", force_ascii=False, default_handler=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _key(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def choose_roads(settings: Settings) -> tuple[str, list[Path]]:
-    """The best road data in the data directory: OSM extract > road segments > inter-city."""
-    osm = find_dataset(settings, "roads_osm")
-    if osm is not None:
-        return "osm", [osm]
-    seg = find_dataset(settings, "roads_segments")
-    if seg is not None:
-        return "segments", [seg]
-    edges = find_dataset(settings, "roads_intercity")
-    if edges is not None and (edges.parent / "AfricaNetworkNodes.csv").is_file():
-        return "intercity", [edges.parent / "AfricaNetworkNodes.csv", edges]
-    raise DataFileError(
-        f"no road data under {settings.data_dir / 'roads'}: add an OpenStreetMap extract "
-        "(.osm.pbf) or run `orienter data fetch`"
-    )
-
-
-def load_roads(kind: str, paths: list[Path]) -> gpd.GeoDataFrame:
-    """Read the road layer chosen by :func:`choose_roads`."""
-    if kind == "osm":
-        from geo.osm import read_osm_roads
-
-        return read_osm_roads(paths[0])
-    if kind == "segments":
-        return read_road_segments(paths[0])
-    return read_intercity_network(paths[0], paths[1])
-
-
-@dataclass(frozen=True)
-class ConflictOptions:
-    """Which events make the conflict zones (defaults: see ``geo.zones``)."""
-
-    start: date | None = None
-    end: date | None = None
-    event_types: tuple[str, ...] = DEFAULT_EVENT_TYPES
-    bandwidth_m: float = DEFAULT_BANDWIDTH_M
-    weight: str = "count"
-
-
-def load_conflict(
-    settings: Settings, grid: Grid, country, options: ConflictOptions
-) -> tuple[ConflictSurface, gpd.GeoDataFrame, int] | None:
-    """Zones from the data directory's conflict events; None when there is no event file.
-
-    Returns the surface, the events used (window and types) and how many events were
-    dropped for lying outside Mali.
-    """
-    path = find_dataset(settings, "conflict")
-    if path is None:
-        return None
-    events = read_conflict_events(path)
-    inside, dropped = clip_to_country(events, country)
-    start, end = options.start, options.end
-    if start is None or end is None:
-        d_start, d_end = default_window(inside)
-        start, end = start or d_start, end or d_end
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        used = filter_events(inside, start=start, end=end, event_types=list(options.event_types))
-    surface = conflict_surface(
-        used, grid, start=start, end=end, bandwidth_m=options.bandwidth_m, weight=options.weight
-    )
-    return surface, used, dropped
-
-
-@dataclass
-class BuildReport:
-    """What a build did: steps run or reused, with seconds."""
-
-    steps: list[dict] = field(default_factory=list)
-    manifest_path: Path | None = None
-
-    def add(self, name: str, status: str, seconds: float) -> None:
-        self.steps.append({"step": name, "status": status, "seconds": round(seconds, 2)})
-
-
-class _Manifest:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.data: dict = {"version": MANIFEST_VERSION, "inputs": {}, "steps": {}}
-        if path.is_file():
-            try:
-                loaded = json.loads(path.read_text(encoding="utf-8"))
-                if loaded.get("version") == MANIFEST_VERSION:
-                    self.data = loaded
-            except json.JSONDecodeError:
-                pass  # a corrupt manifest only means everything is rebuilt
-
-    def fresh(self, step: str, key: str, root: Path) -> bool:
-        entry = self.data["steps"].get(step)
-        return bool(
-            entry and entry["key"] == key and all((root / o).exists() for o in entry["outputs"])
-        )
-
-    def record(self, step: str, key: str, outputs: list[str], seconds: float) -> None:
-        self.data["steps"][step] = {
-            "key": key,
-            "outputs": outputs,
-            "seconds": round(seconds, 2),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        }
-        self.save()
-
-    def save(self) -> None:
-        with atomic_path(self.path) as tmp:
-            tmp.write_text(json.dumps(self.data, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 @dataclass
 class _Context:
     settings: Settings
     root: Path
-    manifest: _Manifest
+    manifest: Manifest
     report: BuildReport
     progress: Progress
     grid: Grid
     tables: ProviderTables
     inputs: dict
+
+
+def _no_progress(label: str, done: int, total: int) -> None:
+    """The default :data:`Progress`: say nothing."""
 
 
 def build_all(
@@ -242,103 +101,112 @@ def build_all(
     access for every mode and scenario.  ``progress(label, done, total)`` reports work."""
     root = settings.build_dir
     root.mkdir(parents=True, exist_ok=True)
-    manifest = _Manifest(root / "manifest.json")
+    manifest = Manifest(root / "manifest.json")
     report = BuildReport(manifest_path=manifest.path)
-    tick = progress or (lambda label, done, total: None)
+    tick = progress or _no_progress
     conflict = conflict or ConflictOptions()
-
-    adm0_path = find_dataset(settings, "adm0")
-    if adm0_path is None:
-        raise DataFileError(f"no country boundary (ADM0) under {settings.data_dir / 'boundaries'}")
-    road_kind, road_paths = choose_roads(settings)
-    speeds = read_speed_table(settings.speeds, profile=settings.speed_profile)
-    providers = read_providers(settings.providers)
-    statuses = parse_statuses(settings.statuses, parameter="ORIENTER_STATUSES")
-    located = providers[
-        providers.geometry.notna() & ~providers.geometry.is_empty & status_mask(providers, statuses)
-    ].reset_index(drop=True)
-    public_rows = ProviderTables.split(located).public
-    conflict_path = find_dataset(settings, "conflict")
-    pop_path = find_dataset(settings, "population_raster")
-    inputs = {
-        "adm0": {"path": str(adm0_path.resolve()), "sha256": sha256_file(adm0_path)},
-        "roads": {
-            "kind": road_kind,
-            "paths": [str(p.resolve()) for p in road_paths],
-            "sha256": [sha256_file(p) for p in road_paths],
-        },
-        "speeds": {
-            "path": speeds.source,
-            "sha256": sha256_file(Path(speeds.source)),
-            "profile": speeds.profile.name,
-        },
-        # what public outputs rest on (public records only: a count or a hash of the whole
-        # file would change with a confidential record); the file's hash keys the cache
-        "providers": {
-            "path": str(settings.providers.resolve()),
-            "public_sha256": _frame_sha256(public_rows),
-            "located_public": len(public_rows),
-            "statuses": list(statuses),
-        },
-        "conflict": None
-        if conflict_path is None
-        else {"path": str(conflict_path.resolve()), "sha256": sha256_file(conflict_path)},
-        "population": None
-        if pop_path is None
-        else {"path": str(pop_path.resolve()), "sha256": sha256_file(pop_path)},
-    }
-    manifest.data["inputs"] = inputs
-    manifest.data["parameters"] = {
-        "cell_m": settings.grid_cell_m,
-        "season": settings.season,
-        "grid_buffer_m": GRID_BUFFER_M,
-        "isochrones_min": list(ISOCHRONE_MIN),
-        "nearest_k": settings.nearest_k,
-    }
-    manifest.save()
-    modes = list(speeds.modes) if modes is None else modes
+    wanted = _wanted_scenarios(scenarios)
+    sources = find_sources(settings)
+    inputs = record_inputs(manifest, settings, sources)
+    modes = list(sources.speeds.modes) if modes is None else modes
     for m in modes:
-        speeds.mode(m)
-
-    t0 = time.perf_counter()
-    country_4326 = read_boundaries(adm0_path, level=0).union_all()
-    adm0 = read_boundaries(adm0_path, level=0).to_crs(METRIC_CRS)
-    country = adm0.union_all()
-    grid = make_grid(country, crs=METRIC_CRS, cell_m=settings.grid_cell_m, buffer_m=GRID_BUFFER_M)
-    roads = densify_roads(
-        load_roads(road_kind, road_paths).to_crs(METRIC_CRS), max_segment_m=settings.grid_cell_m / 2
-    )
-    report.add("grid and roads", "built", time.perf_counter() - t0)
-
-    # conflict zones (scenarios exist only when there is conflict data)
-    zones = None
-    wanted = ["baseline", "slowed", "avoid"] if scenarios is None else list(scenarios)
-    unknown = [s for s in wanted if s not in ("baseline", "slowed", "avoid")]
-    if unknown:
-        raise ValueError(f"unknown scenario(s) {unknown}; allowed: baseline, slowed, avoid")
-    if "baseline" not in wanted:
-        wanted.insert(0, "baseline")  # scenarios are compared with it
-    scenarios = ["baseline"]
-    if conflict_path is not None:
-        t = time.perf_counter()
-        loaded = load_conflict(settings, grid, country_4326, conflict)
-        assert loaded is not None
-        zones, used, dropped = loaded
-        _write_conflict(root, settings, zones, used, dropped)
-        manifest.data["conflict"] = {
-            **zones.describe(),
-            "dropped_outside_mali": dropped,
-            "event_types": list(conflict.event_types),
-        }
-        scenarios = wanted
-        report.add("conflict zones", "built", time.perf_counter() - t)
+        sources.speeds.mode(m)  # an unknown mode fails here, before any work
+    country_4326, country, grid, roads = _grid_and_roads(settings, sources, report)
+    located, zones = sources.located, None
+    built_scenarios = ["baseline"]  # scenarios exist only when there is conflict data
+    if sources.conflict is not None:
+        zones = _conflict_zones(settings, manifest, report, grid, country_4326, conflict)
+        built_scenarios = wanted
         located = located.assign(zone_class=zone_at(zones, located.geometry).to_numpy())
     earlier_modes = [m for m in manifest.data.get("modes", []) if m not in modes]
     manifest.data["modes"] = modes
-    manifest.data["scenarios"] = scenarios
+    manifest.data["scenarios"] = built_scenarios
     manifest.data["services"] = list(SERVICE_KEYS)
     manifest.save()
+    ctx = _context(settings, manifest, report, tick, grid, located, inputs)
+    conflict_key = step_key(inputs["conflict"], zones.describe() if zones else None)
+    population = _Population(sources.population, grid, country)
+    _build_layers(
+        ctx, roads, sources.speeds, modes, built_scenarios, zones, conflict_key, population
+    )
+    # Modes built earlier into this directory stay listed while every layer of theirs still
+    # matches the inputs (building car after walk must not hide walk).
+    manifest.data["modes"] = modes + [
+        m
+        for m in earlier_modes
+        if all(
+            _layer_fresh(ctx, m, s, conflict_key if s != "baseline" else None)
+            for s in built_scenarios
+        )
+    ]
+    manifest.data["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    manifest.save()
+    return report
 
+
+def _wanted_scenarios(scenarios: list[str] | None) -> list[str]:
+    """The scenarios asked for, baseline first (the others are compared with it)."""
+    wanted = list(SCENARIOS) if scenarios is None else list(scenarios)
+    unknown = [s for s in wanted if s not in SCENARIOS]
+    if unknown:
+        raise ValueError(f"unknown scenario(s) {unknown}; allowed: {', '.join(SCENARIOS)}")
+    if "baseline" not in wanted:
+        wanted.insert(0, "baseline")
+    return wanted
+
+
+def _grid_and_roads(
+    settings: Settings, sources: BuildSources, report: BuildReport
+) -> tuple[BaseGeometry, BaseGeometry, Grid, gpd.GeoDataFrame]:
+    """Country (EPSG:4326 and metric), travel-time grid, and the roads densified on it."""
+    t0 = time.perf_counter()
+    country_4326 = read_boundaries(sources.adm0, level=0).union_all()
+    country = read_boundaries(sources.adm0, level=0).to_crs(METRIC_CRS).union_all()
+    grid = make_grid(country, crs=METRIC_CRS, cell_m=settings.grid_cell_m, buffer_m=GRID_BUFFER_M)
+    roads = densify_roads(
+        load_roads(sources.road_kind, sources.road_paths).to_crs(METRIC_CRS),
+        max_segment_m=settings.grid_cell_m / 2,
+    )
+    report.add("grid and roads", "built", time.perf_counter() - t0)
+    return country_4326, country, grid, roads
+
+
+def _conflict_zones(
+    settings: Settings,
+    manifest: Manifest,
+    report: BuildReport,
+    grid: Grid,
+    country_4326: BaseGeometry,
+    options: ConflictOptions,
+) -> ConflictSurface:
+    """Conflict zones from the event file, written under ``conflict/``."""
+    t = time.perf_counter()
+    loaded = load_conflict(settings, grid, country_4326, options)
+    if loaded is None:  # the event file went away since it was found
+        raise DataFileError(f"no conflict event file under {settings.data_dir / 'conflict'}")
+    zones, used, dropped = loaded
+    write_conflict(settings.build_dir, settings, zones, used, dropped)
+    manifest.data["conflict"] = {
+        **zones.describe(),
+        "dropped_outside_mali": dropped,
+        "event_types": list(options.event_types),
+    }
+    report.add("conflict zones", "built", time.perf_counter() - t)
+    return zones
+
+
+def _context(
+    settings: Settings,
+    manifest: Manifest,
+    report: BuildReport,
+    progress: Progress,
+    grid: Grid,
+    located: gpd.GeoDataFrame,
+    inputs: dict,
+) -> _Context:
+    """Split the located providers by audience, write them (``providers.parquet``: public
+    rows, ``providers_confidential.parquet``) and check every one is on the grid."""
+    root = settings.build_dir
     tables = ProviderTables.split(located)
     for frame in (tables.public, tables.confidential):
         metric = frame.to_crs(METRIC_CRS)
@@ -354,26 +222,47 @@ def build_all(
         tables.public.to_parquet(tmp)
     with atomic_path(root / "providers_confidential.parquet") as tmp:
         tables.confidential.to_parquet(tmp)
-    ctx = _Context(
+    return _Context(
         settings=settings,
         root=root,
         manifest=manifest,
         report=report,
-        progress=tick,
+        progress=progress,
         grid=grid,
         tables=tables,
+        # the whole file's hash keys the labels' cache; it is never written where a public
+        # output could show it (it changes with a confidential record)
         inputs={**inputs, "_providers_file_sha256": sha256_file(settings.providers)},
     )
-    population: list[np.ndarray] = []  # computed once, only if a loss table is rebuilt
 
-    def get_population() -> np.ndarray:
-        if not population:
-            population.append(
-                population_on_grid(read_population_raster(pop_path), grid, area=country)
-            )
-        return population[0]
 
-    conflict_key = _key(inputs["conflict"], zones.describe() if zones else None)
+class _Population:
+    """People per grid cell, read only if a loss-of-access table is rebuilt, then kept."""
+
+    def __init__(self, path: Path | None, grid: Grid, country: BaseGeometry) -> None:
+        self.path, self.grid, self.country = path, grid, country
+        self._cells: np.ndarray | None = None
+
+    def __call__(self) -> np.ndarray:
+        if self._cells is None:
+            if self.path is None:
+                raise DataFileError("no population raster: loss of access cannot be computed")
+            raster = read_population_raster(self.path)
+            self._cells = population_on_grid(raster, self.grid, area=self.country)
+        return self._cells
+
+
+def _build_layers(
+    ctx: _Context,
+    roads: gpd.GeoDataFrame,
+    speeds: SpeedTable,
+    modes: list[str],
+    scenarios: list[str],
+    zones: ConflictSurface | None,
+    conflict_key: str,
+    population: _Population,
+) -> None:
+    """Graph, labels and surfaces of every (mode, scenario); loss of access per scenario."""
     total = len(modes) * len(scenarios)
     done = 0
     for mode in modes:
@@ -389,24 +278,10 @@ def build_all(
                 factor,
                 conflict_key if scenario != "baseline" else None,
             )
-            if scenario != "baseline" and pop_path is not None and zones is not None:
-                _loss_of_access(
-                    ctx, get_population, keys["baseline"], keys[scenario], mode, scenario
-                )
+            if scenario != "baseline" and population.path is not None and zones is not None:
+                _loss_of_access(ctx, population, keys["baseline"], keys[scenario], mode, scenario)
             done += 1
-            tick("modes x scenarios", done, total)
-    # Modes built earlier into this directory stay listed while every layer of theirs still
-    # matches the inputs (building car after walk must not hide walk).
-    manifest.data["modes"] = modes + [
-        m
-        for m in earlier_modes
-        if all(
-            _layer_fresh(ctx, m, s, conflict_key if s != "baseline" else None) for s in scenarios
-        )
-    ]
-    manifest.data["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-    manifest.save()
-    return report
+            ctx.progress("modes x scenarios", done, total)
 
 
 def _layer_keys(
@@ -414,7 +289,7 @@ def _layer_keys(
 ) -> tuple[str, str, str]:
     """The cache keys of one (mode, scenario)'s graph, labels and surfaces."""
     inputs = ctx.inputs
-    gkey = _key(
+    gkey = step_key(
         "graph",
         inputs["adm0"]["sha256"],
         inputs["roads"]["sha256"],
@@ -427,7 +302,7 @@ def _layer_keys(
         scenario,
         conflict_key,
     )
-    lkey = _key(
+    lkey = step_key(
         "labels",
         gkey,
         inputs["_providers_file_sha256"],
@@ -435,7 +310,7 @@ def _layer_keys(
         ctx.settings.nearest_k,
         LABELS_VERSION,
     )
-    skey = _key("surfaces", lkey, SERVICE_KEYS, ISOCHRONE_MIN, 3)
+    skey = step_key("surfaces", lkey, SERVICE_KEYS, ISOCHRONE_MIN, 3)
     return gkey, lkey, skey
 
 
@@ -560,31 +435,6 @@ def _write_surfaces(ctx: _Context, layer: Layer, mode: str, scenario: str, skey:
     ctx.report.add(f"surfaces {tag}", "built", time.perf_counter() - t)
 
 
-def _write_conflict(
-    root: Path, settings: Settings, zones: ConflictSurface, events: gpd.GeoDataFrame, dropped: int
-) -> None:
-    out = root / "conflict"
-    out.mkdir(parents=True, exist_ok=True)
-    for name, array in (("zone", zones.zone), ("density", zones.density)):
-        with atomic_path(out / f"{name}.npy") as tmp, open(tmp, "wb") as fh:
-            np.save(fh, array)
-    polygons = zone_polygons(zones, events)
-    with atomic_path(out / "zones.parquet") as tmp:
-        polygons.to_parquet(tmp)
-    for level in (1, 2, 3):
-        path = find_dataset(settings, f"adm{level}")
-        if path is None:
-            continue
-        summary = admin_summary(zones, events, read_boundaries(path, level=level))
-        with atomic_path(out / f"summary_adm{level}.csv") as tmp:
-            summary.to_csv(tmp, index=False)
-    with atomic_path(out / "meta.json") as tmp:
-        tmp.write_text(
-            json.dumps({**zones.describe(), "dropped_outside_mali": dropped}, indent=2),
-            encoding="utf-8",
-        )
-
-
 def _loss_of_access(
     ctx: _Context, get_population, base_mkey: str, scen_mkey: str, mode: str, scenario: str
 ) -> None:
@@ -596,7 +446,7 @@ def _loss_of_access(
     out = ctx.root / "conflict"
     table_path = f"conflict/loss_{tag}.csv"
     tif_path = f"conflict/loss_one_stop_centre_{tag}.tif"
-    lkey = _key(
+    lkey = step_key(
         "loss",
         base_mkey,
         scen_mkey,
@@ -632,7 +482,7 @@ def _loss_of_access(
         n = len(units) + 1
         pop_unit = np.bincount(label, weights=population, minlength=n)[1:]
         for service, (base, scen) in surfaces.items():
-            cols = {}
+            cols: dict[str, np.ndarray] = {}
             for thr in LOSS_THRESHOLDS_MIN:
                 before = np.bincount(label, weights=population * (base > thr), minlength=n)[1:]
                 after = np.bincount(label, weights=population * (scen > thr), minlength=n)[1:]

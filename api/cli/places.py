@@ -8,25 +8,21 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli._console import console, fail
-from api.datasets import find_dataset
+from api.cli._console import console, fail, say
+from api.cli._options import JsonFlag, TableFormat, TableFormatOption
+from api.services import places
 from api.settings import get_settings
 from geo.errors import DataFileError
-from geo.settlements import Gazetteer, read_settlements
+from geo.settlements import Gazetteer
+
+__all__ = ["app", "load_gazetteer", "search"]
 
 app = typer.Typer(help="Search the settlements gazetteer.", no_args_is_help=True)
 
 
 def load_gazetteer() -> Gazetteer:
     """The gazetteer of the configured data directory (raises DataFileError when missing)."""
-    settings = get_settings()
-    path = find_dataset(settings, "settlements")
-    if path is None:
-        raise DataFileError(
-            f"no settlements file under {settings.data_dir / 'settlements'}; "
-            "run `orienter data fetch` or set ORIENTER_DATA_DIR"
-        )
-    return Gazetteer.from_settlements(read_settlements(path))
+    return places.load_gazetteer(get_settings())
 
 
 @app.command("search")
@@ -36,14 +32,15 @@ def search(
         str | None, typer.Option("--region", help="Restrict to an ADM1 or ADM2 P-code, e.g. ML05.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="How many matches.")] = 5,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    fmt: TableFormatOption = TableFormat.table,
+    as_json: JsonFlag = False,
 ) -> None:
     """Print the best matches for NAME with P-code, région, lon, lat."""
     try:
         result = load_gazetteer().search(name, region=region, limit=limit)
     except (DataFileError, ValueError) as exc:
         raise fail(str(exc)) from exc
-    if as_json:
+    if as_json or fmt is TableFormat.json:
         records = json.loads(result.to_json(orient="records", force_ascii=False))
         typer.echo(
             json.dumps(
@@ -52,7 +49,7 @@ def search(
         )
         return
     if result.empty:
-        console.print(f"No place matches {name!r}.")
+        say(f"No place matches {name!r}.")
         raise typer.Exit(1)
     table = Table("P-code", "Nom", "Région", "Cercle", "lon", "lat", "score")
     for r in result.itertuples(index=False):

@@ -1,4 +1,9 @@
-"""The ``orienter`` command line: one root Typer app, one module per command group."""
+"""The ``orienter`` command line: one root Typer app, one module per command group.
+
+Errors are printed by Click as plain text (``rich_markup_mode=None``): a usage error
+reads ``Error: Invalid value for '--level': 'adm9' is not one of 'adm1', 'adm2', 'adm3'.``
+on one line whatever the terminal's width, and exits 2.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,13 @@ import logging
 import typer
 
 from api import cli_data, cli_providers, cli_roads
-from api.cli import conflict as cli_conflict
-from api.cli import coverage as cli_coverage
-from api.cli import map as cli_map
-from api.cli import nearest as cli_engine
-from api.cli import places as cli_places
-from api.cli import route as cli_route
-from api.services import briefings as briefs
+from api.cli import brief, build, conflict, coverage, map, nearest, places, route, serve, site
 
 app = typer.Typer(
     help="Orienter: GBV/SEA survivor services in Mali, travel times and conflict.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 app.add_typer(cli_data.app, name="data", help="Obtain and check the data directory.")
 app.add_typer(
@@ -26,18 +26,18 @@ app.add_typer(
     name="providers",
     help="The provider directory: validate, import, export, status, verification rounds.",
 )
-app.add_typer(cli_places.app, name="places", help="Search the settlements gazetteer.")
-app.add_typer(cli_conflict.app, name="conflict", help="Conflict zones and summaries.")
+app.add_typer(places.app, name="places", help="Search the settlements gazetteer.")
+app.add_typer(conflict.app, name="conflict", help="Conflict zones and summaries.")
 app.add_typer(cli_roads.app, name="roads", help="Export the road graph (GraphML, GeoPackage).")
-app.command("build")(cli_engine.build)
-app.command("nearest")(cli_engine.nearest)
-app.command("route")(cli_route.route)
-app.command("serve")(cli_engine.serve)
-app.command("up")(cli_engine.up)
-app.command("coverage")(cli_coverage.coverage)
-app.command("site")(cli_coverage.site)
-app.command("map")(cli_map.map_command)
-app.command("brief")(briefs.brief)
+app.command("build")(build.build)
+app.command("nearest")(nearest.nearest)
+app.command("route")(route.route)
+app.command("serve")(serve.serve)
+app.command("up")(serve.up)
+app.command("coverage")(coverage.coverage)
+app.command("site")(site.site)
+app.command("map")(map.map_command)
+app.command("brief")(brief.brief)
 
 
 def main() -> None:

@@ -8,11 +8,17 @@ from typing import Annotated
 
 import typer
 
-from api.build.layers import NotBuiltError, load_layers, token_is_valid
-from api.cli._console import console, fail
+from api.build.layers import load_layers
+from api.build.manifest import NotBuiltError
+from api.choices import Lang, Scenario
+from api.cli._console import fail, say
+from api.cli._options import JsonFlag, ModeOption, ScenarioOption, TableFormat, TableFormatOption
+from api.services.audience import Audience, audience_of
+from api.services.places import find_gazetteer
 from api.services.routing import RouteError, answer_route, parse_endpoint
 from api.settings import get_settings
-from geo.errors import DataFileError
+
+__all__ = ["route"]
 
 
 def route(
@@ -24,10 +30,11 @@ def route(
         str,
         typer.Option("--to", help="LON,LAT, a place, or a provider id (orienter providers)."),
     ],
-    mode: Annotated[str, typer.Option("--mode", help="A built travel mode.")] = "car",
-    scenario: Annotated[str, typer.Option("--scenario", help="A built scenario.")] = "baseline",
-    lang: Annotated[str, typer.Option("--lang", help="fr or en (the time's meaning).")] = "fr",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (with the line).")] = False,
+    mode: ModeOption = "car",
+    scenario: ScenarioOption = Scenario.baseline,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the time's meaning.")] = Lang.fr,
+    fmt: TableFormatOption = TableFormat.table,
+    as_json: JsonFlag = False,
 ) -> None:
     """Travel time, distance, off-road legs and conflict km from one point to another.
 
@@ -35,24 +42,18 @@ def route(
     providers are a destination only when ORIENTER_CASEWORKER_TOKEN holds a valid
     caseworker token.  Nothing about the query is logged or stored.
     """
-    if lang not in ("fr", "en"):
-        raise fail(f"--lang {lang!r}: use fr or en")
     settings = get_settings()
     try:
-        layers = load_layers(settings)
+        layers = load_layers(settings, freeze=False)
     except NotBuiltError as exc:
         raise fail(str(exc)) from exc
-    caseworker = token_is_valid(
-        os.environ.get("ORIENTER_CASEWORKER_TOKEN"), settings.caseworker_token_hashes
+    caseworker = (
+        audience_of(os.environ.get("ORIENTER_CASEWORKER_TOKEN"), settings.caseworker_token_hashes)
+        is Audience.caseworker
     )
     gazetteer = None
     if not _is_point(origin) or not _is_point(destination):
-        from api.cli.places import load_gazetteer
-
-        try:
-            gazetteer = load_gazetteer()
-        except DataFileError:
-            gazetteer = None
+        gazetteer = find_gazetteer(settings)
     try:
         start = parse_endpoint(
             origin,
@@ -70,11 +71,13 @@ def route(
             include_confidential=caseworker,
             providers_allowed=True,
         )
-        answer = answer_route(layers, start, end, mode=mode, scenario=scenario, lang=lang)
+        answer = answer_route(
+            layers, start, end, mode=mode, scenario=scenario.value, lang=lang.value
+        )
     except RouteError as exc:
         name = {"from": "--from", "to": "--to", "scenario": "--mode/--scenario"}
         raise fail(f"{name.get(exc.parameter, exc.parameter)}: {exc.message}") from exc
-    if as_json:
+    if as_json or fmt is TableFormat.json:
         typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
         return
     _print(answer)
@@ -100,13 +103,14 @@ def _where(end: dict) -> str:
 
 
 def _print(a: dict) -> None:
-    console.print(f"From {_where(a['from'])} to {_where(a['to'])}, {a['mode']} ({a['scenario']})")
+    say(f"From {_where(a['from'])} to {_where(a['to'])}, {a['mode']} ({a['scenario']})")
     if not a["reachable"]:
-        console.print(f"Unreachable: {a['unreachable_reason']}")
+        say(f"Unreachable: {a['unreachable_reason']}")
         return
     minutes = a["travel_time_min"]
-    console.print(
-        f"{int(minutes // 60)} h {int(round(minutes % 60)):02d} ({minutes:.0f} min): "
+    hours, rest = divmod(round(minutes), 60)
+    say(
+        f"{hours} h {rest:02d} ({minutes:.0f} min): "
         f"{a['distance_km']:.1f} km, of which {a['offroad_km']:.1f} km off-road "
         f"(legs {a['start_leg_km']:.1f} and {a['end_leg_km']:.1f} km); "
         f"{a['straight_km']:.1f} km in a straight line"
@@ -114,8 +118,8 @@ def _print(a: dict) -> None:
     conflict = a.get("route_conflict")
     if conflict:
         km = conflict["km_by_class"]
-        console.print(
+        say(
             f"Conflict zones on the way: worst {conflict['worst_class']}; "
             f"{km['elevated']:.1f} km elevated, {km['high']:.1f} km high"
         )
-    console.print(f"Time: {a['time_meaning']}")
+    say(f"Time: {a['time_meaning']}")

@@ -25,6 +25,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from api.errors import RequestError
 from api.http.errors import error_body
 
 __all__ = [
@@ -66,9 +67,8 @@ _CODES = {400: "invalid_request", 408: "request_timeout", 431: "headers_too_larg
 
 def raw_error(status: int, *, retry_after: int | None = None, **values: Any) -> bytes:
     """A whole HTTP/1.1 error response (JSON body, security headers, connection close)."""
-    body = json.dumps(
-        error_body(_CODES[status], "fr", limit=MAX_HEAD_BYTES, **values), ensure_ascii=False
-    ).encode("utf-8")
+    error = RequestError(status, _CODES[status], limit=MAX_HEAD_BYTES, **values)
+    body = json.dumps(error_body(error, "fr"), ensure_ascii=False).encode("utf-8")
     lines = [b"HTTP/1.1 %d %s" % (status, _REASONS[status])]
     headers = [
         ("Content-Type", "application/json"),

@@ -33,8 +33,8 @@ safe house) changes no table, ranking or count, since aggregates over small unit
 locate it (``inputs.providers`` holds the public rows of the build).  Caseworker code
 paths may ask :meth:`Analysis.surface` for every provider's surface explicitly.
 
-Errors: :class:`ChoiceError` (a ``ValueError`` naming the parameter and the allowed
-values) for an unknown level, service, mode or scenario; ``api.build.layers.NotBuiltError``
+Errors: :class:`api.choices.ChoiceError` (a ``ValueError`` naming the parameter and the
+allowed values) for an unknown level, service, mode or scenario; ``NotBuiltError``
 when the build directory holds no manifest; :class:`geo.errors.DataFileError` for a
 missing boundary, population raster or surface.
 
@@ -44,11 +44,9 @@ Tables are computed on first use and kept (LRU, :data:`CACHE_SIZE` tables); an
 
 from __future__ import annotations
 
-import json
 import threading
-import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -57,46 +55,27 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import rasterio
 
-from api.build.layers import NotBuiltError
-from api.build.pipeline import GRID_BUFFER_M, SERVICE_KEYS
+from api.build.manifest import read_manifest
+from api.choices import LEVELS, SERVICE_KEYS, check_choice
 from api.datasets import find_dataset
+from api.services.inputs import AnalysisInputs, demand_meta, load_inputs, read_surface
 from api.settings import Settings
 from geo.boundaries import read_boundaries
 from geo.coverage import (
     DEFAULT_THRESHOLDS_MIN,
-    CellAssignment,
-    assign_cells,
     coverage_table,
-    provider_units,
     to_hxl,
     weighted_quantile,
 )
 from geo.coverage import underserved as rank_underserved
-from geo.crs import METRIC_CRS
-from geo.demand import Demand, assign_points, build_demand
-from geo.errors import DataFileError, DataValidationError
-from geo.grid import Grid, make_grid
+from geo.errors import DataFileError
 from geo.nearest import providers_offering
-from geo.population import read_population_raster, read_population_table
 from geo.providers import public_mask
-from geo.settlements import read_settlements
+from geo.units import CellAssignment, assign_cells, assign_points, provider_units
 
-__all__ = [
-    "CACHE_SIZE",
-    "LEVELS",
-    "Analysis",
-    "AnalysisInputs",
-    "ChoiceError",
-    "CoverageResult",
-    "check_choice",
-    "demand_meta",
-    "public_mask",
-    "to_records",
-]
+__all__ = ["CACHE_SIZE", "NOTE", "Analysis", "CoverageResult", "to_records"]
 
-LEVELS: tuple[str, ...] = ("adm1", "adm2", "adm3")
 #: How many coverage tables one Analysis keeps.
 CACHE_SIZE = 64
 _SURFACE_CACHE = 8
@@ -106,39 +85,10 @@ NOTE = (
 )
 
 
-class ChoiceError(ValueError):
-    """An unknown value for a parameter with a fixed set of allowed values."""
-
-    def __init__(self, parameter: str, value: object, allowed: Sequence[str]) -> None:
-        self.parameter = parameter
-        self.value = value
-        self.allowed = tuple(allowed)
-        super().__init__(f"{parameter}={value!r} is unknown; allowed: {', '.join(self.allowed)}")
-
-
-def check_choice(parameter: str, value: object, allowed: Sequence[str]) -> None:
-    """Raise :class:`ChoiceError` when ``value`` is not one of ``allowed``."""
-    if value not in allowed:
-        raise ChoiceError(parameter, value, allowed)
-
-
 def to_records(table: pd.DataFrame) -> list[dict]:
     """Rows as JSON-ready dicts: ``inf`` and NaN become None."""
     clean = table.replace([np.inf, -np.inf], np.nan).astype(object)
     return clean.where(clean.notna(), None).to_dict("records")
-
-
-@dataclass(frozen=True)
-class AnalysisInputs:
-    """What every table rests on, loaded once from the build and the data directory."""
-
-    manifest: dict
-    grid: Grid
-    country: Any  # shapely geometry of Mali in METRIC_CRS
-    population: np.ndarray  # people per active grid cell
-    population_source: str  # path of the population raster
-    providers: gpd.GeoDataFrame  # rows of the build's providers.parquet
-    demand: Demand | None = None  # model, points, calibration (settings.demand)
 
 
 @dataclass(frozen=True)
@@ -160,129 +110,6 @@ class CoverageResult:
         if "nearest_provider_name" in frame.columns:
             frame.loc[0, "nearest_provider_name"] = "#org+name+nearest"
         return frame
-
-
-def _resolve(path_text: str) -> Path:
-    path = Path(path_text)
-    return (path if path.is_absolute() else Path.cwd() / path).resolve()
-
-
-def load_inputs(settings: Settings, *, warn: Callable[[str], None] | None = None) -> AnalysisInputs:
-    """Manifest, grid, population on the grid and providers of ``settings.build_dir``.
-
-    The population raster is the one the build recorded (``manifest.json``
-    ``inputs.population``); when it has gone, the data directory's is used and
-    ``warn`` (default :func:`warnings.warn`) is told.
-    """
-    root = settings.build_dir
-    manifest_path = root / "manifest.json"
-    if not manifest_path.is_file():
-        raise NotBuiltError(f"no built layers in {root}; run `orienter build` (ORIENTER_BUILD_DIR)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    inputs = manifest.get("inputs", {})
-    adm0_text = (inputs.get("adm0") or {}).get("path")
-    adm0_path = _resolve(adm0_text) if adm0_text else find_dataset(settings, "adm0")
-    if adm0_path is None or not adm0_path.is_file():
-        adm0_path = find_dataset(settings, "adm0")
-    if adm0_path is None:
-        raise DataFileError(f"no country boundary (ADM0) under {settings.data_dir / 'boundaries'}")
-    pop_text = (inputs.get("population") or {}).get("path")
-    pop_path = _resolve(pop_text) if pop_text else None
-    if pop_path is None or not pop_path.is_file():
-        found = find_dataset(settings, "population_raster")
-        if found is None:
-            raise DataFileError(
-                "no population raster: the manifest records "
-                f"{pop_text or 'none'} and {settings.data_dir / 'population'} holds none"
-            )
-        message = f"the build's population raster ({pop_text}) is missing; using {found}"
-        if warn is None:
-            warnings.warn(message, stacklevel=2)
-        else:
-            warn(message)
-        pop_path = found
-    params = manifest.get("parameters", {})
-    cell_m = float(params.get("cell_m", settings.grid_cell_m))
-    buffer_m = float(params.get("grid_buffer_m", GRID_BUFFER_M))
-    adm0 = read_boundaries(adm0_path, level=0)
-    country = adm0.to_crs(METRIC_CRS).union_all()
-    grid = make_grid(country, crs=METRIC_CRS, cell_m=cell_m, buffer_m=buffer_m)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        raster = read_population_raster(pop_path)
-    demand = _build_demand(settings, raster, grid, adm0)
-    providers = gpd.read_parquet(root / "providers.parquet")
-    return AnalysisInputs(
-        manifest, grid, country, demand.per_cell, str(pop_path), providers, demand
-    )
-
-
-def _build_demand(settings: Settings, raster: Any, grid: Grid, adm0: gpd.GeoDataFrame) -> Demand:
-    """``settings.demand`` model, calibrated to ``settings.population_table`` when set."""
-    settlements = table = table_units = None
-    table_path = settings.population_table
-    if settings.demand == "settlements":
-        path = find_dataset(settings, "settlements")
-        if path is None:
-            raise DataFileError(f"no settlements under {settings.data_dir / 'settlements'}")
-        settlements = read_settlements(path)
-    if settings.population_table is not None:
-        try:
-            table = read_population_table(settings.population_table)
-        except ValueError as exc:  # DataFileError, DataValidationError
-            raise DataFileError(f"ORIENTER_POPULATION_TABLE: {exc}") from exc
-        levels = sorted(set(table["level"]))
-        if len(levels) != 1:
-            raise DataFileError(
-                f"{settings.population_table}: P-codes of several levels {levels}; "
-                "give one level per table"
-            )
-        units_path = find_dataset(settings, f"adm{levels[0]}")
-        if units_path is None:
-            raise DataFileError(f"no adm{levels[0]} boundaries for {settings.population_table}")
-        table_units = read_boundaries(units_path, level=levels[0])
-    try:
-        return build_demand(
-            raster,
-            grid,
-            adm0,
-            model=settings.demand,
-            settlements=settlements,
-            table=table,
-            table_units=table_units,
-            table_source=table_path.name if table_path is not None else None,
-        )
-    except DataValidationError as exc:  # a table row matching no unit, named
-        raise DataFileError(
-            f"ORIENTER_POPULATION_TABLE {settings.population_table}: {exc}"
-        ) from exc
-
-
-def demand_meta(inputs: AnalysisInputs) -> dict:
-    """``demand`` (grid or settlements), ``population_table`` (census file or None) and
-    ``calibrated``: what, besides the raster, every output's population rests on."""
-    d = inputs.demand
-    return {
-        "demand": d.model if d is not None else "grid",
-        "population_table": d.table_source if d is not None else None,
-        "calibrated": bool(d is not None and d.table_source is not None),
-    }
-
-
-def read_surface(root: Path, grid: Grid, name: str, *, audience: str = "public") -> np.ndarray:
-    """Values of the built raster ``surfaces/<audience>/<name>.tif`` per active cell."""
-    path = root / "surfaces" / audience / f"{name}.tif"
-    if not path.is_file():
-        built = sorted(p.stem for p in (root / "surfaces" / audience).glob("*.tif"))
-        names = ", ".join(b for b in built if "alloc" not in b)
-        raise DataFileError(f"{path} is not built; built surfaces: {names}")
-    with rasterio.open(path) as src:
-        if src.shape != (grid.nrows, grid.ncols) or not np.allclose(
-            tuple(src.transform)[:6], tuple(grid.transform)[:6]
-        ):
-            raise DataFileError(f"{path} does not match the grid of this data directory; rebuild")
-        band = src.read(1)
-    return band[grid.active]
 
 
 def _rounded(table: pd.DataFrame) -> pd.DataFrame:
@@ -309,17 +136,12 @@ class Analysis:
         self._pieces: dict[str, CellAssignment] = {}
         self._provider_unit: dict[str, np.ndarray] = {}
         self._inputs: AnalysisInputs | None = None
+        self._national: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     @classmethod
     def load(cls, settings: Settings) -> Analysis:
         """An Analysis of ``settings.build_dir``; raises NotBuiltError without a manifest."""
-        path = settings.build_dir / "manifest.json"
-        if not path.is_file():
-            raise NotBuiltError(
-                f"no built layers in {settings.build_dir}; run `orienter build` "
-                "(ORIENTER_BUILD_DIR)"
-            )
-        return cls(settings, json.loads(path.read_text(encoding="utf-8")))
+        return cls(settings, read_manifest(settings.build_dir))
 
     # ------------------------------------------------------------------ inputs
 
@@ -550,14 +372,68 @@ class Analysis:
         table, meta = self._raw(level, service, mode, scenario, thresholds)
         conflict, path = self._conflict(level)
         ranked = rank_underserved(table, threshold_min=threshold_min, conflict=conflict)
-        meta = dict(meta)
-        meta["threshold_min"] = threshold_min
-        meta["conflict_source"] = str(path) if conflict is not None else None
-        meta["note"] = (
-            "units ranked by the people beyond the threshold (rank_people) and by their "
-            "share (rank_share); max_class: highest conflict class of the unit"
-        )
+        meta = {**meta, **self._ranking_meta(threshold_min, path if conflict is not None else None)}
         return CoverageResult(_rounded(ranked), self.units(level), meta, level)
+
+    def surface_coverage(
+        self,
+        level: str,
+        minutes: np.ndarray,
+        allocation: np.ndarray,
+        providers: pd.DataFrame,
+        *,
+        label: str,
+        mode: str,
+        scenario: str,
+        threshold_min: float | None = None,
+    ) -> CoverageResult:
+        """Coverage of ``level`` for any surface of ``providers`` (all named, e.g. every
+        WHO/KEMRI facility): the table of :meth:`coverage`, or, with ``threshold_min``,
+        ranked as :meth:`underserved` does.  ``label`` names the providers in ``meta``."""
+        offering = np.ones(len(providers), dtype=bool)  # every one offers it, every one named
+        thresholds = sorted({*DEFAULT_THRESHOLDS_MIN, *([threshold_min] if threshold_min else [])})
+        table = self.table_from_surface(
+            level,
+            minutes,
+            allocation,
+            providers,
+            offering,
+            thresholds_min=thresholds,
+            named=offering,
+        )
+        conflict, path = self._conflict(level)
+        if threshold_min is not None:
+            table = rank_underserved(table, threshold_min=threshold_min, conflict=conflict)
+        elif conflict is not None:
+            ranked = rank_underserved(table, threshold_min=120, conflict=conflict)
+            table["max_class"] = table["pcode"].map(ranked.set_index("pcode")["max_class"])
+        inputs = self.inputs
+        meta = {
+            "level": level,
+            "service": label,
+            "mode": mode,
+            "scenario": scenario,
+            "population_source": inputs.population_source,
+            "population_total": round(float(inputs.population.sum())),
+            **demand_meta(inputs),
+            "providers": len(providers),
+            "built_at": inputs.manifest.get("built_at"),
+            "note": NOTE,
+        }
+        if threshold_min is not None:
+            meta.update(self._ranking_meta(threshold_min, path if conflict is not None else None))
+        return CoverageResult(table, self.units(level), meta, level)
+
+    @staticmethod
+    def _ranking_meta(threshold_min: float, conflict_path: Path | None) -> dict[str, Any]:
+        return {
+            "threshold_min": threshold_min,
+            "conflict_source": None if conflict_path is None else str(conflict_path),
+            "note": (
+                "units ranked by the people beyond the threshold (rank_people) and by their "
+                "share (rank_share); max_class: highest conflict class of the unit"
+            ),
+        }
 
     def national(
         self,
@@ -567,7 +443,17 @@ class Analysis:
         scenario: str = "baseline",
     ) -> dict:
         """National key figures: people within each threshold, their share, the
-        population-weighted median and 90th-percentile time (``inf``: unreachable)."""
+        population-weighted median and 90th-percentile time (``inf``: unreachable).
+        Computed once per (service, mode, scenario), then kept."""
+        self.check(service=service, mode=mode, scenario=scenario)
+        key = (service, mode, scenario)
+        with self._lock:
+            if key not in self._national:
+                self._national[key] = self._national_figures(service, mode, scenario)
+            found = self._national[key]
+        return {**found, "meta": dict(found["meta"])}
+
+    def _national_figures(self, service: str, mode: str, scenario: str) -> dict[str, Any]:
         table, meta = self._raw("adm1", service, mode, scenario, tuple(DEFAULT_THRESHOLDS_MIN))
         minutes, _ = self.surface(service, mode, scenario)
         pieces = self.pieces("adm1")

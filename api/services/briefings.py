@@ -1,18 +1,12 @@
-"""Printable briefings per région: data assembly, `orienter brief`, and the web routes.
+"""What a région's printable briefing shows, assembled from the shared coverage figures.
 
-Everything a briefing prints comes from :class:`api.services.analysis.Analysis`, the object behind
-``GET /api/v1/coverage``: :func:`assemble_briefing` copies table rows into a
+Everything a briefing prints comes from :class:`api.services.analysis.Analysis`, the object
+behind ``GET /api/v1/coverage``: :func:`assemble_briefing` copies table rows into a
 :class:`web.briefing.BriefingData` (no figure is computed here), renders the static maps
-(:mod:`web.static_maps`, offline) and lists the sources and limitations from the build's
-manifest and the data directory.  :mod:`web.briefing` lays it out as HTML and PDF.
-
-Usage::
-
-    orienter brief --region ML05 --out mopti.pdf          # or --region Mopti, --lang en
-    orienter brief --region Kidal --out kidal.html        # self-contained HTML
-    orienter brief --all --out briefings/                 # one PDF per région
-
-    GET /regions/ML05/brief.pdf   GET /regions/ML05/brief.html?lang=en
+(:mod:`api.services.briefing_maps`) and lists the sources and limitations from the
+build's manifest and the data directory.  :mod:`web.briefing` lays it out as HTML and
+PDF; ``orienter brief`` (:mod:`api.cli.brief`) and ``GET /regions/<pcode>/brief.pdf``
+(:mod:`api.http.routes.briefs`) serve it.
 
 Confidential providers never reach a briefing: the provider rows and the maps go
 through :func:`geo.providers.public_providers`; access figures count them (as the API's
@@ -22,60 +16,37 @@ coverage does), and the document says so.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
-import threading
-import time
-import unicodedata
-from collections import OrderedDict
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
-import typer
-from affine import Affine
-from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import Response
-from rasterio.windows import Window
 
-from api.build.layers import NotBuiltError
-from api.build.pipeline import SERVICE_KEYS
-from api.cli._console import check_writable, console, err_console, fail, progress
+from api.choices import SERVICE_KEYS
 from api.datasets import DATASETS, find_dataset
-from api.http.errors import ApiError
 from api.services.analysis import Analysis
-from api.settings import Settings, get_settings
-from geo.crs import METRIC_CRS
-from geo.errors import DataFileError
-from geo.providers import ADM1_2015, public_providers, read_providers
+from api.services.briefing_maps import briefing_maps
+from api.services.regions import RegionNotFoundError, resolve_region
+from api.settings import Settings
+from geo.providers import public_providers, read_providers
 from web.briefing import (
     BriefingData,
     Figures,
-    MapImage,
     ProviderRow,
     ScenarioRow,
     SourceRow,
     render_html,
     render_pdf,
 )
-from web.i18n import LANGS, choose_lang, translate
-from web.static_maps import conflict_map, map_frame, providers_map, travel_time_map
+from web.i18n import LANGS, translate
 
-__all__ = [
-    "RegionNotFoundError",
-    "assemble_briefing",
-    "brief",
-    "build_document",
-    "resolve_region",
-    "router",
-]
+__all__ = ["FORMATS", "assemble_briefing", "build_document"]
 
 log = logging.getLogger(__name__)
 
@@ -85,59 +56,6 @@ BRIEF_MODES = ("car", "walk")
 COMMUNES_SHOWN = 10
 UNDERSERVED_MIN = 120
 FORMATS = ("pdf", "html")
-#: Printed width of the two maps shown side by side, inches (about 88 mm).
-HALF_MAP_IN = 3.5
-#: Printable box of the full-width map, inches (186 x 94 mm, as in print.css).
-FULL_MAP_BOX_IN = (7.3, 3.7)
-_LEGEND_IN = 0.5  # about two legend rows below the map
-
-
-def _full_map_width(frame) -> float:
-    """Width at which the providers map prints 1:1 (text at its point size) in its box."""
-    max_w, max_h = FULL_MAP_BOX_IN
-    return float(min(max_w, max(3.0, (max_h - _LEGEND_IN) / frame.aspect)))
-
-
-class RegionNotFoundError(ValueError):
-    """No région has this P-code or name."""
-
-
-# ----------------------------------------------------------------------------- région
-
-
-def _fold(text: str) -> str:
-    """Lower case, no accents, letters and digits only ("Ségou" == "segou")."""
-    plain = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]", "", plain.lower())
-
-
-def _display_name(pcode: str, boundary_name: str) -> str:
-    """The région's usual spelling (accents; "Koulikoro"), else the boundary file's."""
-    return ADM1_2015.get(pcode, boundary_name)
-
-
-def resolve_region(regions: pd.DataFrame, text: str) -> tuple[str, str]:
-    """``(pcode, display name)`` of the région whose P-code or name is ``text``.
-
-    Matching is case-, accent- and punctuation-blind on the P-code, the boundary file's
-    name and the usual spelling (``ML05``, ``mopti``, ``Ségou``, ``Koulikoro``).  Raises
-    :class:`RegionNotFoundError` listing the régions.
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise RegionNotFoundError("region is empty: give a P-code (ML05) or a name (Mopti)")
-    wanted = _fold(text)
-    for pcode, name in zip(regions["pcode"].astype(str), regions["name"].astype(str), strict=True):
-        if wanted in (_fold(pcode), _fold(name), _fold(_display_name(pcode, name))):
-            return pcode, _display_name(pcode, name)
-    known = ", ".join(
-        f"{p} {_display_name(p, n)}"
-        for p, n in sorted(
-            zip(regions["pcode"].astype(str), regions["name"].astype(str), strict=True)
-        )
-    )
-    raise RegionNotFoundError(f"no région with the P-code or name {text!r}; known: {known}")
-
-
 # ----------------------------------------------------------------------------- figures
 
 
@@ -374,108 +292,6 @@ def _limitations(analysis: Analysis, lang: str) -> list[str]:
     return out
 
 
-# ----------------------------------------------------------------------------- maps
-
-
-def _surface_window(
-    path: Path, bounds: tuple[float, float, float, float]
-) -> tuple[np.ndarray, Affine] | None:
-    if not path.is_file():
-        return None
-    xmin, ymin, xmax, ymax = bounds
-    with rasterio.open(path) as src:
-        t = src.transform  # north-up grid: t.a > 0, t.e < 0
-        col0 = max(0, int(np.floor((xmin - t.c) / t.a)))
-        row0 = max(0, int(np.floor((ymax - t.f) / t.e)))
-        col1 = min(src.width, int(np.ceil((xmax - t.c) / t.a)))
-        row1 = min(src.height, int(np.ceil((ymin - t.f) / t.e)))
-        if col1 <= col0 or row1 <= row0:
-            return None
-        window = Window(col0, row0, col1 - col0, row1 - row0)
-        data = src.read(1, window=window, masked=False).astype(float)
-        transform = Affine(t.a, t.b, t.c + col0 * t.a, t.d, t.e, t.f + row0 * t.e)
-        return data, transform
-
-
-def _maps(
-    analysis: Analysis,
-    pcode: str,
-    public: gpd.GeoDataFrame,
-    numbers: dict[str, int],
-    *,
-    lang: str,
-    dpi: int,
-) -> list[MapImage]:
-    def t(key: str, **values: object) -> str:
-        return translate(f"brief.{key}", lang, **values)
-
-    regions = analysis.units("adm1").to_crs(METRIC_CRS)
-    cercles = analysis.units("adm2").to_crs(METRIC_CRS)
-    region = regions[regions["pcode"].astype(str) == pcode]
-    frame = map_frame(
-        region,
-        cercles[cercles["pcode"].astype(str).str.startswith(pcode)],
-        regions[regions["pcode"].astype(str) != pcode],
-    )
-    shown = public.to_crs(METRIC_CRS)
-    built = analysis.manifest.get("built_at") or "–"
-    maps = [
-        MapImage(
-            "providers",
-            t("map_providers_title"),
-            t("map_providers_caption"),
-            providers_map(
-                frame, shown, numbers=numbers, lang=lang, dpi=dpi, width_in=_full_map_width(frame)
-            ),
-        )
-    ]
-    root = analysis.settings.build_dir
-    window = _surface_window(
-        root / "surfaces" / "public" / "one_stop_centre-car-baseline.tif", frame.bounds
-    )
-    if window is not None:
-        minutes, transform = window
-        maps.append(
-            MapImage(
-                "travel_time",
-                t("map_time_title"),
-                t("map_time_caption", built=built),
-                travel_time_map(
-                    frame,
-                    minutes,
-                    transform,
-                    providers=shown,
-                    numbers=numbers,
-                    lang=lang,
-                    dpi=dpi,
-                    width_in=HALF_MAP_IN,
-                ),
-            )
-        )
-    zones_path = root / "conflict" / "zones.parquet"
-    conflict = analysis.manifest.get("conflict")
-    zones = gpd.read_parquet(zones_path).to_crs(METRIC_CRS) if zones_path.is_file() else None
-    thresholds = tuple(conflict.get("thresholds_per_1000km2_year", ())) if conflict else ()
-    maps.append(
-        MapImage(
-            "conflict",
-            t("map_conflict_title"),
-            t("map_conflict_caption", start=conflict.get("start"), end=conflict.get("end"))
-            if conflict and zones is not None
-            else t("map_conflict_caption_none"),
-            conflict_map(
-                frame,
-                zones,
-                thresholds=thresholds if len(thresholds) == 2 else None,
-                lang=lang,
-                dpi=dpi,
-                width_in=HALF_MAP_IN,
-            ),
-        )
-    )
-    return maps
-
-
 # ----------------------------------------------------------------------------- assembly
 
 
@@ -514,7 +330,8 @@ def assemble_briefing(
             "briefings need the car layers; run `orienter build --mode car` "
             f"(built modes: {', '.join(analysis.choices['mode']) or 'none'})"
         )
-    pcode, name = resolve_region(analysis.units("adm1"), region)
+    found = resolve_region(analysis.units("adm1"), region)
+    pcode, name = found.pcode, found.display_name
     modes = [m for m in BRIEF_MODES if m in analysis.choices["mode"]]
     services = []
     for service in SERVICE_KEYS:
@@ -568,7 +385,7 @@ def assemble_briefing(
         communes_total=len(communes),
         providers=providers,
         national_lines=_national_lines(analysis.settings),
-        maps=_maps(analysis, pcode, public, numbers, lang=lang, dpi=dpi),
+        maps=briefing_maps(analysis, pcode, public, numbers, lang=lang, dpi=dpi),
         sources=_sources(analysis, public, len(providers), lang),
         limitations=_limitations(analysis, lang),
         built_at=analysis.manifest.get("built_at"),
@@ -593,234 +410,3 @@ def build_document(
     data = assemble_briefing(analysis, region, lang=lang, dpi=dpi)
     html = render_html(data)
     return data, (render_pdf(html) if fmt == "pdf" else html.encode("utf-8"))
-
-
-# ----------------------------------------------------------------------------- CLI
-
-
-def _write_atomic(path: Path, payload: bytes) -> None:
-    """Write to a temporary file beside ``path`` then rename: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a document is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _format_of(out: Path, fmt: str | None) -> str:
-    if fmt is not None:
-        if fmt not in FORMATS:
-            raise fail(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
-        return fmt
-    suffix = out.suffix.lower().lstrip(".")
-    if suffix in ("htm", "html"):
-        return "html"
-    if suffix == "pdf":
-        return "pdf"
-    raise fail(f"--out {out}: name a .pdf or .html file (or give --format pdf|html)")
-
-
-def brief(
-    region: Annotated[
-        str | None, typer.Option("--region", help="Région P-code (ML05) or name (Mopti).")
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="FILE.pdf or FILE.html; with --all, a directory."),
-    ] = None,
-    lang: Annotated[str, typer.Option("--lang", help="fr (default) or en.")] = "fr",
-    all_regions: Annotated[
-        bool, typer.Option("--all", help="One briefing per région into the --out directory.")
-    ] = False,
-    fmt: Annotated[
-        str | None,
-        typer.Option("--format", help="pdf or html (default: from --out; pdf with --all)."),
-    ] = None,
-) -> None:
-    """A printable 2-4 page briefing of a région (A4 PDF or HTML), French by default.
-
-    Maps of providers, travel-time bands and conflict zones; people beyond 1, 2 and 5 h
-    of each service; the change under the conflict scenarios; the least well served
-    cercles and communes; the public providers; sources and limitations.  Figures are
-    those of `orienter coverage` and /api/v1/coverage.
-    """
-    if lang not in LANGS:
-        raise fail(f"--lang {lang!r}: use one of {', '.join(LANGS)}")
-    if out is None:
-        raise fail("--out is required: a .pdf or .html file (a directory with --all)")
-    if all_regions and region is not None:
-        raise fail("--region and --all: give one")
-    if not all_regions and region is None:
-        raise fail("--region is required (a P-code such as ML05 or a name), or use --all")
-    if all_regions:
-        kind = fmt or "pdf"
-        if kind not in FORMATS:
-            raise fail(f"--format {kind!r}: use one of {', '.join(FORMATS)}")
-        if out.exists() and not out.is_dir():
-            raise fail(
-                f"--out {out}: exists and is not a directory (--all writes one file per région)"
-            )
-        check_writable(out, directory_ok=True)
-    else:
-        kind = _format_of(out, fmt)
-        if out.is_dir():
-            raise fail(f"--out {out}: is a directory; name a .{kind} file")
-        check_writable(out)
-    settings = get_settings()
-    started = time.perf_counter()
-    try:
-        analysis = Analysis.load(settings)
-        regions = analysis.units("adm1")
-        targets = (
-            sorted(regions["pcode"].astype(str))
-            if all_regions
-            else [resolve_region(regions, region or "")[0]]
-        )
-    except RegionNotFoundError as exc:
-        raise fail(f"--region {region!r}: {exc}") from exc
-    except (NotBuiltError, DataFileError) as exc:
-        raise fail(str(exc)) from exc
-
-    def make(pcode: str) -> tuple[BriefingData, bytes]:
-        try:
-            return build_document(analysis, pcode, lang=lang, fmt=kind)
-        except (DataFileError, ValueError) as exc:
-            raise fail(str(exc)) from exc
-
-    if not all_regions:
-        data, payload = make(targets[0])
-        try:
-            _write_atomic(out, payload)
-        except OSError as exc:
-            raise fail(f"--out {out}: cannot be written ({exc})") from exc
-        console.print(
-            f"{data.region_name} ({data.region_pcode}): {out} "
-            f"({len(payload) / 1024:.0f} KB, {time.perf_counter() - started:.1f} s)",
-            highlight=False,
-        )
-        return
-    out.mkdir(exist_ok=True)
-    written = []
-    with progress() as bar:
-        task = bar.add_task("briefings", total=len(targets))
-        for pcode in targets:
-            data, payload = make(pcode)
-            target = out / f"orienter-brief-{pcode}-{_fold(data.region_name)}-{lang}.{kind}"
-            try:
-                _write_atomic(target, payload)
-            except OSError as exc:
-                raise fail(f"--out {out}: {target.name} cannot be written ({exc})") from exc
-            written.append(target)
-            bar.advance(task)
-    err_console.print(
-        f"{len(written)} briefings in {out} ({time.perf_counter() - started:.1f} s)",
-        highlight=False,
-    )
-
-
-# ----------------------------------------------------------------------------- web
-
-router = APIRouter()
-_CACHE_SIZE = 16
-_cache_lock = threading.Lock()
-
-
-def _analysis(request: Request) -> Analysis:
-    """The app's Analysis (shared with /api/v1/coverage), created on first use."""
-    state = request.app.state
-    found = getattr(state, "analysis", None)
-    if found is not None:
-        return found
-    with _cache_lock:
-        found = getattr(state, "analysis", None)
-        if found is None:
-            settings = getattr(state, "settings", None) or get_settings()
-            try:
-                found = Analysis.load(settings)
-            except NotBuiltError as exc:
-                raise ApiError(503, "not_built") from exc
-            state.analysis = found
-    return found
-
-
-def _documents(request: Request) -> OrderedDict:
-    state = request.app.state
-    with _cache_lock:
-        if getattr(state, "brief_documents", None) is None:
-            state.brief_documents = OrderedDict()
-        return state.brief_documents
-
-
-def _serve(request: Request, pcode: str, lang: str | None, fmt: str) -> Response:
-    chosen = choose_lang(lang, request.headers.get("accept-language"))
-    analysis = _analysis(request)
-    regions = analysis.units("adm1")
-    try:
-        code, _ = resolve_region(regions, pcode)
-    except RegionNotFoundError as exc:
-        known = ", ".join(
-            f"{p} {_display_name(p, n)}"
-            for p, n in sorted(
-                zip(regions["pcode"].astype(str), regions["name"].astype(str), strict=True)
-            )
-        )
-        # the message never repeats what the client sent
-        message = translate("brief.region_not_found", chosen, known=known)
-        detail = {"code": "region_not_found", "message": message, "parameter": "pcode"}
-        raise HTTPException(404, detail) from exc
-    key = (code, chosen, fmt, analysis.manifest.get("built_at"))
-    cache = _documents(request)
-    with _cache_lock:
-        payload = cache.get(key)
-    if payload is None:
-        try:
-            _, payload = build_document(analysis, code, lang=chosen, fmt=fmt)
-        except DataFileError as exc:
-            raise ApiError(503, "coverage_unavailable") from exc
-        with _cache_lock:
-            cache[key] = payload
-            while len(cache) > _CACHE_SIZE:
-                cache.popitem(last=False)
-    filename = f"orienter-brief-{code}-{chosen}.{fmt}"
-    if fmt == "pdf":
-        return Response(
-            payload,
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="{filename}"'},
-        )
-    return Response(
-        payload,
-        media_type="text/html; charset=utf-8",
-        headers={
-            # the document is self-contained: inline CSS and data: images, no script
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-            "img-src data:; base-uri 'none'; form-action 'none'",
-            "Content-Disposition": f'inline; filename="{filename}"',
-        },
-    )
-
-
-@router.get("/regions/{pcode}/brief.pdf", response_class=Response)
-def brief_pdf(
-    request: Request,
-    pcode: str,
-    lang: Annotated[str | None, Query(max_length=5, description="fr or en")] = None,
-) -> Response:
-    """The région's printable briefing (A4 PDF), French unless ?lang=en or Accept-Language."""
-    return _serve(request, pcode, lang, "pdf")
-
-
-@router.get("/regions/{pcode}/brief.html", response_class=Response)
-def brief_html(
-    request: Request,
-    pcode: str,
-    lang: Annotated[str | None, Query(max_length=5, description="fr or en")] = None,
-) -> Response:
-    """The same briefing as one self-contained HTML page."""
-    return _serve(request, pcode, lang, "html")

@@ -12,9 +12,10 @@ import rasterio
 from typer.testing import CliRunner
 
 import api.services.analysis as analysis_module
-from api.build.layers import NotBuiltError
+from api.build.manifest import NotBuiltError
+from api.choices import ChoiceError
 from api.cli import app as cli
-from api.services.analysis import Analysis, ChoiceError, CoverageResult
+from api.services.analysis import Analysis, CoverageResult
 from api.settings import Settings, get_settings
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from api.cli import app
 from api.http.app import create_app
 from api.services.analysis import Analysis
-from api.services.briefings import RegionNotFoundError, assemble_briefing, resolve_region
+from api.services.briefings import assemble_briefing
+from api.services.regions import Region, RegionNotFoundError, resolve_region
 from api.settings import Settings, get_settings
 from geo.providers import read_providers
 from web.briefing import THRESHOLDS_MIN, render_html
@@ -223,18 +224,24 @@ def test_cli_errors_name_the_option(env, tmp_path):
     missing = tmp_path / "nope" / "a.pdf"
     r = runner.invoke(app, ["brief", "--region", "ML05", "--out", str(missing)])
     assert r.exit_code == 1 and "--out" in r.output and "does not exist" in r.output
+    # the command line itself wrong: a usage error (exit 2)
     r = runner.invoke(app, ["brief", "--region", "ML05", "--out", str(tmp_path / "a.docx")])
-    assert r.exit_code == 1 and "--out" in r.output
+    assert r.exit_code == 2 and "--out" in r.output
     r = runner.invoke(app, ["brief", "--region", "ML05", "--lang", "de", "--out", "x.pdf"])
-    assert r.exit_code == 1 and "--lang" in r.output
+    assert r.exit_code == 2 and "--lang" in r.output
+    r = runner.invoke(app, ["brief", "--region", "ML05"])
+    assert r.exit_code == 2 and "--out" in r.output
+    r = runner.invoke(app, ["brief", "--region", "ML05", "--all", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "give one" in r.output
     assert not list(tmp_path.glob("*.pdf")) and not list(tmp_path.glob(".*part"))
 
 
 def test_resolve_region_is_accent_and_case_blind(analysis):
     regions = analysis.units("adm1")
-    assert resolve_region(regions, "ml05") == ("ML05", "Mopti")
-    assert resolve_region(regions, "Ségou")[0] == "ML04"
-    assert resolve_region(regions, "Koulikoro")[0] == "ML02"  # the file spells Koulikouro
+    assert resolve_region(regions, "ml05") == Region("ML05", "Mopti", "Mopti")
+    assert resolve_region(regions, "Ségou").pcode == "ML04"
+    assert resolve_region(regions, "segou").display_name == "Ségou"
+    assert resolve_region(regions, "Koulikoro").pcode == "ML02"  # the file spells Koulikouro
     with pytest.raises(RegionNotFoundError, match="known: ML01 Kayes"):
         resolve_region(regions, "Taoudénit")
 

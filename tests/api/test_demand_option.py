@@ -84,7 +84,8 @@ def test_cli_demand_option_and_a_bad_census_row(data_dir, car_build, tmp_path, m
             False,
         )
         bad = runner.invoke(cli, ["coverage", "--demand", "dots"])
-        assert bad.exit_code == 1 and "--demand 'dots'" in bad.output
+        assert bad.exit_code == 2 and "'--demand'" in bad.output
+        assert "'dots' is not one of 'grid', 'settlements'" in bad.output
         table = tmp_path / "census.csv"
         table.write_text("admin1Pcod,admin1Name,pop\nML01,Kayes,10\nML99,Atlantis,5\n")
         monkeypatch.setenv("ORIENTER_POPULATION_TABLE", str(table))

@@ -59,7 +59,7 @@ def recompute(data_dir, car_build):
     scipy Dijkstra per provider from the nodes it enters the graph at (no label set)."""
     from scipy.sparse.csgraph import dijkstra
 
-    from api.cli.coverage import load_inputs
+    from api.services.inputs import load_inputs
     from geo.costgraph import point_entries
     from geo.crs import METRIC_CRS
     from geo.nearest import providers_offering

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from api.choices import LEVELS
 from api.http.app import create_app
-from api.services.analysis import LEVELS
 from api.settings import Settings
 
 pytestmark = pytest.mark.integration

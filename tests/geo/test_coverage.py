@@ -8,20 +8,19 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
+from geo.capacity import capacity_coverage
 from geo.coverage import (
-    assign_cells,
-    capacity_coverage,
     coverage_layer,
     coverage_table,
     point_coverage_table,
-    provider_units,
-    service_deserts,
     to_hxl,
     underserved,
     weighted_quantile,
 )
 from geo.crs import METRIC_CRS
+from geo.deserts import service_deserts
 from geo.grid import Grid
+from geo.units import assign_cells, assign_points, provider_units
 
 INF = np.inf
 
@@ -278,7 +277,6 @@ def test_hxl_row_and_layer():
 
 
 def test_point_coverage_equals_cell_coverage_for_points_at_cell_centres():
-    from geo.demand import assign_points
 
     grid = _grid()
     cx, cy = grid.cell_centres()

@@ -13,15 +13,13 @@ from affine import Affine
 from pyproj import CRS, Transformer
 from shapely.geometry import Point, Polygon, box
 
+from geo.calibration import calibrate_demand, calibrate_population
 from geo.coverage import coverage_table, point_coverage_table
 from geo.crs import METRIC_CRS
 from geo.demand import (
     DEMAND_COLUMNS,
     DEMAND_MODELS,
-    assign_points,
     build_demand,
-    calibrate_demand,
-    calibrate_population,
     demand_from_polygons,
     points_on_grid,
     population_on_grid,
@@ -30,6 +28,7 @@ from geo.demand import (
 from geo.errors import DataValidationError
 from geo.grid import Grid
 from geo.population import PopulationRaster, read_population_raster, read_population_table
+from geo.units import assign_points
 
 
 def _grid(n=20):

@@ -20,10 +20,10 @@ from geo.facilities import (
     FACILITY_TYPES,
     HEALTHSITES_SOURCE,
     WHO_SOURCE,
-    merge_facilities,
     read_healthsites,
     read_who_facilities,
 )
+from geo.facility_merge import merge_facilities
 
 WHO_HEADER = "Country,Admin1,Facility name,Facility type,Ownership,Lat,Long,LL source\n"
 

@@ -23,8 +23,6 @@ from web.briefing import (
     ScenarioRow,
     SourceRow,
     format_duration,
-    format_people,
-    format_share,
     render_html,
     render_pdf,
 )
@@ -149,12 +147,7 @@ def test_map_options_are_validated(frame):
 # ----------------------------------------------------------------------------- formatting
 
 
-def test_french_and_english_number_formats():
-    assert format_people(1234567.4, "fr") == "1\u202f234\u202f567"
-    assert format_people(1234567.4, "en") == "1,234,567"
-    assert format_share(0.3816, "fr") == "38,2\u00a0%"
-    assert format_share(0.3816, "en") == "38.2%"
-    assert format_share(None) == "–"
+def test_french_and_english_durations():
     assert format_duration(47) == "47\u00a0min"
     assert format_duration(287) == "4\u00a0h\u00a047"
     assert format_duration(float("inf"), "fr") == "inaccessible"

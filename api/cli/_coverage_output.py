@@ -1,0 +1,213 @@
+"""How `orienter coverage` writes its tables and service deserts: a table for people,
+CSV (with an HXL hashtag row), JSON, GeoJSON or a GeoPackage, to stdout or a file.
+
+Every output names the population it rests on (raster, demand model, census table).
+Files are written atomically (:func:`api.cli._console.write_output`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from rich.table import Table
+
+from api.cli._console import console, fail, say, write_output
+from api.cli._options import CoverageFormat
+from api.services.analysis import to_records
+from api.services.inputs import AnalysisInputs, demand_meta
+from geo.coverage import coverage_layer, to_hxl
+from geo.deserts import service_deserts
+from web.formats import format_people, format_share
+
+__all__ = ["CLI_META", "emit_deserts", "emit_table", "population_text"]
+
+#: Meta keys the CLI prints (``Analysis`` meta holds a few more for the API).
+CLI_META = (
+    "level",
+    "service",
+    "mode",
+    "scenario",
+    "population_source",
+    "population_total",
+    "demand",
+    "population_table",
+    "calibrated",
+    "providers",
+    "built_at",
+    "note",
+    "threshold_min",
+    "conflict_source",
+)
+
+
+def population_text(meta: dict) -> str:
+    """The raster, the demand model and the census table a table rests on, in words."""
+    text = f"{meta['population_source']} ({meta.get('demand', 'grid')} demand"
+    if meta.get("population_table"):
+        text += f", calibrated to {meta['population_table']}"
+    return text + ")"
+
+
+def _people(value: float) -> str:
+    return format_people(value, "en")
+
+
+def emit_table(
+    table: pd.DataFrame,
+    units: gpd.GeoDataFrame,
+    meta: dict,
+    fmt: CoverageFormat,
+    output: Path | None,
+    level: str,
+) -> None:
+    """Write a coverage (or underserved) table in ``fmt`` to ``output`` or stdout."""
+    table = table.round(
+        {c: 4 for c in table.columns if c.startswith("share_")}
+        | {c: 0 for c in table.columns if c.startswith("pop") or c.endswith("_min")}
+    )
+    with_source = table.assign(
+        population_source=meta["population_source"],
+        demand=meta.get("demand", "grid"),
+        population_table=meta.get("population_table"),
+    )
+    if output is not None and output.suffix.lower() == ".gpkg":
+        layer = coverage_layer(with_source, units)
+        write_output(output, lambda tmp: layer.to_file(tmp, driver="GPKG", layer="coverage"))
+        say(f"wrote {output} (population: {population_text(meta)})", err=True)
+        return
+    if fmt is CoverageFormat.table:
+        if "rank_people" in table:
+            _print_underserved(table, meta)
+        else:
+            _print_coverage(table, meta)
+        return
+    if fmt in (CoverageFormat.csv, CoverageFormat.hxl):
+        frame = (
+            to_hxl(with_source, level=int(level[-1])) if fmt is CoverageFormat.hxl else with_source
+        )
+        text = frame.to_csv(index=False)
+    elif fmt is CoverageFormat.json:
+        text = json.dumps(
+            {"meta": meta, "units": to_records(table)}, ensure_ascii=False, indent=2, default=str
+        )
+    else:
+        data = json.loads(
+            coverage_layer(with_source, units).to_json(drop_id=True, ensure_ascii=False)
+        )
+        data["meta"] = meta
+        text = json.dumps(data, ensure_ascii=False)
+    if output is not None:
+        write_output(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        say(f"wrote {output} (population: {meta['population_source']})", err=True)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _print_coverage(table: pd.DataFrame, meta: dict) -> None:
+    headers = ["P-code", "name", "people", "<= 1 h", "<= 2 h", "<= 5 h", "2 h %", "median min"]
+    out = Table(*headers, *(["conflict"] if "max_class" in table else []))
+    for r in table.to_dict("records"):
+        med = r["median_time_min"]
+        cells = [
+            r["pcode"],
+            r["name"],
+            _people(r["population"]),
+            _people(r["pop_within_60"]),
+            _people(r["pop_within_120"]),
+            _people(r["pop_within_300"]),
+            "" if pd.isna(r["share_within_120"]) else f"{100 * r['share_within_120']:.1f}",
+            "unreachable" if med == np.inf else ("" if pd.isna(med) else f"{med:.0f}"),
+        ]
+        if "max_class" in table:
+            cells.append(str(r["max_class"] or ""))
+        out.add_row(*cells)
+    console.print(out)
+    total = table["population"].sum()
+    say(
+        f"{meta['service']} by {meta['mode']} ({meta['scenario']}), {meta['providers']} "
+        f"providers: {format_share(table['pop_within_60'].sum() / total, 'en')} of "
+        f"{_people(total)} people within 1 h, "
+        f"{format_share(table['pop_within_120'].sum() / total, 'en')} within 2 h.  "
+        f"Population: {population_text(meta)}."
+    )
+
+
+def _print_underserved(table: pd.DataFrame, meta: dict) -> None:
+    t = f"{meta['threshold_min']:g}"
+    beyond = next(c for c in table.columns if c.startswith("pop_beyond_"))
+    share = next(c for c in table.columns if c.startswith("share_beyond_"))
+    out = Table("rank", "P-code", "name", "people", f"> {t} min", "share", "share rank", "conflict")
+    for r in table.to_dict("records"):
+        out.add_row(
+            str(r["rank_people"]),
+            r["pcode"],
+            r["name"],
+            _people(r["population"]),
+            _people(r[beyond]),
+            "" if pd.isna(r[share]) else format_share(r[share], "en"),
+            str(r["rank_share"]),
+            str(r["max_class"] or ""),
+        )
+    console.print(out)
+    total = table["population"].sum()
+    say(
+        f"{meta['service']} by {meta['mode']} ({meta['scenario']}): {_people(table[beyond].sum())} "
+        f"of {_people(total)} people beyond {t} min.  Population: {population_text(meta)}."
+    )
+
+
+def emit_deserts(
+    inputs: AnalysisInputs,
+    minutes: np.ndarray,
+    what: dict[str, str],
+    threshold_min: float,
+    min_population: float,
+    output: Path | None,
+) -> None:
+    """Service deserts beyond ``threshold_min`` as GeoJSON (stdout or file) or GeoPackage;
+    ``what``: the service, mode and scenario of ``minutes``."""
+    try:
+        layer = service_deserts(
+            minutes,
+            inputs.population,
+            inputs.grid,
+            threshold_min=threshold_min,
+            min_population=min_population,
+        )
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    layer = layer.replace([np.inf, -np.inf], np.nan)
+    layer["population"] = layer["population"].round(0)
+    layer["population_source"] = inputs.population_source
+    meta = {
+        **what,
+        "threshold_min": threshold_min,
+        "min_population": min_population,
+        "deserts": len(layer),
+        "population_in_deserts": round(float(layer["population"].sum())),
+        "population_total": round(float(inputs.population.sum())),
+        "population_source": inputs.population_source,
+        **demand_meta(inputs),
+        "note": "max_time_min null: part of the desert cannot reach any provider",
+    }
+    if output is not None and output.suffix.lower() == ".gpkg":
+        write_output(output, lambda tmp: layer.to_file(tmp, driver="GPKG", layer="deserts"))
+    else:
+        data = json.loads(layer.to_json(drop_id=True, ensure_ascii=False))
+        data["meta"] = meta
+        text = json.dumps(data, ensure_ascii=False)
+        if output is None:
+            sys.stdout.write(text + "\n")
+            return
+        write_output(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    say(
+        f"wrote {output}: {len(layer)} deserts beyond {threshold_min:g} min, "
+        f"{_people(meta['population_in_deserts'])} people "
+        f"(population: {inputs.population_source})",
+        err=True,
+    )

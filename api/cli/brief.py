@@ -1,0 +1,135 @@
+"""`orienter brief`: a région's printable briefing (PDF or HTML), or one per région.
+
+Usage::
+
+    orienter brief --region ML05 --out mopti.pdf          # or --region Mopti, --lang en
+    orienter brief --region Kidal --out kidal.html        # self-contained HTML
+    orienter brief --all --out briefings/                 # one PDF per région
+
+The document is :func:`api.services.briefings.build_document`'s, the one
+``GET /regions/<pcode>/brief.pdf`` serves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.build.manifest import NotBuiltError
+from api.choices import Lang
+from api.cli._console import check_writable, fail, progress, say, usage_error, write_output
+from api.cli._options import BriefFormat
+from api.services.analysis import Analysis
+from api.services.briefings import build_document
+from api.services.regions import RegionNotFoundError, fold, resolve_region
+from api.settings import get_settings
+from geo.errors import DataFileError
+
+__all__ = ["brief"]
+
+
+def _format_of(out: Path, fmt: BriefFormat | None) -> BriefFormat:
+    if fmt is not None:
+        return fmt
+    suffix = out.suffix.lower().lstrip(".")
+    if suffix in ("htm", "html"):
+        return BriefFormat.html
+    if suffix == "pdf":
+        return BriefFormat.pdf
+    raise usage_error(
+        f"{out}: name a .pdf or .html file (or give --format pdf|html)", option="--out"
+    )
+
+
+def _check_out(out: Path, fmt: BriefFormat | None, all_regions: bool) -> BriefFormat:
+    """The document format; fail before any computation when ``out`` cannot be written."""
+    if all_regions:
+        if out.exists() and not out.is_dir():
+            raise fail(
+                f"--out {out}: exists and is not a directory (--all writes one file per région)"
+            )
+        check_writable(out, directory_ok=True)
+        return fmt or BriefFormat.pdf
+    kind = _format_of(out, fmt)
+    if out.is_dir():
+        raise fail(f"--out {out}: is a directory; name a .{kind.value} file")
+    check_writable(out)
+    return kind
+
+
+def _writer(payload: bytes) -> Callable[[Path], object]:
+    """A writer of ``payload`` for :func:`api.cli._console.write_output`."""
+    return lambda tmp: tmp.write_bytes(payload)
+
+
+def brief(
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="FILE.pdf or FILE.html; with --all, a directory."),
+    ],
+    region: Annotated[
+        str | None, typer.Option("--region", help="Région P-code (ML05) or name (Mopti).")
+    ] = None,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the briefing.")] = Lang.fr,
+    all_regions: Annotated[
+        bool, typer.Option("--all", help="One briefing per région into the --out directory.")
+    ] = False,
+    fmt: Annotated[
+        BriefFormat | None,
+        typer.Option("--format", help="Document format (default: from --out; pdf with --all)."),
+    ] = None,
+) -> None:
+    """A printable 2-4 page briefing of a région (A4 PDF or HTML), French by default.
+
+    Maps of providers, travel-time bands and conflict zones; people beyond 1, 2 and 5 h
+    of each service; the change under the conflict scenarios; the least well served
+    cercles and communes; the public providers; sources and limitations.  Figures are
+    those of `orienter coverage` and /api/v1/coverage.
+    """
+    if all_regions and region is not None:
+        raise usage_error("--region and --all: give one")
+    if not all_regions and region is None:
+        raise usage_error("--region is required (a P-code such as ML05 or a name), or use --all")
+    kind = _check_out(out, fmt, all_regions)
+    started = time.perf_counter()
+    try:
+        analysis = Analysis.load(get_settings())
+        regions = analysis.units("adm1")
+        targets = (
+            sorted(regions["pcode"].astype(str))
+            if all_regions
+            else [resolve_region(regions, region or "").pcode]
+        )
+    except RegionNotFoundError as exc:
+        raise fail(f"--region {region!r}: {exc}") from exc
+    except (NotBuiltError, DataFileError) as exc:
+        raise fail(str(exc)) from exc
+
+    def make(pcode: str) -> tuple[str, bytes]:
+        try:
+            data, payload = build_document(analysis, pcode, lang=lang.value, fmt=kind.value)
+        except (DataFileError, ValueError) as exc:
+            raise fail(str(exc)) from exc
+        return data.region_name, payload
+
+    if not all_regions:
+        name, payload = make(targets[0])
+        write_output(out, lambda tmp: tmp.write_bytes(payload))
+        say(
+            f"{name} ({targets[0]}): {out} "
+            f"({len(payload) / 1024:.0f} KB, {time.perf_counter() - started:.1f} s)"
+        )
+        return
+    out.mkdir(exist_ok=True)
+    with progress() as bar:
+        task = bar.add_task("briefings", total=len(targets))
+        for pcode in targets:
+            name, payload = make(pcode)
+            target = out / f"orienter-brief-{pcode}-{fold(name)}-{lang.value}.{kind.value}"
+            write_output(target, _writer(payload))
+            bar.advance(task)
+    say(f"{len(targets)} briefings in {out} ({time.perf_counter() - started:.1f} s)", err=True)

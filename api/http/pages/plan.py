@@ -1,0 +1,91 @@
+"""The planning page ``/planifier``: the underserved ranking and the what-if.
+
+The ranking and the national figures come from the app's shared analysis; the what-if
+runs in the browser (``web/static/js/planifier.js``) on ``GET /api/v1/whatif``
+(:mod:`api.http.routes.planning`), so it answers what the API and ``orienter site``
+answer.  No confidential provider is ever listed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
+
+from api.http.deps import optional_analysis
+from api.http.pages._common import form_choices, page_options, ranking
+from api.http.pages.render import label, page_lang, render
+from api.services.analysis import Analysis
+from api.services.planning import public_offering
+from web.formats import format_people, format_share
+from web.i18n import catalogue
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+
+def _messages(lang: str) -> Markup:
+    """The ``planning.js_*`` messages, as a JSON block for the page script."""
+    body = {k[9:]: v for k, v in catalogue(lang).items() if k.startswith("planning.js_")}
+    return Markup('<script type="application/json" id="planning-messages">{}</script>').format(
+        htmlsafe_json_dumps(body)
+    )
+
+
+@router.get("/planifier", response_class=HTMLResponse)
+def plan_page(
+    request: Request, analysis: Annotated[Analysis | None, Depends(optional_analysis)]
+) -> Response:
+    """Underserved ranking (level, service, mode, scenario, threshold) and what-if siting."""
+    lang = page_lang(request)
+    if analysis is None:
+        return render(request, "planifier.html", status_code=503, not_built=True)
+    options, error = page_options(request, analysis, lang)
+    query = {k: options[k] for k in ("service", "mode", "scenario")}
+    t = options["threshold_min"]
+    rows, total = ranking(
+        analysis,
+        lang,
+        level=options["level"],
+        **query,
+        threshold_min=t,
+        limit=None if options["level"] == "adm1" else 25,
+    )
+    national = analysis.national(**query)
+    within = national[f"pop_within_{t}"]
+    share = national[f"share_within_{t}"]
+    providers = request.app.state.layers.providers
+    shown = public_offering(providers, options["service"])
+    removable = sorted(
+        zip(
+            providers["id"].astype(str)[shown],
+            providers["name"].astype(str)[shown],
+            strict=True,
+        ),
+        key=lambda p: p[1],
+    )
+    return render(
+        request,
+        "planifier.html",
+        status_code=200 if error is None else 422,
+        not_built=False,
+        error=error,
+        options=options,
+        choices=form_choices(analysis),
+        label=label(lang),
+        ranking=rows,
+        ranking_total=total,
+        national={
+            "population": format_people(national["population"], lang),
+            "beyond": format_people(national["population"] - within, lang),
+            "share_beyond": None if share is None else format_share(1.0 - share, lang),
+        },
+        removable=removable,
+        population_source=Path(national["meta"].get("population_source") or "").name,
+        messages=_messages(lang),
+    )

@@ -1,0 +1,123 @@
+"""``GET /regions/{pcode}/brief.pdf`` and ``.html``: a région's printable briefing.
+
+The document of ``orienter brief`` (:func:`api.services.briefings.build_document`), in
+French unless ``?lang=en`` or ``Accept-Language: en``; the last documents made are kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from api.errors import RequestError
+from api.http.deps import heavy_work, shared_analysis
+from api.http.schemas import error_responses
+from api.services.analysis import Analysis
+from api.services.briefings import build_document
+from api.services.regions import RegionNotFoundError, known_regions, resolve_region
+from geo.errors import DataFileError
+from web.i18n import choose_lang
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["briefings"], responses=error_responses(404, 422, 503))
+#: How many documents the app keeps (LRU).
+CACHE_SIZE = 16
+_CACHE_LOCK = threading.Lock()
+#: The HTML document is self-contained: inline CSS and data: images, no script.
+_HTML_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'"
+)
+
+
+def _documents(request: Request) -> OrderedDict:
+    state = request.app.state
+    with _CACHE_LOCK:
+        if getattr(state, "brief_documents", None) is None:
+            state.brief_documents = OrderedDict()
+        return state.brief_documents
+
+
+def _serve(
+    request: Request, analysis: Analysis, pcode: str, lang: str | None, fmt: str
+) -> Response:
+    chosen = choose_lang(lang, request.headers.get("accept-language"))
+    regions = analysis.units("adm1")
+    try:
+        code = resolve_region(regions, pcode).pcode
+    except RegionNotFoundError as exc:
+        # the message never repeats what the client sent
+        raise RequestError(
+            404, "region_not_found", parameter="pcode", known=known_regions(regions)
+        ) from exc
+    key = (code, chosen, fmt, analysis.manifest.get("built_at"))
+    cache = _documents(request)
+    with _CACHE_LOCK:
+        payload = cache.get(key)
+    if payload is None:
+        try:
+            with heavy_work():
+                _, payload = build_document(analysis, code, lang=chosen, fmt=fmt)
+        except DataFileError as exc:
+            raise RequestError(503, "coverage_unavailable") from exc
+        with _CACHE_LOCK:
+            cache[key] = payload
+            while len(cache) > CACHE_SIZE:
+                cache.popitem(last=False)
+    filename = f"orienter-brief-{code}-{chosen}.{fmt}"
+    disposition = {"Content-Disposition": f'inline; filename="{filename}"'}
+    if fmt == "pdf":
+        return Response(payload, media_type="application/pdf", headers=disposition)
+    return Response(
+        payload,
+        media_type="text/html; charset=utf-8",
+        headers={"Content-Security-Policy": _HTML_CSP, **disposition},
+    )
+
+
+_LANG = Query(max_length=5, description="fr or en")
+
+
+@router.get(
+    "/regions/{pcode}/brief.pdf",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The briefing, A4 PDF.",
+        }
+    },
+)
+def brief_pdf(
+    request: Request,
+    analysis: Annotated[Analysis, Depends(shared_analysis)],
+    pcode: str,
+    lang: Annotated[str | None, _LANG] = None,
+) -> Response:
+    """The région's printable briefing (A4 PDF), French unless ?lang=en or Accept-Language."""
+    return _serve(request, analysis, pcode, lang, "pdf")
+
+
+@router.get(
+    "/regions/{pcode}/brief.html",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/html": {"schema": {"type": "string"}}},
+            "description": "The briefing, one self-contained HTML page.",
+        }
+    },
+)
+def brief_html(
+    request: Request,
+    analysis: Annotated[Analysis, Depends(shared_analysis)],
+    pcode: str,
+    lang: Annotated[str | None, _LANG] = None,
+) -> Response:
+    """The same briefing as one self-contained HTML page."""
+    return _serve(request, analysis, pcode, lang, "html")

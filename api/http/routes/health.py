@@ -1,0 +1,27 @@
+"""``GET /api/v1/health``: whether layers are built, which modes and scenarios, and when."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from api.build.layers import Layers
+from api.http.schemas import Health, error_responses
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["status"], responses=error_responses())
+
+
+@router.get("/api/v1/health", response_model=Health)
+def health(request: Request) -> JSONResponse:
+    """Whether layers are built, which modes, and when."""
+    found: Layers | None = request.app.state.layers
+    return JSONResponse(
+        {
+            "status": "ok" if found is not None else "not built",
+            "modes": found.modes if found else [],
+            "scenarios": found.scenarios if found else [],
+            "built_at": found.manifest.get("built_at") if found else None,
+        }
+    )

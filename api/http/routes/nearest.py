@@ -1,0 +1,101 @@
+"""``GET /api/v1/nearest``: providers ranked by travel time from a point or a settlement."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.build.layers import Layers, answer_nearest
+from api.choices import Scenario, Service
+from api.errors import RequestError
+from api.http.deps import audience, built_layers
+from api.http.schemas import NearestAnswer, error_responses
+from api.services.audience import Audience
+from geo.crs import MALI_BBOX
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["nearest"], responses=error_responses(404, 422, 503))
+
+
+def _resolve_place(request: Request, place: str) -> dict:
+    gaz = request.app.state.gazetteer
+    if gaz is None:
+        raise RequestError(503, "gazetteer_missing")
+    try:
+        found = gaz.resolve(place)
+    except (ValueError, TypeError) as exc:
+        raise RequestError(422, "no_letters", parameter="place") from exc
+    if found is None:
+        raise RequestError(404, "place_not_found", parameter="place")
+    return dict(found)
+
+
+def _check_in_mali(lon: float, lat: float) -> None:
+    lon_min, lat_min, lon_max, lat_max = MALI_BBOX
+    if not (lon_min <= lon <= lon_max and lat_min <= lat <= lat_max):
+        swapped = lon_min <= lat <= lon_max and lat_min <= lon <= lat_max
+        outside = "lat" if not lat_min <= lat <= lat_max else "lon"
+        raise RequestError(422, "swapped" if swapped else "out_of_mali", parameter=outside)
+
+
+@router.get("/api/v1/nearest", response_model=NearestAnswer)
+# async: the answer is about a millisecond of numpy work; run in the threadpool its GIL
+# hand-offs with the event loop cost more than that (benchmarks/RESULTS.md, API load)
+async def nearest(
+    request: Request,
+    lay: Annotated[Layers, Depends(built_layers)],
+    who: Annotated[Audience, Depends(audience)],
+    lat: Annotated[
+        float | None, Query(ge=-90, le=90, description="Latitude, decimal degrees.")
+    ] = None,
+    lon: Annotated[
+        float | None, Query(ge=-180, le=180, description="Longitude, decimal degrees.")
+    ] = None,
+    place: Annotated[
+        str | None,
+        Query(max_length=100, description="Settlement name or P-code instead of lat/lon."),
+    ] = None,
+    service: Annotated[Service | None, Query(description="The service; any if absent.")] = None,
+    mode: Annotated[str, Query(description="A built travel mode.")] = "car",
+    scenario: Annotated[Scenario, Query(description="A built scenario.")] = Scenario.baseline,
+    k: Annotated[int, Query(ge=1, le=20, description="How many providers.")] = 5,
+    routes: Annotated[bool, Query(description="Each route as a GeoJSON line.")] = False,
+) -> JSONResponse:
+    """Providers ranked by travel time from a point or a settlement."""
+    if mode not in lay.modes:
+        raise RequestError(422, "unknown_value", parameter="mode", allowed=lay.modes)
+    if scenario.value not in lay.scenarios:
+        raise RequestError(422, "unknown_value", parameter="scenario", allowed=lay.scenarios)
+    if (mode, scenario.value) not in lay.graphs:
+        built = [f"{m}/{s}" for m, s in lay.graphs]
+        raise RequestError(422, "not_built_combination", parameter="scenario", allowed=built)
+    place_info = None
+    if place is not None:
+        place_info = _resolve_place(request, place)
+        lat, lon = place_info["lat"], place_info["lon"]
+    if lat is None or lon is None:
+        raise RequestError(422, "point_or_place", parameter="lat" if lat is None else "lon")
+    _check_in_mali(lon, lat)
+    if k > lay.k:
+        raise RequestError(422, "k_above_build", parameter="k", limit=lay.k)
+    try:
+        answer = answer_nearest(
+            lay,
+            lon=lon,
+            lat=lat,
+            service=None if service is None else service.value,
+            mode=mode,
+            scenario=scenario.value,
+            k=k,
+            include_confidential=who is Audience.caseworker,
+            place=place_info,
+            routes=routes,
+        )
+    except ValueError as exc:
+        raise RequestError(422, "invalid_request") from exc
+    # already plain JSON data: a JSONResponse skips FastAPI's recursive
+    # jsonable_encoder, which cost about as much CPU as the answer itself (0.4 ms)
+    return JSONResponse(answer)
