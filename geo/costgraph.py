@@ -217,58 +217,21 @@ def build_cost_graph(
             / np.where(cell_factor > 0, cell_factor, 1),
             np.inf,
         )
-    rows, cols, mins, metres = [], [], [], []
-    node = grid.cell_node
-    for dr, dc, step in _NEIGHBOURS:
-        r0, r1 = max(0, -dr), grid.nrows - max(0, dr)
-        c0, c1 = max(0, -dc), grid.ncols - max(0, dc)
-        a = node[r0:r1, c0:c1].ravel()
-        b = node[r0 + dr : r1 + dr, c0 + dc : c1 + dc].ravel()
-        keep = (a >= 0) & (b >= 0)
-        a, b = a[keep], b[keep]
-        w = step * grid.cell_m * (cell_pace[a] + cell_pace[b]) / 2.0
-        ok = np.isfinite(w)
-        rows.append(a[ok])
-        cols.append(b[ok])
-        mins.append(w[ok])
-        metres.append(np.full(int(ok.sum()), step * grid.cell_m))
+    edges = _grid_edges(grid, cell_pace)
     cx, cy = grid.cell_centres()
     node_x, node_y = [cx], [cy]
     n_road = 0
     if roads is not None and roads.n_vertices:
         n_road = roads.n_vertices
-        off = n_cells
-        vcell = grid.locate(roads.x, roads.y)
-        vfactor = np.where(vcell >= 0, cell_factor[np.maximum(vcell, 0)], 1.0)
-        seg_factor = np.minimum(vfactor[roads.seg_a], vfactor[roads.seg_b])
-        seg_speed = speeds.segment_speeds_kph(
-            mode, roads.seg_class, roads.seg_paved, roads.seg_speed_kph, season
-        )
-        w = roads.seg_length_m * _pace(seg_speed * seg_factor)
-        ok = np.isfinite(w)
-        a, b, w, m = _keep_fastest(
-            roads.seg_a[ok] + off,
-            roads.seg_b[ok] + off,
-            np.maximum(w[ok], _MIN_MINUTES),
-            roads.seg_length_m[ok],
-        )
-        rows.append(a)
-        cols.append(b)
-        mins.append(w)
-        metres.append(m)
-        # connectors: each road vertex to the cell holding it
-        inside = np.flatnonzero(vcell >= 0)
-        d = np.hypot(roads.x[inside] - cx[vcell[inside]], roads.y[inside] - cy[vcell[inside]])
-        w = d * cell_pace[vcell[inside]]
-        ok = np.isfinite(w)
-        rows.append(inside[ok] + off)
-        cols.append(vcell[inside][ok])
-        mins.append(np.maximum(w[ok], _MIN_MINUTES))
-        metres.append(d[ok])
+        for part in (
+            _road_edges(grid, roads, speeds, mode, season, cell_factor),
+            _connector_edges(grid, roads, cell_pace, cx, cy),
+        ):
+            for store, values in zip(edges, part, strict=True):
+                store.append(values)
         node_x.append(roads.x)
         node_y.append(roads.y)
-    n_nodes = n_cells + n_road
-    minutes, length = _symmetric_csr(rows, cols, mins, metres, n_nodes)
+    minutes, length = _symmetric_csr(*edges, n_cells + n_road)
     return CostGraph(
         grid=grid,
         node_x=np.concatenate(node_x),
@@ -285,6 +248,68 @@ def build_cost_graph(
             "speed_profile": speeds.profile.name,
         },
     )
+
+
+_Edges = tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray]]
+
+
+def _grid_edges(grid: Grid, cell_pace: np.ndarray) -> _Edges:
+    """Each active cell to its 8 neighbours (one direction): rows, cols, minutes, metres."""
+    rows, cols, mins, metres = [], [], [], []
+    node = grid.cell_node
+    for dr, dc, step in _NEIGHBOURS:
+        r0, r1 = max(0, -dr), grid.nrows - max(0, dr)
+        c0, c1 = max(0, -dc), grid.ncols - max(0, dc)
+        a = node[r0:r1, c0:c1].ravel()
+        b = node[r0 + dr : r1 + dr, c0 + dc : c1 + dc].ravel()
+        keep = (a >= 0) & (b >= 0)
+        a, b = a[keep], b[keep]
+        w = step * grid.cell_m * (cell_pace[a] + cell_pace[b]) / 2.0
+        ok = np.isfinite(w)
+        rows.append(a[ok])
+        cols.append(b[ok])
+        mins.append(w[ok])
+        metres.append(np.full(int(ok.sum()), step * grid.cell_m))
+    return rows, cols, mins, metres
+
+
+def _road_edges(
+    grid: Grid,
+    roads: RoadVertices,
+    speeds: SpeedTable,
+    mode: str,
+    season: str,
+    cell_factor: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Road pieces at their speed (the slower factor of their two cells), the fastest of
+    parallel pieces kept: rows, cols, minutes, metres (node ids after the cells)."""
+    off = grid.n_cells
+    vcell = grid.locate(roads.x, roads.y)
+    vfactor = np.where(vcell >= 0, cell_factor[np.maximum(vcell, 0)], 1.0)
+    seg_factor = np.minimum(vfactor[roads.seg_a], vfactor[roads.seg_b])
+    seg_speed = speeds.segment_speeds_kph(
+        mode, roads.seg_class, roads.seg_paved, roads.seg_speed_kph, season
+    )
+    w = roads.seg_length_m * _pace(seg_speed * seg_factor)
+    ok = np.isfinite(w)
+    return _keep_fastest(
+        roads.seg_a[ok] + off,
+        roads.seg_b[ok] + off,
+        np.maximum(w[ok], _MIN_MINUTES),
+        roads.seg_length_m[ok],
+    )
+
+
+def _connector_edges(
+    grid: Grid, roads: RoadVertices, cell_pace: np.ndarray, cx: np.ndarray, cy: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each road vertex to the cell holding it, off-road from the cell centre."""
+    vcell = grid.locate(roads.x, roads.y)
+    inside = np.flatnonzero(vcell >= 0)
+    d = np.hypot(roads.x[inside] - cx[vcell[inside]], roads.y[inside] - cy[vcell[inside]])
+    w = d * cell_pace[vcell[inside]]
+    ok = np.isfinite(w)
+    return inside[ok] + grid.n_cells, vcell[inside][ok], np.maximum(w[ok], _MIN_MINUTES), d[ok]
 
 
 def _symmetric_csr(rows, cols, mins, metres, n: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:

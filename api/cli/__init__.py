@@ -1,7 +1,7 @@
 """The ``orienter`` command line (root Typer app: :mod:`api.cli.root`).
 
-``app`` and ``main`` load lazily, so a command module, or the old ``api._console`` path
-that ``api/cli_data.py`` and ``api/cli_providers.py`` still use, can import
+``app`` and ``main`` load lazily, so a command module, or the old ``api.cli._console`` path
+that ``api/cli/data.py`` and ``api/cli/providers.py`` still use, can import
 :mod:`api.cli._console` without importing every command first.
 """
 

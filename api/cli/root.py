@@ -11,8 +11,21 @@ import logging
 
 import typer
 
-from api import cli_data, cli_providers, cli_roads
-from api.cli import brief, build, conflict, coverage, map, nearest, places, route, serve, site
+from api.cli import (
+    brief,
+    build,
+    conflict,
+    coverage,
+    data,
+    map,
+    nearest,
+    places,
+    providers,
+    roads,
+    route,
+    serve,
+    site,
+)
 
 app = typer.Typer(
     help="Orienter: GBV/SEA survivor services in Mali, travel times and conflict.",
@@ -20,15 +33,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-app.add_typer(cli_data.app, name="data", help="Obtain and check the data directory.")
+app.add_typer(data.app, name="data", help="Obtain and check the data directory.")
 app.add_typer(
-    cli_providers.app,
+    providers.app,
     name="providers",
     help="The provider directory: validate, import, export, status, verification rounds.",
 )
 app.add_typer(places.app, name="places", help="Search the settlements gazetteer.")
 app.add_typer(conflict.app, name="conflict", help="Conflict zones and summaries.")
-app.add_typer(cli_roads.app, name="roads", help="Export the road graph (GraphML, GeoPackage).")
+app.add_typer(roads.app, name="roads", help="Export the road graph (GraphML, GeoPackage).")
 app.command("build")(build.build)
 app.command("nearest")(nearest.nearest)
 app.command("route")(route.route)

@@ -56,7 +56,7 @@ def up(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
 ) -> None:
     """The main job: obtain the data, build every layer, then serve the app."""
-    from api.cli_data import fetch
+    from api.cli.data import fetch
 
     try:
         fetch()

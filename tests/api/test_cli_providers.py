@@ -13,7 +13,6 @@ import pytest
 from shapely.geometry import Point
 from typer.testing import CliRunner
 
-from api import cli_places
 from api.cli import app
 from api.settings import get_settings
 from geo.providers import read_providers
@@ -59,7 +58,7 @@ def gazetteer(monkeypatch):
         crs=4326,
     )
     gaz = Gazetteer.from_settlements(places)
-    monkeypatch.setattr(cli_places, "load_gazetteer", lambda: gaz)
+    monkeypatch.setattr(places, "load_gazetteer", lambda settings: gaz)
     return gaz
 
 

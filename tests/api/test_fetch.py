@@ -19,9 +19,7 @@ import pytest
 from openpyxl import Workbook
 from typer.testing import CliRunner
 
-from api.cli import app
-from api.datasets import find_dataset
-from api.fetch import (
+from api.build.fetch import (
     CATALOGUE,
     MANIFEST_NAME,
     ChecksumError,
@@ -36,6 +34,8 @@ from api.fetch import (
     missing_required,
     unpack_shapefile_zip,
 )
+from api.cli import app
+from api.datasets import find_dataset
 from api.settings import Settings, get_settings
 
 pytestmark = pytest.mark.timeout(60)

@@ -19,9 +19,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from api._console import console, err_console, fail
-from api.datacheck import CheckReport, DatasetCheck, check_data
-from api.fetch import (
+from api.build.datacheck import CheckReport, DatasetCheck, check_data
+from api.build.fetch import (
     CATALOGUE,
     Action,
     CatalogueEntry,
@@ -34,6 +33,7 @@ from api.fetch import (
     plan_fetch,
     select_sources,
 )
+from api.cli._console import console, err_console, fail
 from api.settings import Settings, get_settings
 
 app = typer.Typer(help="Data commands.", no_args_is_help=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from api.fetch.files import FetchError
-from api.fetch.transfer import Expected
+from api.build.fetch.files import FetchError
+from api.build.fetch.transfer import Expected
 
 __all__ = ["Resolved", "Resolver", "Source", "Unpacker"]
 

@@ -10,26 +10,26 @@ Two halves:
   ``<data_dir>/.fetch-manifest.json`` (url, sha256, bytes, date, licence) that later runs
   verify against, and copies from a local mirror (``--from DIR``) with the same checks.
 
-Modules: :mod:`~api.fetch.sources` (what a catalogue entry says), :mod:`~api.fetch.catalogue`
-(the entries), :mod:`~api.fetch.publishers` (publisher APIs), :mod:`~api.fetch.unpack`
-(Mali extracts of archives), :mod:`~api.fetch.manifest`, :mod:`~api.fetch.transfer`
-(downloads and copies), :mod:`~api.fetch.locate` (what is present, in a mirror, where),
-:mod:`~api.fetch.run` (a fetch run) and :mod:`~api.fetch.plan` (``--list`` and
+Modules: :mod:`~api.build.fetch.sources` (what a catalogue entry says),
+:mod:`~api.build.fetch.catalogue` (the entries), :mod:`~api.build.fetch.publishers`
+(publisher APIs), :mod:`~api.build.fetch.unpack` (Mali extracts of archives), :mod:`~api.build.fetch.manifest`, :mod:`~api.build.fetch.transfer`
+(downloads and copies), :mod:`~api.build.fetch.locate` (what is present, in a mirror, where),
+:mod:`~api.build.fetch.run` (a fetch run) and :mod:`~api.build.fetch.plan` (``--list`` and
 ``--dry-run``: what a run would do, touching nothing).
 
 Nothing here prints: :func:`fetch_sources` yields one :class:`Outcome` per source and the
-CLI (``api/cli_data.py``) shows them.
+CLI (``api/cli/data.py``) shows them.
 """
 
-from api.fetch.catalogue import CATALOGUE, select_sources
-from api.fetch.files import ChecksumError, FetchError
-from api.fetch.manifest import MANIFEST_NAME, Manifest
-from api.fetch.outcome import Outcome, Status
-from api.fetch.plan import Action, CatalogueEntry, PlannedStep, list_catalogue, plan_fetch
-from api.fetch.publishers import resolve_geoboundaries, resolve_hdx
-from api.fetch.run import USER_AGENT, fetch_sources, missing_required
-from api.fetch.sources import Resolved, Source
-from api.fetch.transfer import (
+from api.build.fetch.catalogue import CATALOGUE, select_sources
+from api.build.fetch.files import ChecksumError, FetchError
+from api.build.fetch.manifest import MANIFEST_NAME, Manifest
+from api.build.fetch.outcome import Outcome, Status
+from api.build.fetch.plan import Action, CatalogueEntry, PlannedStep, list_catalogue, plan_fetch
+from api.build.fetch.publishers import resolve_geoboundaries, resolve_hdx
+from api.build.fetch.run import USER_AGENT, fetch_sources, missing_required
+from api.build.fetch.sources import Resolved, Source
+from api.build.fetch.transfer import (
     Expected,
     FetchOptions,
     Transfer,
@@ -37,7 +37,7 @@ from api.fetch.transfer import (
     copy_file,
     download_file,
 )
-from api.fetch.unpack import (
+from api.build.fetch.unpack import (
     UCDP_GED_VERSION,
     unpack_shapefile_zip,
     unpack_ucdp_mali,

@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from api.fetch.files import FetchError
-from api.fetch.sources import Resolved, Source
-from api.fetch.unpack import unpack_shapefile_zip
+from api.build.fetch.files import FetchError
+from api.build.fetch.sources import Resolved, Source
+from api.build.fetch.unpack import unpack_shapefile_zip
 
 __all__ = ["resolve_geoboundaries", "resolve_hdx"]
 

@@ -9,12 +9,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from api.build.fetch.files import FetchError
+from api.build.fetch.manifest import MANIFEST_NAME, Manifest, matches
+from api.build.fetch.outcome import Outcome, Status
+from api.build.fetch.sources import Source
+from api.build.fetch.transfer import Expected
 from api.datasets import DATASETS, find_dataset
-from api.fetch.files import FetchError
-from api.fetch.manifest import MANIFEST_NAME, Manifest, matches
-from api.fetch.outcome import Outcome, Status
-from api.fetch.sources import Source
-from api.fetch.transfer import Expected
 from api.settings import Settings
 
 __all__ = [

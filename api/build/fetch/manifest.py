@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from api.fetch.files import FetchError, digests, write_atomic
+from api.build.fetch.files import FetchError, digests, write_atomic
 
 __all__ = ["MANIFEST_NAME", "Manifest", "matches"]
 

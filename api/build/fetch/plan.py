@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from api.fetch.catalogue import CATALOGUE, select_sources
-from api.fetch.locate import (
+from api.build.fetch.catalogue import CATALOGUE, select_sources
+from api.build.fetch.locate import (
     check_present,
     find_in_mirror,
     mirror_expected,
@@ -22,10 +22,10 @@ from api.fetch.locate import (
     rel,
     rewriter,
 )
-from api.fetch.manifest import MANIFEST_NAME, Manifest, matches
-from api.fetch.outcome import Outcome, Status
-from api.fetch.sources import Source
-from api.fetch.transfer import part_path
+from api.build.fetch.manifest import MANIFEST_NAME, Manifest, matches
+from api.build.fetch.outcome import Outcome, Status
+from api.build.fetch.sources import Source
+from api.build.fetch.transfer import part_path
 from api.settings import Settings
 
 __all__ = ["Action", "CatalogueEntry", "PlannedStep", "list_catalogue", "plan_fetch"]
@@ -204,7 +204,7 @@ def plan_fetch(
     mirror_url: str | None = None,
     catalogue: Sequence[Source] = CATALOGUE,
 ) -> list[PlannedStep]:
-    """What :func:`api.fetch.fetch_sources` would do with the same options; nothing is touched.
+    """What :func:`api.build.fetch.fetch_sources` would do with the same options.
 
     Nothing is written and no connection is opened, so whether a server answers, and what
     a publisher API names as the current file, are not checked.

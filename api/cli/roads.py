@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api._console import check_writable, console, fail
+from api.cli._console import check_writable, console, fail
 from api.settings import get_settings
 from geo.errors import DataFileError, DataValidationError
 

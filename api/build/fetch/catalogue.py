@@ -1,12 +1,12 @@
-"""The catalogue: one :class:`~api.fetch.sources.Source` per remote file Orienter knows."""
+"""The catalogue: one :class:`~api.build.fetch.sources.Source` per remote file Orienter knows."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from api.fetch.publishers import resolve_geoboundaries, resolve_hdx
-from api.fetch.sources import Source
-from api.fetch.unpack import UCDP_GED_VERSION, unpack_ucdp_mali, unpack_who_mali
+from api.build.fetch.publishers import resolve_geoboundaries, resolve_hdx
+from api.build.fetch.sources import Source
+from api.build.fetch.unpack import UCDP_GED_VERSION, unpack_ucdp_mali, unpack_who_mali
 
 __all__ = ["CATALOGUE", "select_sources"]
 

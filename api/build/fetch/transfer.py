@@ -12,7 +12,7 @@ from typing import Protocol
 
 import httpx
 
-from api.fetch.files import ChecksumError, FetchError, digests
+from api.build.fetch.files import ChecksumError, FetchError, digests
 
 __all__ = [
     "Expected",

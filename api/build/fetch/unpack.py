@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
-from api.fetch.files import FetchError, write_atomic, write_bytes
+from api.build.fetch.files import FetchError, write_atomic, write_bytes
 
 __all__ = [
     "UCDP_GED_VERSION",

@@ -10,10 +10,9 @@ from typing import Any
 
 import httpx
 
-from api.datasets import DATASETS, find_dataset
-from api.fetch.catalogue import CATALOGUE, select_sources
-from api.fetch.files import FetchError, digests
-from api.fetch.locate import (
+from api.build.fetch.catalogue import CATALOGUE, select_sources
+from api.build.fetch.files import FetchError, digests
+from api.build.fetch.locate import (
     check_present,
     find_in_mirror,
     mirror_expected,
@@ -22,10 +21,10 @@ from api.fetch.locate import (
     rel_list,
     rewriter,
 )
-from api.fetch.manifest import MANIFEST_NAME, Manifest, matches
-from api.fetch.outcome import Outcome, Status
-from api.fetch.sources import Resolved, Source
-from api.fetch.transfer import (
+from api.build.fetch.manifest import MANIFEST_NAME, Manifest, matches
+from api.build.fetch.outcome import Outcome, Status
+from api.build.fetch.sources import Resolved, Source
+from api.build.fetch.transfer import (
     Expected,
     FetchOptions,
     NoProgress,
@@ -34,6 +33,7 @@ from api.fetch.transfer import (
     copy_file,
     download_file,
 )
+from api.datasets import DATASETS, find_dataset
 from api.settings import Settings
 
 __all__ = ["USER_AGENT", "fetch_sources", "missing_required"]

@@ -18,9 +18,9 @@ import geopandas as gpd
 import typer
 from shapely.geometry.base import BaseGeometry
 
-from api import cli_places
-from api._console import check_writable, console, err_console, fail
+from api.cli._console import check_writable, console, err_console, fail
 from api.datasets import find_dataset
+from api.services import places
 from api.settings import Settings, get_settings
 from geo.errors import DataFileError, DataProblem, DataValidationError
 from geo.freshness import DEFAULT_MAX_AGE_MONTHS, freshness_by_region
@@ -173,7 +173,7 @@ def import_sheet(
 def _gazetteer_or_none() -> GazetteerLike | None:
     """The settlements gazetteer, or None with a warning (rows by coordinates still work)."""
     try:
-        return cli_places.load_gazetteer()
+        return places.load_gazetteer(get_settings())
     except DataFileError as exc:
         err_console.print(
             f"[yellow]Warning:[/] {exc}; rows located by settlement cannot be imported.",
