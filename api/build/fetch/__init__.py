@@ -10,12 +10,11 @@ Two halves:
   ``<data_dir>/.fetch-manifest.json`` (url, sha256, bytes, date, licence) that later runs
   verify against, and copies from a local mirror (``--from DIR``) with the same checks.
 
-Modules: :mod:`~api.build.fetch.sources` (what a catalogue entry says),
-:mod:`~api.build.fetch.catalogue` (the entries), :mod:`~api.build.fetch.publishers`
-(publisher APIs), :mod:`~api.build.fetch.unpack` (Mali extracts of archives), :mod:`~api.build.fetch.manifest`, :mod:`~api.build.fetch.transfer`
-(downloads and copies), :mod:`~api.build.fetch.locate` (what is present, in a mirror, where),
-:mod:`~api.build.fetch.run` (a fetch run) and :mod:`~api.build.fetch.plan` (``--list`` and
-``--dry-run``: what a run would do, touching nothing).
+Modules: ``sources`` (what a catalogue entry says), ``catalogue`` (the entries),
+``publishers`` (publisher APIs), ``unpack`` (Mali extracts of archives), ``manifest``,
+``transfer`` (downloads and copies), ``locate`` (what is present, in a mirror, where),
+``run`` (a fetch run) and ``plan`` (``--list`` and ``--dry-run``: what a run would do,
+touching nothing).
 
 Nothing here prints: :func:`fetch_sources` yields one :class:`Outcome` per source and the
 CLI (``api/cli/data.py``) shows them.
