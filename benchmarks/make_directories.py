@@ -64,7 +64,9 @@ def make_who(out: Path) -> Path:
     data = _data_dir()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        facilities = read_who_facilities(data / "facilities" / "who_kemri_mali_health_facilities.csv")
+        facilities = read_who_facilities(
+            data / "facilities" / "who_kemri_mali_health_facilities.csv"
+        )
     out.mkdir(parents=True, exist_ok=True)
     sheet = out / "who_4w.csv"
     with open(sheet, "w", newline="", encoding="utf-8") as fh:
