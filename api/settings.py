@@ -73,6 +73,20 @@ class Settings(BaseSettings):
         description="A census table (CSV/XLSX keyed on admin P-codes) the demand is "
         "calibrated to, unit by unit; none by default.",
     )
+    heavy_workers: int = Field(
+        default=1,
+        ge=1,
+        le=8,
+        description="Heavy computations (what-if, siting, briefings, new coverage tables) "
+        "run at once per server process.",
+    )
+    heavy_queue: int = Field(
+        default=4,
+        ge=0,
+        le=64,
+        description="Heavy requests that may wait for a free worker; more get 503 with "
+        "Retry-After.",
+    )
     warm_up: bool = Field(
         default=True,
         description="At start-up, compute in the background the coverage tables the pages "

@@ -29,6 +29,7 @@ from fastapi.responses import HTMLResponse
 from api.build.layers import load_layers
 from api.build.manifest import NotBuiltError
 from api.choices import LEVELS
+from api.http.budget import WorkBudget
 from api.http.errors import install_error_handlers
 from api.http.guard import RequestGuard
 from api.http.openapi import install_openapi
@@ -96,6 +97,7 @@ def _load_state(app: FastAPI, s: Settings) -> None:
         app.state.analysis = None
     app.state.gazetteer = gaz
     app.state.settings = s
+    app.state.heavy = WorkBudget("heavy", workers=s.heavy_workers, queue=s.heavy_queue)
     app.state.directory = read_providers(s.providers) if s.providers.is_file() else None
 
 

@@ -22,6 +22,7 @@ from fastapi import Header, Request
 from api.build.layers import Layers
 from api.build.manifest import NotBuiltError
 from api.errors import RequestError
+from api.http.budget import Busy, WorkBudget
 from api.services.analysis import Analysis
 from api.services.audience import Audience, audience_of, bearer_token
 from api.services.planning import Planner, facility_candidates
@@ -138,7 +139,12 @@ async def audience(
 
 
 @contextmanager
-def heavy_work() -> Iterator[None]:
-    """Where heavy work runs.  Unbounded for now: every request runs at once, in
-    FastAPI's thread pool; a budget (a few at once, a short queue, 503 beyond) goes here."""
-    yield
+def heavy_work(request: Request) -> Iterator[None]:
+    """Run the ``with`` block under the app's heavy-work budget (:mod:`api.http.budget`):
+    a few at once, a short queue, and 503 with ``Retry-After`` beyond."""
+    budget: WorkBudget = request.app.state.heavy
+    try:
+        with budget.slot():
+            yield
+    except Busy as exc:
+        raise RequestError(503, "busy", retry_after=exc.retry_after) from None

@@ -146,7 +146,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     # each handler is registered for its own exception type
     async def request_error(request: Request, exc: Exception) -> JSONResponse:
-        return error_response(cast(RequestError, exc), error_lang(request))
+        error = cast(RequestError, exc)
+        retry = error.values.get("retry_after")
+        headers = {"Retry-After": str(retry)} if retry is not None else None
+        return error_response(error, error_lang(request), headers=headers)
 
     async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
         lang = error_lang(request)

@@ -80,6 +80,8 @@ class Health(BaseModel):
     modes: list[str]
     scenarios: list[str]
     built_at: str | None
+    heavy_work: dict[str, Any] | None = None
+    caches: dict[str, Any] | None = None
 
 
 # ----------------------------------------------------------------------------- nearest

@@ -333,6 +333,34 @@ class Analysis:
             "providers_public": int((offering & public_mask(inputs.providers)).sum()),
         }
 
+    def cache_state(self) -> dict[str, Any]:
+        """What the analysis keeps (tables, surfaces, unit pieces) and roughly how many
+        bytes (``/api/v1/health``); every cache is bounded."""
+        with self._lock:
+            surfaces = sum(m.nbytes + a.nbytes for m, a in self._surfaces.values())
+            tables = sum(
+                int(t.memory_usage(index=True, deep=False).sum()) for t, _ in self._tables.values()
+            )
+            pieces = sum(
+                sum(getattr(p, f).nbytes for f in ("cell", "unit", "population"))
+                for p in self._pieces.values()
+            )
+            return {
+                "tables": len(self._tables),
+                "tables_limit": CACHE_SIZE,
+                "surfaces": len(self._surfaces),
+                "surfaces_limit": _SURFACE_CACHE,
+                "bytes": surfaces + tables + pieces,
+            }
+
+    def coverage_ready(
+        self, *, level: str, service: str, mode: str, scenario: str = "baseline"
+    ) -> bool:
+        """True when :meth:`coverage` of these arguments is kept already (no work to do)."""
+        key = (level, service, mode, scenario, tuple(DEFAULT_THRESHOLDS_MIN))
+        with self._lock:
+            return key in self._tables
+
     def coverage(
         self,
         *,

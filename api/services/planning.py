@@ -32,6 +32,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,9 @@ SITING_FACILITY_TYPES = ("csref", "hospital", "regional_hospital", "university_h
 #: Services whose providers are all confidential: planning answers about them would let
 #: a caller who probes many points learn where those providers are not, hence where they are.
 CONFIDENTIAL_SERVICES = ("shelter",)
+#: Candidate reach tables kept (each 0.1-0.4 GB for the 1 km grid and 2 h by car).
+REACH_CACHE = 2
+
 NOTE = (
     "people within the threshold count public providers only, unless includes_confidential "
     "(answers to a caseworker token); existing_providers counts public providers only"
@@ -126,7 +130,7 @@ class Planner:
 
     analysis: Analysis
     candidates: CandidateSites
-    _reach: dict[tuple[str, str, float], CandidateReach] = field(default_factory=dict)
+    _reach: OrderedDict[tuple[str, str, float], CandidateReach] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -145,8 +149,11 @@ class Planner:
             raise RequestError(503, "not_built") from exc
         return np.asarray(minutes, dtype=np.float64)
 
-    def reach(self, layers: Layers, mode: str, scenario: str, threshold_min: float):
-        """The candidates' bounded reach on the built graph (kept per mode, scenario, t)."""
+    def reach(
+        self, layers: Layers, mode: str, scenario: str, threshold_min: float
+    ) -> CandidateReach:
+        """The candidates' bounded reach on the built graph, kept for the
+        :data:`REACH_CACHE` (mode, scenario, threshold) combinations used last."""
         key = (mode, scenario, float(threshold_min))
         with self._lock:  # one computation at a time; the others wait and reuse it
             found = self._reach.get(key)
@@ -159,7 +166,19 @@ class Planner:
                     threshold_min=threshold_min,
                 )
                 self._reach[key] = found
+                while len(self._reach) > REACH_CACHE:
+                    self._reach.popitem(last=False)
+            self._reach.move_to_end(key)
         return found
+
+    def cache_state(self) -> dict[str, Any]:
+        """What the planner keeps: reach tables and their bytes (``/api/v1/health``)."""
+        with self._lock:
+            nbytes = sum(
+                r.minutes.data.nbytes + r.minutes.indices.nbytes + r.minutes.indptr.nbytes
+                for r in self._reach.values()
+            )
+            return {"reach": len(self._reach), "reach_limit": REACH_CACHE, "bytes": nbytes}
 
     def within_by_unit(self, level: str, minutes: np.ndarray, threshold_min: float) -> np.ndarray:
         """People within ``threshold_min`` per unit of ``level`` (rows of its units)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 
@@ -13,44 +12,59 @@ from api.http.budget import Busy, WorkBudget
 
 def test_runs_at_most_workers_at_once_queues_the_next_and_refuses_the_rest():
     budget = WorkBudget("test", workers=2, queue=2)
-    running, peak = [0], [0]
+    running, peak, results = [0], [0], []
     lock = threading.Lock()
 
-    def work(seconds: float) -> str:
-        with lock:
-            running[0] += 1
-            peak[0] = max(peak[0], running[0])
-        time.sleep(seconds)
-        with lock:
-            running[0] -= 1
-        return "ok"
+    def request() -> None:
+        try:
+            with budget.slot():
+                with lock:
+                    running[0] += 1
+                    peak[0] = max(peak[0], running[0])
+                time.sleep(0.3)
+                with lock:
+                    running[0] -= 1
+            results.append("ok")
+        except Busy as exc:
+            results.append(exc)
 
-    async def main():
-        tasks = [asyncio.create_task(budget.run(work, 0.3)) for _ in range(6)]
-        return await asyncio.gather(*tasks, return_exceptions=True)
-
-    results = asyncio.run(main())
-    done = [r for r in results if r == "ok"]
+    threads = [threading.Thread(target=request) for _ in range(6)]
+    for t in threads:
+        t.start()
+        time.sleep(0.01)
+    for t in threads:
+        t.join()
     refused = [r for r in results if isinstance(r, Busy)]
-    assert len(done) == 4 and len(refused) == 2  # 2 running + 2 waiting, 2 refused
+    assert results.count("ok") == 4 and len(refused) == 2  # 2 run, 2 wait, 2 refused
     assert peak[0] == 2
     assert all(1 <= r.retry_after <= 60 for r in refused)
     state = budget.state()
     assert state["refused"] == 2 and state["done"] == 4 and state["running"] == 0
-    budget.shutdown()
 
 
 def test_errors_pass_through_and_free_the_place():
     budget = WorkBudget("test", workers=1, queue=0)
-
-    def boom():
+    with pytest.raises(KeyError), budget.slot():
         raise KeyError("x")
-
-    async def main():
-        with pytest.raises(KeyError):
-            await budget.run(boom)
-        return await budget.run(lambda: 7)
-
-    assert asyncio.run(main()) == 7
+    with budget.slot():
+        pass
+    assert budget.state()["done"] == 2
     with pytest.raises(ValueError, match="workers"):
         WorkBudget("bad", workers=0)
+
+
+def test_a_request_waiting_too_long_is_refused():
+    budget = WorkBudget("test", workers=1, queue=1, wait_s=0.2)
+    hold = threading.Event()
+
+    def long() -> None:
+        with budget.slot():
+            hold.wait(2)
+
+    t = threading.Thread(target=long)
+    t.start()
+    time.sleep(0.05)
+    with pytest.raises(Busy), budget.slot():
+        pass
+    hold.set()
+    t.join()

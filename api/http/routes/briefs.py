@@ -61,7 +61,7 @@ def _serve(
         payload = cache.get(key)
     if payload is None:
         try:
-            with heavy_work():
+            with heavy_work(request):
                 _, payload = build_document(analysis, code, lang=chosen, fmt=fmt)
         except DataFileError as exc:
             raise RequestError(503, "coverage_unavailable") from exc

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.choices import ChoiceError, Level, Scenario, Service
@@ -44,6 +44,7 @@ class CoverageFormat(StrEnum):
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 def coverage(
+    request: Request,
     analysis: Annotated[Analysis, Depends(shared_analysis)],
     level: Annotated[Level, Query(description="adm1 (région), adm2 (cercle), adm3.")] = Level.adm1,
     service: Annotated[Service, Query(description="The service.")] = Service.one_stop_centre,
@@ -61,8 +62,11 @@ def coverage(
     """
     query = {"level": level.value, "service": service.value, "mode": mode}
     try:
-        with heavy_work():
-            result = analysis.coverage(**query, scenario=scenario.value)
+        if analysis.coverage_ready(**query, scenario=scenario.value):
+            result = analysis.coverage(**query, scenario=scenario.value)  # kept: no work
+        else:
+            with heavy_work(request):
+                result = analysis.coverage(**query, scenario=scenario.value)
     except ChoiceError as exc:
         raise RequestError(
             422, "unknown_value", parameter=exc.parameter, allowed=exc.allowed

@@ -16,12 +16,27 @@ router = APIRouter(tags=["status"], responses=error_responses())
 @router.get("/api/v1/health", response_model=Health)
 def health(request: Request) -> JSONResponse:
     """Whether layers are built, which modes, and when."""
-    found: Layers | None = request.app.state.layers
+    state = request.app.state
+    found: Layers | None = state.layers
+    analysis = getattr(state, "analysis", None)
+    plan = getattr(state, "planner", None)
+    budget = getattr(state, "heavy", None)
+    documents = getattr(state, "brief_documents", None) or {}
     return JSONResponse(
         {
             "status": "ok" if found is not None else "not built",
             "modes": found.modes if found else [],
             "scenarios": found.scenarios if found else [],
             "built_at": found.manifest.get("built_at") if found else None,
+            # bounded work and bounded caches: what this process holds now
+            "heavy_work": budget.state() if budget is not None else None,
+            "caches": {
+                "analysis": analysis.cache_state() if analysis is not None else None,
+                "planner": plan.cache_state() if plan is not None else None,
+                "briefings": {
+                    "documents": len(documents),
+                    "bytes": sum(len(v) for v in documents.values()),
+                },
+            },
         }
     )

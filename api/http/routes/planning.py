@@ -70,7 +70,7 @@ def what_if(
     if (add is None) == (remove is None):
         raise RequestError(422, "add_or_remove", parameter="add")
     plan = planner(request)
-    with heavy_work():
+    with heavy_work(request):
         point = None if add is None else planning.parse_point(add, plan)
         answer = planning.what_if(
             plan,
@@ -107,7 +107,7 @@ def site(
     _check(lay, who, service, mode, scenario)
     threshold = _threshold(threshold_min)
     plan = planner(request)
-    with heavy_work():
+    with heavy_work(request):
         answer = planning.site(
             plan,
             lay,
