@@ -17,7 +17,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import RequestError
 from api.http.errors import error_response, lang_of
 
-__all__ = ["RequestGuard"]
+__all__ = ["MAX_PARAMETERS", "RequestGuard"]
+
+#: Query parameters a request may carry (the widest route takes about ten).
+MAX_PARAMETERS = 50
+
+
+def _framed(path: str) -> bool:
+    """The pages the app frames itself (the région maps inside the région page)."""
+    return path.startswith("/regions/") and path.endswith("/carte")
+
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +67,14 @@ class RequestGuard:
                 if "authorization" in headers:
                     out["Cache-Control"] = "no-store"
                 # A page may set a wider policy of its own (map scripts); JSON keeps this one.
-                if "content-security-policy" not in out:
-                    out["Content-Security-Policy"] = "default-src 'self'"
+                # No answer may be framed by another site; the région maps are framed by
+                # the région page, so they allow their own origin only.
+                ancestors = "'self'" if _framed(scope["path"]) else "'none'"
+                policy = out.get("content-security-policy") or "default-src 'self'"
+                if "frame-ancestors" not in policy:
+                    policy = f"{policy.rstrip('; ')}; frame-ancestors {ancestors}"
+                out["Content-Security-Policy"] = policy
+                out["X-Frame-Options"] = "SAMEORIGIN" if ancestors == "'self'" else "DENY"
             await send(message)
 
         async def refuse(status: int, code: str, limit: int) -> None:
@@ -72,6 +87,10 @@ class RequestGuard:
         )
         if target > self.max_url:
             await refuse(414, "url_too_long", self.max_url)
+            return
+        query = scope.get("query_string", b"")
+        if query and query.count(b"&") + 1 > MAX_PARAMETERS:
+            await refuse(400, "too_many_parameters", MAX_PARAMETERS)
             return
         length = headers.get("content-length")
         if length is not None and (not length.strip().isdigit() or int(length) > self.max_body):
