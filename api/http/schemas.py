@@ -19,6 +19,7 @@ __all__ = [
     "Health",
     "NearestAnswer",
     "PlacesAnswer",
+    "RouteAnswer",
     "SiteAnswer",
     "WhatIfAnswer",
     "error_responses",
@@ -138,11 +139,44 @@ class NearestProvider(BaseModel):
 class NearestData(BaseModel):
     roads: str | None
     built_at: str | None
+    time_meaning: str | None = Field(
+        default=None, description="What the travel times stand for (calibration, profile)."
+    )
 
 
 class NearestAnswer(BaseModel):
     query: NearestQuery
     results: list[NearestProvider]
+    data: NearestData
+
+
+class RouteEnd(BaseModel):
+    kind: Literal["point", "place", "provider"]
+    lon: Number
+    lat: Number
+    place: dict[str, Any] | None = None
+    provider: dict[str, Any] | None = None
+
+
+class RouteAnswer(BaseModel):
+    """``GET /api/v1/route``: one route between two ends."""
+
+    from_: RouteEnd = Field(alias="from")
+    to: RouteEnd
+    mode: str
+    scenario: str
+    reachable: bool
+    unreachable_reason: str | None
+    travel_time_min: Number | None = Field(description="null: cannot be reached.")
+    distance_km: Number | None
+    road_km: Number | None
+    offroad_km: Number | None
+    start_leg_km: Number
+    end_leg_km: Number | None
+    straight_km: Number
+    route_conflict: RouteConflict | None
+    time_meaning: str
+    route: dict[str, Any] | None = Field(description="GeoJSON LineString.")
     data: NearestData
 
 

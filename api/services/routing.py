@@ -28,12 +28,16 @@ __all__ = ["Endpoint", "RouteError", "answer_route", "parse_endpoint"]
 
 
 class RouteError(ValueError):
-    """A route request that cannot be answered; ``parameter`` names the culprit."""
+    """A route request that cannot be answered: ``parameter`` names the culprit, ``code``
+    is the message's key in the error catalogue (``web/locales/*/errors.json``) and
+    ``message`` the English text the command line prints.  Neither repeats the input."""
 
-    def __init__(self, parameter: str, message: str) -> None:
+    def __init__(self, parameter: str, code: str, message: str, **values: Any) -> None:
         super().__init__(f"{parameter}: {message}")
         self.parameter = parameter
+        self.code = code
         self.message = message
+        self.values = values
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ def parse_endpoint(
     settlement name or P-code; :class:`RouteError` naming ``parameter`` otherwise."""
     value = text.strip()
     if not value:
-        raise RouteError(parameter, "empty")
+        raise RouteError(parameter, "route_end", "empty; give LON,LAT or a place")
     parts = value.split(",")
     if len(parts) == 2:
         try:
@@ -70,7 +74,7 @@ def parse_endpoint(
             pass
         else:
             if not (np.isfinite(lon) and np.isfinite(lat)):
-                raise RouteError(parameter, "give LON,LAT as two finite numbers")
+                raise RouteError(parameter, "route_end", "give LON,LAT as two finite numbers")
             return Endpoint("point", lon, lat)
     if providers_allowed:
         table = layers.table(include_confidential)
@@ -86,14 +90,20 @@ def parse_endpoint(
                 provider=record,
             )
     if gazetteer is None:
-        raise RouteError(parameter, "no settlement gazetteer is loaded; give LON,LAT")
+        raise RouteError(
+            parameter, "gazetteer_missing", "no settlement gazetteer is loaded; give LON,LAT"
+        )
     try:
         hit = gazetteer.resolve(value)
     except (ValueError, TypeError) as exc:
-        raise RouteError(parameter, "no letter or digit to search for") from exc
+        raise RouteError(parameter, "no_letters", "no letter or digit to search for") from exc
     if hit is None:
-        what = "settlement or provider id" if providers_allowed else "settlement"
-        raise RouteError(parameter, f"no {what} matches")
+        # an unknown id and a confidential one the asker may not see: the same refusal
+        if providers_allowed:
+            raise RouteError(
+                parameter, "route_to_not_found", "no settlement or provider id matches"
+            )
+        raise RouteError(parameter, "place_not_found", "no settlement matches")
     return Endpoint("place", float(hit["lon"]), float(hit["lat"]), label=hit["name"], place=hit)
 
 
@@ -115,7 +125,12 @@ def answer_route(
     """
     if (mode, scenario) not in layers.layers:
         built = ", ".join(f"{m}/{s}" for m, s in layers.layers)
-        raise RouteError("scenario", f"{mode}/{scenario} is not built; built: {built}")
+        raise RouteError(
+            "scenario",
+            "not_built_combination",
+            f"{mode}/{scenario} is not built; built: {built}",
+            allowed=[f"{m}/{s}" for m, s in layers.layers],
+        )
     layer = layers.layers[(mode, scenario)]
     graph = layer.graph
     x0, y0 = to_metric(graph, origin.lon, origin.lat)
@@ -125,11 +140,12 @@ def answer_route(
     except ValueError as exc:
         parameter = "from" if "origin" in str(exc) else "to"
         closed = "closed" in str(exc)
+        if closed:
+            raise RouteError(
+                parameter, "route_closed", "the point lies in an area closed under this scenario"
+            ) from exc
         raise RouteError(
-            parameter,
-            "the point lies in an area closed under this scenario"
-            if closed
-            else "the point is outside the travel-time grid (outside Mali?)",
+            parameter, "route_outside", "the point is outside the travel-time grid (outside Mali?)"
         ) from exc
     reachable = bool(np.isfinite(trip.minutes))
     conflict = None

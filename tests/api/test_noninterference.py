@@ -149,6 +149,15 @@ def _values() -> dict[str, list]:
         "type": [None, "ngo", "one_stop_centre"],
         "adm1": [None, "ML04", "ML05"],
         "adm2": [None, "ML0401"],
+        # GET /api/v1/route: from a point or place to a point, a place or a provider id,
+        # the confidential ids among them (refused alike whether or not the record exists)
+        "from": [f"{lon:.5f},{lat:.5f}" for lon, lat in points[-3:]] + ["Mopti"],
+        "to": [
+            *[f["properties"]["id"] for f in _confidential()][:4],
+            *near_shelters[:2],
+            *[f"{lon:.5f},{lat:.5f}" for lon, lat in points[:4]],
+            "Gao",
+        ],
         "pcode": ["ML01", "ML02", "ML03", "ML04", "ML05", "ML06", "ML07", "ML08", "ML09"],
     }
 
@@ -362,6 +371,7 @@ CLI_PUBLIC = {
     "route": [
         ["--from", "Segou", "--to", "-6.26,13.44", "--json"],
         ["--from", "-5.0,14.0", "--to", "osc-mopti", "--mode", "walk", "--json"],
+        *[["--from", "Mopti", "--to", f["properties"]["id"]] for f in _confidential()[:2]],
     ],
 }
 #: Commands that publish nothing about providers or that only a caseworker runs.

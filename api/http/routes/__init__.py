@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.http.routes import briefs, conflict, coverage, health, nearest, places, planning, providers
+from api.http.routes import (
+    briefs,
+    conflict,
+    coverage,
+    health,
+    nearest,
+    places,
+    planning,
+    providers,
+    route,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -12,6 +22,7 @@ __all__ = ["ROUTERS"]
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     nearest.router,
+    route.router,
     providers.router,
     coverage.router,
     places.router,
