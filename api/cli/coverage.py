@@ -16,14 +16,22 @@ from typing import Annotated
 import typer
 
 from api.build.manifest import NotBuiltError
-from api.choices import ChoiceError, Level, Scenario, Service
+from api.choices import ChoiceError, Level, Scenario, Service, Window
 from api.cli._console import check_writable, fail, say, usage_error, warn
 from api.cli._coverage_output import CLI_META, emit_deserts, emit_table
-from api.cli._options import CoverageFormat, LevelOption, ModeOption, ScenarioOption, ServiceOption
+from api.cli._options import (
+    CoverageFormat,
+    FrameOption,
+    LevelOption,
+    ModeOption,
+    ScenarioOption,
+)
 from api.services.analysis import Analysis, CoverageResult
+from api.services.frames import FrameError
 from api.services.inputs import AnalysisInputs, read_surface
 from api.services.planning import FacilitySurface, facility_coverage, facility_surface
 from api.settings import Settings, get_settings
+from geo.coverage import CLINICAL_WINDOWS_MIN
 from geo.errors import DataFileError, DataValidationError
 
 __all__ = ["ProvidersFrom", "analysis_or_fail", "built_choice_failed", "coverage", "inputs_or_fail"]
@@ -70,6 +78,21 @@ DesertsFlag = Annotated[
         "their people, most people first (GeoJSON to stdout, or --out .geojson/.gpkg).",
     ),
 ]
+ServiceChoice = Annotated[
+    Service | None,
+    typer.Option("--service", help="The service (default one_stop_centre; medical with --window)."),
+]
+WindowOption = Annotated[
+    Window | None,
+    typer.Option(
+        "--window",
+        help="Clinical window of medical care after a rape: pep (post-exposure "
+        "prophylaxis, within 72 h) or ec (emergency contraception, within 120 h).  Reports "
+        "medical care with the people within the window (--mode walk or motorbike for the "
+        "figure that matters in the north); the window is then the --underserved and "
+        "--deserts threshold.",
+    ),
+]
 DemandOption = Annotated[
     DemandModel | None,
     typer.Option(
@@ -114,7 +137,7 @@ def built_choice_failed(exc: ChoiceError, build_dir: Path) -> typer.Exit:
 
 def coverage(
     level: LevelOption = Level.adm1,
-    service: ServiceOption = Service.one_stop_centre,
+    service: ServiceChoice = None,
     mode: ModeOption = "car",
     scenario: ScenarioOption = Scenario.baseline,
     fmt: Annotated[
@@ -140,15 +163,24 @@ def coverage(
         float, typer.Option("--min-population", min=0, help="--deserts: drop smaller ones.")
     ] = 0,
     demand: DemandOption = None,
+    window: WindowOption = None,
+    frame: FrameOption = None,
 ) -> None:
     """Population within 30 min, 1 h, 2 h and 5 h of a service, per admin unit.
 
-    Public providers only: no figure depends on a confidential record.  Times are from
-    the built surfaces; people from the build's population raster spread over the
-    travel-time grid.
+    Medical care adds the clinical windows (72 h, 120 h).  Public providers only: no
+    figure depends on a confidential record.  Times are from the built surfaces; people
+    from the build's population raster spread over the travel-time grid.
     """
     if deserts and show_underserved:
         raise usage_error("--deserts and --underserved: choose one")
+    if window is not None:
+        if service not in (None, Service.medical):
+            raise usage_error("--window is a window of medical care: use --service medical")
+        service, threshold_min = Service.medical, CLINICAL_WINDOWS_MIN[window.value]
+    service = service or Service.one_stop_centre
+    if frame is not None and providers_from is ProvidersFrom.who_kemri:
+        raise usage_error("--frame applies to the provider directory's tables", option="--frame")
     if deserts and output is not None and output.suffix.lower() not in (".geojson", ".gpkg"):
         raise usage_error("service deserts are written as .geojson or .gpkg", option="--out")
     settings = get_settings()
@@ -182,8 +214,11 @@ def coverage(
         emit_deserts(inputs, minutes, what, threshold_min, min_population, output)
         return
     threshold = threshold_min if show_underserved else None
-    result = _table(analysis, level, service, mode, scenario, facilities, threshold)
+    chosen = None if frame is None else frame.value
+    result = _table(analysis, level, service, mode, scenario, facilities, threshold, chosen)
     meta = {k: v for k, v in result.meta.items() if k in CLI_META}
+    if window is not None:
+        meta |= {"window": window.value, "window_min": CLINICAL_WINDOWS_MIN[window.value]}
     table = result.table.drop(columns=["nearest_provider_name"], errors="ignore")
     emit_table(table, result.units, meta, fmt, output, level.value)
 
@@ -210,6 +245,7 @@ def _table(
     scenario: Scenario,
     facilities: FacilitySurface | None,
     threshold_min: float | None,
+    frame: str | None = None,
 ) -> CoverageResult:
     """The coverage table the options ask for (ranked when ``threshold_min`` is given)."""
     try:
@@ -229,9 +265,16 @@ def _table(
                 mode=mode,
                 scenario=scenario.value,
                 threshold_min=threshold_min,
+                frame=frame,
             )
         return analysis.coverage(
-            level=level.value, service=service.value, mode=mode, scenario=scenario.value
+            level=level.value,
+            service=service.value,
+            mode=mode,
+            scenario=scenario.value,
+            frame=frame,
         )
+    except FrameError as exc:
+        raise fail(f"--frame: {exc}") from exc
     except (DataFileError, DataValidationError, ValueError, TypeError) as exc:
         raise fail(str(exc)) from exc

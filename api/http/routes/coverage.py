@@ -17,11 +17,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from api.choices import ChoiceError, Level, Scenario, Service
+from api.choices import ChoiceError, Frame, Level, Scenario, Service
 from api.errors import RequestError
 from api.http.deps import heavy_work, shared_analysis
 from api.http.schemas import CoverageAnswer, error_responses
 from api.services.analysis import Analysis, CoverageResult
+from api.services.frames import FrameError
 from geo.errors import DataFileError
 
 __all__ = ["CoverageFormat", "router"]
@@ -54,23 +55,35 @@ def coverage(
         CoverageFormat.json
     ),
     hxl: Annotated[bool, Query(description="CSV: add the HXL hashtag row.")] = False,
+    frame: Annotated[
+        Frame | None,
+        Query(
+            description="Régions of 2015 (8 + Bamako) or 2023 (19 + Bamako, from the 2015 "
+            "cercles by the sourced crosswalk: approximate where a région splits a cercle); "
+            "default: the boundary files' frame."
+        ),
+    ] = None,
 ) -> Response:
-    """People within 30 min, 1 h, 2 h and 5 h of a service, per administrative unit.
+    """People within 30 min, 1 h, 2 h and 5 h of a service, per administrative unit;
+    for medical care also within the clinical windows (PEP 72 h, EC 120 h).
 
     Public providers only: no figure depends on a confidential record.  The nearest
     provider of a unit is the public one nearest to most of its people.
     """
     query = {"level": level.value, "service": service.value, "mode": mode}
+    chosen = None if frame is None else frame.value
     try:
-        if analysis.coverage_ready(**query, scenario=scenario.value):
-            result = analysis.coverage(**query, scenario=scenario.value)  # kept: no work
+        if analysis.coverage_ready(**query, scenario=scenario.value, frame=chosen):
+            result = analysis.coverage(**query, scenario=scenario.value, frame=chosen)  # kept
         else:
             with heavy_work(request):
-                result = analysis.coverage(**query, scenario=scenario.value)
+                result = analysis.coverage(**query, scenario=scenario.value, frame=chosen)
     except ChoiceError as exc:
         raise RequestError(
             422, "unknown_value", parameter=exc.parameter, allowed=exc.allowed
         ) from exc
+    except FrameError as exc:
+        raise RequestError(422, "frame_unavailable", parameter="frame") from exc
     except (DataFileError, OSError) as exc:
         log.warning("coverage unavailable: %s", type(exc).__name__)
         raise RequestError(503, "coverage_unavailable") from exc
