@@ -29,7 +29,7 @@ from api.services.regions import RegionNotFoundError, fold, resolve_region
 from api.settings import get_settings
 from geo.errors import DataFileError
 
-__all__ = ["brief"]
+__all__ = ["brief", "check_out"]
 
 
 def _format_of(out: Path, fmt: BriefFormat | None) -> BriefFormat:
@@ -45,12 +45,15 @@ def _format_of(out: Path, fmt: BriefFormat | None) -> BriefFormat:
     )
 
 
-def _check_out(out: Path, fmt: BriefFormat | None, all_regions: bool) -> BriefFormat:
-    """The document format; fail before any computation when ``out`` cannot be written."""
+def check_out(
+    out: Path, fmt: BriefFormat | None, all_regions: bool, *, what: str = "région"
+) -> BriefFormat:
+    """The document format; fail before any computation when ``out`` cannot be written
+    (``what``: the unit --all writes one file per)."""
     if all_regions:
         if out.exists() and not out.is_dir():
             raise fail(
-                f"--out {out}: exists and is not a directory (--all writes one file per région)"
+                f"--out {out}: exists and is not a directory (--all writes one file per {what})"
             )
         check_writable(out, directory_ok=True)
         return fmt or BriefFormat.pdf
@@ -94,7 +97,7 @@ def brief(
         raise usage_error("--region and --all: give one")
     if not all_regions and region is None:
         raise usage_error("--region is required (a P-code such as ML05 or a name), or use --all")
-    kind = _check_out(out, fmt, all_regions)
+    kind = check_out(out, fmt, all_regions)
     started = time.perf_counter()
     try:
         analysis = Analysis.load(get_settings())

@@ -19,6 +19,7 @@ from api.cli import (
     data,
     map,
     nearest,
+    pathway,
     places,
     providers,
     roads,
@@ -51,6 +52,7 @@ app.command("coverage")(coverage.coverage)
 app.command("site")(site.site)
 app.command("map")(map.map_command)
 app.command("brief")(brief.brief)
+app.command("pathway")(pathway.pathway)
 
 
 def main() -> None:
