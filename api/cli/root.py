@@ -9,6 +9,7 @@ import typer
 from api import cli_data, cli_providers, cli_roads
 from api.cli import conflict as cli_conflict
 from api.cli import coverage as cli_coverage
+from api.cli import export as cli_export
 from api.cli import map as cli_map
 from api.cli import nearest as cli_engine
 from api.cli import places as cli_places
@@ -37,6 +38,7 @@ app.command("up")(cli_engine.up)
 app.command("coverage")(cli_coverage.coverage)
 app.command("site")(cli_coverage.site)
 app.command("map")(cli_map.map_command)
+app.command("export")(cli_export.export_command)
 app.command("brief")(briefs.brief)
 
 
