@@ -263,3 +263,20 @@ def test_conflict_zones_are_aggregates(build: Build, car_build: Path) -> None:
     assert int(zones.polygons["events"].sum()) <= zones.meta["events"]
     for frame in (zones.polygons, *zones.summaries.values()):
         assert not {"lat", "lon", "date", "event_type"} & set(frame.columns)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("scenario", ["slowed", "avoid"])
+def test_loss_of_access_from_two_surfaces_is_the_builds(
+    build: Build, car_build: Path, scenario: str
+) -> None:
+    """Notebook 2 maps the loss of access from two surfaces: the build's own raster."""
+    before = travel_time_surface(build).minutes
+    after = travel_time_surface(build, scenario=scenario).minutes
+    newly = np.zeros(before.shape, dtype=np.int16)
+    for limit in (300, 120, 60):
+        newly[(before <= limit) & (after > limit)] = limit
+    path = car_build / f"conflict/loss_one_stop_centre_car-{scenario}.tif"
+    with rasterio.open(path) as src:
+        np.testing.assert_array_equal(newly, src.read(1))
+    assert (newly > 0).any()
