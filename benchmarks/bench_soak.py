@@ -358,7 +358,12 @@ def report(runs: list[tuple[str, Path]]) -> str:
         "",
         "Written by `python benchmarks/bench_soak.py report` from the JSON of each run. The "
         "clients run on the same 2 cores as the server; a load average above 2 means other "
-        "work shared the machine, so latencies are upper bounds.",
+        "work shared the machine, so latencies are upper bounds. The build is the 9-layer "
+        "build of the WHO/KEMRI directory of the engine section (`benchmarks/run_engine.sh` "
+        "makes it as `$OUT/who-all/build`). Issue 14 asks, under the flood: memory within "
+        "1.5 GB of idle, `/api/v1/nearest` p99 <= 250 ms, every refusal a 503 with "
+        "Retry-After (the clients count any other as a failure); under the soak: flat "
+        "memory after warm-up and no error but the documented 503s.",
         "",
     ]
     for title, path in runs:
