@@ -126,6 +126,7 @@ def _load_state(app: FastAPI, s: Settings) -> None:
         app.state.analysis = None
     app.state.gazetteer = gaz
     app.state.settings = s
+    app.state.warm_up = "off"
     app.state.heavy = WorkBudget("heavy", workers=s.heavy_workers, queue=s.heavy_queue)
     app.state.directory = read_providers(s.providers) if s.providers.is_file() else None
 
@@ -143,10 +144,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if s.warm_up:
             layers, analysis = app.state.layers, app.state.analysis
 
+            app.state.warm_up = "running"
+
             def warm() -> None:
                 warm_nearest(layers)
                 if analysis is not None:
                     warm_up(analysis)
+                app.state.warm_up = "done"
 
             threading.Thread(target=warm, name="orienter-warm-up", daemon=True).start()
         yield
@@ -191,5 +195,6 @@ def preload_app(settings: Settings | None = None) -> FastAPI:
         warm_nearest(app.state.layers)
         if app.state.analysis is not None:
             warm_up(app.state.analysis)
+        app.state.warm_up = "done"
     app.state.preloaded = True
     return app

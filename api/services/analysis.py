@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -59,7 +59,13 @@ import pandas as pd
 from api.build.manifest import read_manifest
 from api.choices import LEVELS, SERVICE_KEYS, check_choice
 from api.datasets import find_dataset
-from api.services.frames import FRAME_LEVEL, Frame2023, choose_frame, load_frame
+from api.services.frames import (
+    FRAME_LEVEL,
+    Frame2023,
+    choose_frame,
+    framed_table,
+    load_frame,
+)
 from api.services.inputs import AnalysisInputs, demand_meta, load_inputs, read_surface
 from api.settings import Settings
 from geo.boundaries import read_boundaries
@@ -138,14 +144,17 @@ class Analysis:
     def __init__(self, settings: Settings, manifest: dict) -> None:
         self.settings = settings
         self.manifest = manifest
+        # guards the dictionaries only; each computation holds its own key's lock, so a
+        # page asking for a kept table never waits behind another table being computed
         self._lock = threading.RLock()
+        self._computing: dict[tuple[int, tuple], threading.Lock] = {}
         self._tables: OrderedDict[tuple, tuple[pd.DataFrame, dict]] = OrderedDict()
         self._surfaces: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._units: dict[str, gpd.GeoDataFrame] = {}
         self._pieces: dict[str, CellAssignment] = {}
         self._provider_unit: dict[str, np.ndarray] = {}
         self._inputs: AnalysisInputs | None = None
-        self._national: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._national: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
         self._frame: Frame2023 | None = None
 
     @classmethod
@@ -193,15 +202,9 @@ class Analysis:
         if not crosswalk:
             return level, {"frame": chosen}, None
         found = self.frame_2023()
-        return (
-            (FRAME_LEVEL, found.describe(), None)
-            if level == "adm1"
-            else (
-                level,
-                found.describe(),
-                found,
-            )
-        )
+        if level == "adm1":
+            return FRAME_LEVEL, found.describe(), None
+        return level, found.describe(), found
 
     def units(self, level: str) -> gpd.GeoDataFrame:
         """Boundaries of ``level`` (rows in file order, as in every table)."""
@@ -262,21 +265,37 @@ class Analysis:
         """
         self.check(service=service, mode=mode, scenario=scenario)
         key = (service, mode, scenario, caseworker)
-        with self._lock:
-            if key in self._surfaces:
-                self._surfaces.move_to_end(key)
-                return self._surfaces[key]
-            root, grid = self.settings.build_dir, self.inputs.grid
-            name = f"{service}-{mode}-{scenario}"
+        grid = self.inputs.grid
+
+        def read() -> tuple[np.ndarray, np.ndarray]:
+            root, name = self.settings.build_dir, f"{service}-{mode}-{scenario}"
             minutes = read_surface(root, grid, name, audience="all" if caseworker else "public")
-            minutes = np.where(np.isnan(minutes), np.inf, minutes)
-            alloc = np.asarray(
-                read_surface(root, grid, f"{name}-allocation", audience="public"), dtype=np.int64
-            )
-            self._surfaces[key] = (minutes, alloc)
-            while len(self._surfaces) > _SURFACE_CACHE:
-                self._surfaces.popitem(last=False)
-            return minutes, alloc
+            alloc = read_surface(root, grid, f"{name}-allocation", audience="public")
+            return np.where(np.isnan(minutes), np.inf, minutes), np.asarray(alloc, np.int64)
+
+        return self._kept(self._surfaces, key, read, _SURFACE_CACHE)
+
+    def _kept(self, cache: OrderedDict, key: tuple, compute: Callable[[], Any], limit: int) -> Any:
+        """``cache[key]``, computed once by ``compute()`` if absent (least recently used
+        entries beyond ``limit`` dropped).  Threads asking for the same key wait for one
+        computation; threads asking for other keys do not wait at all."""
+        with self._lock:
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
+            guard = self._computing.setdefault((id(cache), key), threading.Lock())
+        with guard:
+            with self._lock:
+                if key in cache:  # computed while this thread waited
+                    cache.move_to_end(key)
+                    return cache[key]
+            value = compute()
+            with self._lock:
+                cache[key] = value
+                while len(cache) > limit:
+                    cache.popitem(last=False)
+                self._computing.pop((id(cache), key), None)
+            return value
 
     # ------------------------------------------------------------------ tables
 
@@ -335,21 +354,17 @@ class Analysis:
         self, level: str, service: str, mode: str, scenario: str, thresholds: tuple[float, ...]
     ) -> tuple[pd.DataFrame, dict]:
         key = (level, service, mode, scenario, thresholds)
-        with self._lock:
-            if key in self._tables:
-                self._tables.move_to_end(key)
-                return self._tables[key]
+
+        def compute() -> tuple[pd.DataFrame, dict]:
             minutes, alloc = self.surface(service, mode, scenario)
             providers = self.inputs.providers
             offering = providers_offering(providers, service)
             table = self.table_from_surface(
                 level, minutes, alloc, providers, offering, thresholds_min=thresholds
             )
-            meta = self._meta(level, service, mode, scenario, offering, thresholds)
-            self._tables[key] = (table, meta)
-            while len(self._tables) > CACHE_SIZE:
-                self._tables.popitem(last=False)
-            return table, meta
+            return table, self._meta(level, service, mode, scenario, offering, thresholds)
+
+        return self._kept(self._tables, key, compute, CACHE_SIZE)
 
     def _meta(
         self,
@@ -437,27 +452,9 @@ class Analysis:
         if conflict is not None:
             ranked = rank_underserved(table, threshold_min=120, conflict=conflict)
             table["max_class"] = table["pcode"].map(ranked.set_index("pcode")["max_class"])
-        table = self._framed(table, key_level, annotate)
+        table = framed_table(table, self.units(key_level), key_level, annotate)
         meta = {**meta, "level": level, **frame_meta}
         return CoverageResult(_rounded(table), self.units(key_level), meta, level)
-
-    def _framed(
-        self, table: pd.DataFrame, key_level: str, annotate: Frame2023 | None
-    ) -> pd.DataFrame:
-        """``table`` with what its frame adds: ``approximate`` for the 2023 régions built
-        from cercles, the 2023 région of each cercle or commune."""
-        if key_level == FRAME_LEVEL:
-            regions = self.units(FRAME_LEVEL)
-            rows = regions.loc[table.index]  # tables are indexed like their units
-            return table.assign(
-                approximate=rows["approximate"].to_numpy(),
-                cercles_2015=rows["cercles"].to_numpy(),
-            )
-        if annotate is None:
-            return table
-        units = self.units(key_level).loc[table.index]
-        cercle = units["pcode"] if key_level == "adm2" else units["parent_pcode"]
-        return annotate.annotate(table, cercle)
 
     def underserved(
         self,
@@ -488,7 +485,7 @@ class Analysis:
         table, meta = self._raw(key_level, service, mode, scenario, thresholds)
         conflict, path = self._conflict(key_level)
         ranked = rank_underserved(table, threshold_min=threshold_min, conflict=conflict)
-        ranked = self._framed(ranked, key_level, annotate)
+        ranked = framed_table(ranked, self.units(key_level), key_level, annotate)
         meta = {
             **meta,
             "level": level,
@@ -568,11 +565,12 @@ class Analysis:
         population-weighted median and 90th-percentile time (``inf``: unreachable).
         Computed once per (service, mode, scenario), then kept."""
         self.check(service=service, mode=mode, scenario=scenario)
-        key = (service, mode, scenario)
-        with self._lock:
-            if key not in self._national:
-                self._national[key] = self._national_figures(service, mode, scenario)
-            found = self._national[key]
+        found = self._kept(
+            self._national,
+            (service, mode, scenario),
+            lambda: self._national_figures(service, mode, scenario),
+            CACHE_SIZE,
+        )
         return {**found, "meta": dict(found["meta"])}
 
     def _national_figures(self, service: str, mode: str, scenario: str) -> dict[str, Any]:

@@ -42,6 +42,7 @@ __all__ = [
     "boundaries_frame",
     "choose_frame",
     "crosswalk_path",
+    "framed_table",
     "load_frame",
 ]
 
@@ -175,3 +176,19 @@ def load_frame(settings: Settings, cercles: gpd.GeoDataFrame) -> Frame2023:
         }
     )
     return Frame2023(regions=regions, member=member, cercles=info, source=path)
+
+
+def framed_table(
+    table: pd.DataFrame, units: gpd.GeoDataFrame, key_level: str, annotate: Frame2023 | None
+) -> pd.DataFrame:
+    """``table`` (indexed like ``units``, the units of ``key_level``) with what its frame
+    adds: ``approximate`` and ``cercles_2015`` for the 2023 régions built from cercles,
+    the 2023 région of each cercle or commune when ``annotate`` is given."""
+    rows = units.loc[table.index]
+    if key_level == FRAME_LEVEL:
+        return table.assign(
+            approximate=rows["approximate"].to_numpy(), cercles_2015=rows["cercles"].to_numpy()
+        )
+    if annotate is None:
+        return table
+    return annotate.annotate(table, rows["pcode"] if key_level == "adm2" else rows["parent_pcode"])
