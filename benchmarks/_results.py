@@ -3,8 +3,36 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a server a benchmark starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tree_memory(pid: int) -> dict:
+    """RSS, PSS and USS of a process and all its children, GB (PSS splits the pages that
+    forked workers share; RSS counts them once per process)."""
+    import psutil
+
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    rss = pss = uss = 0
+    for p in procs:
+        try:
+            full = p.memory_full_info()
+        except psutil.Error:
+            continue
+        rss += full.rss
+        pss += getattr(full, "pss", full.rss)
+        uss += full.uss
+    gb = 1024**3
+    return {"processes": len(procs), "rss_gb": rss / gb, "pss_gb": pss / gb, "uss_gb": uss / gb}
+
 
 RESULTS = Path(__file__).resolve().with_name("RESULTS.md")
 _HEADER = (

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _results import run_info, write_section  # noqa: E402
+from _results import free_port, run_info, write_section  # noqa: E402
 
 TARGET_WHATIF_S = 5.0
 ASKS = [
@@ -46,15 +45,9 @@ ASKS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def run(build: Path, warm_up: bool) -> dict:
     """Start a server, time each first answer, stop it."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ORIENTER_BUILD_DIR": str(build),

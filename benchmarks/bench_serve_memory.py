@@ -19,46 +19,21 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-import psutil
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _results import cpu_model, points_in_adm0, run_info  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from _results import cpu_model, free_port, points_in_adm0, run_info, tree_memory  # noqa: E402
 
 
 def _get(url: str, timeout: float = 30.0) -> bytes:
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return bytes(r.read())
-
-
-def _tree_memory(pid: int) -> dict:
-    """RSS, PSS and USS of a process and its children, GB."""
-    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-    rss = pss = uss = 0
-    for p in procs:
-        try:
-            full = p.memory_full_info()
-        except psutil.Error:
-            continue
-        rss += full.rss
-        pss += getattr(full, "pss", full.rss)
-        uss += full.uss
-    gb = 1024**3
-    return {"processes": len(procs), "rss_gb": rss / gb, "pss_gb": pss / gb, "uss_gb": uss / gb}
 
 
 def main() -> None:
@@ -71,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     data = Path(os.environ.get("ORIENTER_DATA_DIR", REPO.parent / "shared" / "data")).resolve()
     info = run_info(sys.argv)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "ORIENTER_DATA_DIR": str(data), "ORIENTER_BUILD_DIR": str(args.build)}
     orienter = Path(sys.executable).with_name("orienter")
     cmd = [str(orienter), "serve", "--port", str(port), "--workers", str(args.workers)]
@@ -91,7 +66,7 @@ def main() -> None:
             time.sleep(0.2)
         ready_s = time.perf_counter() - started
         time.sleep(args.settle_s)  # let the warm-up finish
-        idle = _tree_memory(proc.pid)
+        idle = tree_memory(proc.pid)
         manifest = json.loads((args.build / "manifest.json").read_text())
         lon, lat = points_in_adm0(
             data / "boundaries" / "mli_adm0_ocha_cod_2015.geojson", args.queries, seed=3
@@ -105,7 +80,7 @@ def main() -> None:
                 f"&scenario={scenario}&k=5"
             )
         queries_s = time.perf_counter() - t
-        after = _tree_memory(proc.pid)
+        after = tree_memory(proc.pid)
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -35,7 +35,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -45,34 +44,14 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _results import points_in_adm0, run_info, write_section  # noqa: E402
+from _results import free_port, points_in_adm0, run_info, tree_memory, write_section  # noqa: E402
 
 SERVICES = ["one_stop_centre", "medical", "psychosocial", "legal", "reintegration", "shelter"]
 REGIONS = [f"ML0{i}" for i in range(1, 10)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _tree(pid: int) -> dict:
-    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-    rss = pss = 0
-    for p in procs:
-        try:
-            full = p.memory_full_info()
-        except psutil.Error:
-            continue
-        rss += full.rss
-        pss += getattr(full, "pss", full.rss)
-    return {"processes": len(procs), "rss_gb": rss / 1024**3, "pss_gb": pss / 1024**3}
 
 
 class Recorder:
@@ -190,7 +169,7 @@ def _heavy_client(base, stop, rec, lon, lat, seed) -> None:
 
 def run(args) -> dict:
     data = Path(os.environ.get("ORIENTER_DATA_DIR", REPO.parent / "shared" / "data")).resolve()
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ORIENTER_DATA_DIR": str(data),
@@ -220,7 +199,7 @@ def run(args) -> dict:
     samples: list[dict] = []
     t0 = time.monotonic()
     stop = t0 + args.duration
-    idle = _tree(proc.pid)
+    idle = tree_memory(proc.pid)
     threads = [
         threading.Thread(target=_nearest_client, args=(base, stop, rec, lon, lat, i))
         for i in range(args.nearest)
@@ -234,7 +213,7 @@ def run(args) -> dict:
         t.start()
     try:
         while time.monotonic() < stop:
-            samples.append({"t": round(time.monotonic() - t0, 1), **_tree(proc.pid)})
+            samples.append({"t": round(time.monotonic() - t0, 1), **tree_memory(proc.pid)})
             time.sleep(args.sample_s)
         for t in threads:
             t.join(240)
