@@ -75,13 +75,13 @@ def beyond_figures(row: pd.Series, lang: str) -> dict:
     beyond_rows: list[dict[str, Any]] = []
     out = {"population": format_people(row["population"], lang), "beyond": beyond_rows}
     for t in FIGURE_THRESHOLDS_MIN:
-        beyond = float(row["population"]) - float(row[f"pop_within_{t}"])
-        share = row[f"share_within_{t}"]
+        beyond = int(row[f"pop_beyond_{t}"])
+        share = row[f"share_beyond_{t}"]
         beyond_rows.append(
             {
                 "minutes": t,
                 "people": format_people(beyond, lang),
-                "share": None if pd.isna(share) else format_share(1.0 - float(share), lang),
+                "share": None if pd.isna(share) else format_share(float(share), lang),
                 "value": beyond,
             }
         )

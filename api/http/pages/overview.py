@@ -92,12 +92,11 @@ def _national_figures(request: Request, analysis: Analysis | None, lang: str) ->
     total = national["population"]
     rows = []
     for minutes in (60, 120, 300):
-        beyond = total - national[f"pop_within_{minutes}"]
         rows.append(
             {
                 "hours": minutes // 60,
-                "population_text": format_people(beyond, lang),
-                "share_text": format_share(beyond / total if total else 0.0, lang),
+                "population_text": format_people(national[f"pop_beyond_{minutes}"], lang),
+                "share_text": format_share(national[f"share_beyond_{minutes}"], lang),
             }
         )
     figures.update(

@@ -57,8 +57,6 @@ def plan_page(
         limit=None if options["level"] == "adm1" else 25,
     )
     national = analysis.national(**query)
-    within = national[f"pop_within_{t}"]
-    share = national[f"share_within_{t}"]
     providers = request.app.state.layers.providers
     shown = public_offering(providers, options["service"])
     removable = sorted(
@@ -82,8 +80,8 @@ def plan_page(
         ranking_total=total,
         national={
             "population": format_people(national["population"], lang),
-            "beyond": format_people(national["population"] - within, lang),
-            "share_beyond": None if share is None else format_share(1.0 - share, lang),
+            "beyond": format_people(national[f"pop_beyond_{t}"], lang),
+            "share_beyond": format_share(national[f"share_beyond_{t}"], lang),
         },
         removable=removable,
         population_source=Path(national["meta"].get("population_source") or "").name,

@@ -81,7 +81,7 @@ def _scenario_rows(
                 level="adm1", service=service, mode=options["mode"], scenario=scenario
             ).table
             row = table[table["pcode"].astype(str) == code].iloc[0]
-            beyond = float(row["population"]) - float(row["pop_within_120"])
+            beyond = int(row["pop_beyond_120"])
             base = beyond if base is None else base
             cells.append(
                 {
