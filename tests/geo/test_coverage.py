@@ -10,10 +10,10 @@ from shapely.geometry import Point, box
 
 from geo.capacity import capacity_coverage
 from geo.coverage import (
-    published_figures,
     coverage_layer,
     coverage_table,
     point_coverage_table,
+    published_figures,
     to_hxl,
     underserved,
     weighted_quantile,
