@@ -376,8 +376,15 @@ def _hxl_tag(column: str, level: int) -> str:
         "median_time_min": "#indicator+median+minutes",
         "p90_time_min": "#indicator+p90+minutes",
         "nearest_provider_id": "#org+id+nearest",
+        "nearest_provider_name": "#org+name+nearest",
         "n_providers": "#org+num",
         "max_class": "#severity+conflict",
+        "region_pcode": "#adm1+code",
+        "region_name": "#adm1+name",
+        "cercle_pcode": "#adm2+code",
+        "cercle_name": "#adm2+name",
+        "rank_people": "#indicator+rank+people",
+        "rank_share": "#indicator+rank+pct",
     }
     if column in fixed:
         return fixed[column]
@@ -386,6 +393,8 @@ def _hxl_tag(column: str, level: int) -> str:
         ("share_within_", "#population+pct+within"),
         ("pop_beyond_", "#population+beyond"),
         ("share_beyond_", "#population+pct+beyond"),
+        ("pct_within_", "#population+pct+within"),
+        ("pct_beyond_", "#population+pct+beyond"),
     ):
         if column.startswith(prefix):
             return tag + column[len(prefix) :].replace("_", "")

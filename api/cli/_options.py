@@ -48,6 +48,7 @@ class CoverageFormat(StrEnum):
     table = "table"
     csv = "csv"
     hxl = "hxl"
+    xlsx = "xlsx"
     json = "json"
     geojson = "geojson"
 

@@ -16,11 +16,19 @@ from typing import Annotated
 import typer
 
 from api.build.manifest import NotBuiltError
-from api.choices import ChoiceError, Level, Scenario, Service
+from api.choices import ChoiceError, Lang, Level, Scenario, Service
 from api.cli._console import check_writable, fail, say, usage_error, warn
-from api.cli._coverage_output import CLI_META, emit_deserts, emit_table
+from api.cli._coverage_output import CLI_META, emit_bytes, emit_deserts, emit_table
 from api.cli._options import CoverageFormat, LevelOption, ModeOption, ScenarioOption, ServiceOption
 from api.services.analysis import Analysis, CoverageResult
+from api.services.exports import (
+    RegionNotFoundError,
+    export_file,
+    export_frame,
+    export_name,
+    in_regions,
+    parse_regions,
+)
 from api.services.inputs import AnalysisInputs, read_surface
 from api.services.planning import FacilitySurface, facility_coverage, facility_surface
 from api.settings import Settings, get_settings
@@ -140,6 +148,18 @@ def coverage(
         float, typer.Option("--min-population", min=0, help="--deserts: drop smaller ones.")
     ] = 0,
     demand: DemandOption = None,
+    region: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--region",
+            help="Only the units of this région (P-code or name); repeat it or separate "
+            "with commas (--region ML05,ML04).",
+        ),
+    ] = None,
+    lang: Annotated[
+        Lang,
+        typer.Option("--lang", help="--format csv: fr (';' and a decimal comma) or en."),
+    ] = Lang.en,
 ) -> None:
     """Population within 30 min, 1 h, 2 h and 5 h of a service, per admin unit.
 
@@ -181,9 +201,38 @@ def coverage(
                 raise fail(str(exc)) from exc
         emit_deserts(inputs, minutes, what, threshold_min, min_population, output)
         return
+    if fmt is CoverageFormat.xlsx and output is None:
+        raise usage_error("an .xlsx workbook needs --out FILE.xlsx", option="--format")
     threshold = threshold_min if show_underserved else None
+    regions = parse_regions(region)
     result = _table(analysis, level, service, mode, scenario, facilities, threshold)
+    try:
+        result, codes = in_regions(result, analysis, regions)
+    except RegionNotFoundError as exc:
+        raise fail(f"--region: {exc}") from exc
+    if fmt in (CoverageFormat.csv, CoverageFormat.hxl, CoverageFormat.xlsx):
+        # the file of GET /api/v1/coverage?format=..., byte for byte
+        full = result
+        if threshold is not None:
+            full, _ = in_regions(
+                _table(analysis, level, service, mode, scenario, facilities, None),
+                analysis,
+                regions,
+            )
+        frame = export_frame(full, analysis, ranking=result if threshold is not None else None)
+        done = export_file(
+            frame,
+            fmt.value,
+            level=level.value,
+            lang=lang.value,
+            name=export_name(level.value, codes, full.meta, threshold),
+        )
+        emit_bytes(done.content, output, full.meta)
+        return
     meta = {k: v for k, v in result.meta.items() if k in CLI_META}
+    for key in ("population_source", "conflict_source"):  # file names, not local paths
+        if meta.get(key):
+            meta[key] = Path(str(meta[key])).name
     table = result.table.drop(columns=["nearest_provider_name"], errors="ignore")
     emit_table(table, result.units, meta, fmt, output, level.value)
 

@@ -109,10 +109,7 @@ class CoverageResult:
 
     def hxl(self) -> pd.DataFrame:
         """The table with its HXL hashtag row first (write with ``to_csv(index=False)``)."""
-        frame = to_hxl(self.table, level=int(self.level[-1]))
-        if "nearest_provider_name" in frame.columns:
-            frame.loc[0, "nearest_provider_name"] = "#org+name+nearest"
-        return frame
+        return to_hxl(self.table, level=int(self.level[-1]))
 
 
 def _rounded(table: pd.DataFrame) -> pd.DataFrame:

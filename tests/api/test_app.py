@@ -339,14 +339,59 @@ def test_coverage_csv_and_hxl(client):
     r = client.get("/api/v1/coverage", params={"level": "adm1", "format": "csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert "attachment" in r.headers["content-disposition"]
-    table = pd.read_csv(io.StringIO(r.text))
-    assert len(table) == 9 and {"pcode", "pop_within_60", "share_within_120"} <= set(table)
+    # French Excel: a byte-order mark, ";" between fields, a decimal comma, whole people
+    assert r.content.startswith(b"\xef\xbb\xbf")
+    table = pd.read_csv(io.BytesIO(r.content), sep=";", decimal=",", encoding="utf-8-sig")
+    assert len(table) == 9 and {"pcode", "pop_within_60", "pop_beyond_60"} <= set(table)
     assert table["population_source"].str.endswith(".tif").all()
-    lines = client.get(
-        "/api/v1/coverage", params={"level": "adm1", "format": "csv", "hxl": "true"}
-    ).text.splitlines()
+    assert not table["population_source"].str.contains("/").any()  # a name, not a path
+    assert (table["pop_within_120"] + table["pop_beyond_120"] == table["population"]).all()
+    assert table["pct_within_120"].between(0, 100).all()  # per cent, not fractions
+    assert ".0;" not in r.text  # people are integers
+    english = client.get(
+        "/api/v1/coverage", params={"level": "adm1", "format": "csv", "lang": "en"}
+    )
+    assert english.text.lstrip("\ufeff").startswith("pcode,name,population,")
+    hxl = client.get("/api/v1/coverage", params={"level": "adm1", "format": "hxl"})
+    lines = hxl.text.splitlines()
     assert lines[1].startswith("#adm1+code,#adm1+name,#population") and len(lines) == 2 + 9
     assert "#org+name+nearest" in lines[1]
+    # the old spelling of the HXL file
+    old = client.get("/api/v1/coverage", params={"level": "adm1", "format": "csv", "hxl": "true"})
+    assert old.text == hxl.text
+
+
+def test_coverage_of_some_regions_and_its_workbook(client):
+    r = client.get(
+        "/api/v1/coverage",
+        params={"level": "adm2", "region": ["ML05", "Ségou"], "threshold_min": 120},
+    )
+    units = r.json()["units"]
+    assert r.status_code == 200 and r.json()["meta"]["regions"] == ["ML05", "ML04"]
+    assert {u["pcode"][:4] for u in units} == {"ML05", "ML04"} and len(units) == 8 + 7
+    beyond = [u["pop_beyond_120"] for u in units]
+    assert beyond == sorted(beyond, reverse=True)  # ranked, worst first
+    book = client.get(
+        "/api/v1/coverage",
+        params={"level": "adm2", "region": "ML05,ML04", "format": "xlsx", "threshold_min": 120},
+    )
+    assert book.headers["content-type"].startswith("application/vnd.openxmlformats")
+    sheet = pd.read_excel(io.BytesIO(book.content), sheet_name="coverage")
+    assert sheet["pcode"].tolist() == [u["pcode"] for u in units]
+    assert sheet["region_name"].isin(["Mopti", "Ségou"]).all()
+    assert sheet["pop_beyond_120"].tolist() == beyond
+    _error(
+        client.get("/api/v1/coverage", params={"region": "Atlantis"}),
+        422,
+        "region_not_found",
+        "region",
+    )
+    _error(
+        client.get("/api/v1/coverage", params={"regoin": "ML05"}),
+        422,
+        "unknown_parameter",
+        "regoin",
+    )
 
 
 def test_coverage_of_shelters_rests_on_no_confidential_record(client):
@@ -368,7 +413,8 @@ def test_coverage_of_shelters_rests_on_no_confidential_record(client):
         ({"service": "spa"}, "service", None),
         ({"mode": "walk"}, "mode", ["car"]),
         ({"scenario": "flood"}, "scenario", ["avoid", "baseline", "slowed"]),
-        ({"format": "xlsx"}, "format", ["json", "csv"]),
+        ({"format": "xml"}, "format", ["json", "csv", "hxl", "xlsx"]),
+        ({"threshold_min": 90}, "threshold_min", ["30", "60", "120", "300"]),
         ({"hxl": "maybe"}, "hxl", None),
     ],
 )
