@@ -19,6 +19,7 @@ from markupsafe import Markup
 from api.http.deps import optional_analysis
 from api.http.pages._common import form_choices, page_options, ranking
 from api.http.pages.render import label, page_lang, render
+from api.http.params import reads_query
 from api.services.analysis import Analysis
 from api.services.planning import public_offering
 from web.formats import format_people, format_share
@@ -38,6 +39,7 @@ def _messages(lang: str) -> Markup:
 
 
 @router.get("/planifier", response_class=HTMLResponse)
+@reads_query("service", "mode", "scenario", "level", "threshold_min", "region")
 def plan_page(
     request: Request, analysis: Annotated[Analysis | None, Depends(optional_analysis)]
 ) -> Response:

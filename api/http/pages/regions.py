@@ -30,6 +30,7 @@ from api.http.pages._common import (
     scenarios,
 )
 from api.http.pages.render import PAGE_CSP_INLINE, label, page_lang, render
+from api.http.params import reads_query
 from api.services.analysis import Analysis
 from api.services.regions import RegionNotFoundError, known_regions, resolve_region
 from geo.coverage import coverage_layer
@@ -111,6 +112,7 @@ def _not_found(request: Request, analysis: Analysis, asked: str) -> HTMLResponse
 
 
 @router.get("/regions/{pcode}", response_class=HTMLResponse)
+@reads_query("service", "mode", "scenario", "threshold_min")
 def region_page(
     request: Request,
     pcode: str,
@@ -171,6 +173,7 @@ def region_page(
 
 
 @router.get("/regions/{pcode}/carte", response_class=HTMLResponse)
+@reads_query("service", "mode", "scenario", "threshold_min")
 def region_map(
     request: Request,
     pcode: str,
