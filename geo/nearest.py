@@ -27,15 +27,17 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from geo.costgraph import CostGraph
+from geo.costgraph import CostGraph, road_distance_m
 from geo.crs import GEOGRAPHIC_CRS
 from geo.labels import NearestLabels
 from geo.routes import (
     DIRECT,
     Ranking,
     node_classes,
+    path_road_part,
     rank_by_dijkstra,
     rank_point,
+    road_part,
     route_geometry,
     walk_route,
 )
@@ -44,18 +46,35 @@ from geo.zones import ZONE_CLASSES
 __all__ = [
     "CLOSED_ORIGIN",
     "CUT_OFF",
+    "DETOUR_MIN_KM",
+    "DETOUR_RATIO",
+    "OFFROAD_SHARE",
+    "SAME_SITE_KM",
     "NearestAnswer",
     "NearestResult",
     "ProviderTable",
     "nearest_answer",
     "nearest_providers",
     "providers_offering",
+    "time_flags",
 ]
 
 #: Reason given when the query point itself lies in a cell the scenario closes.
 CLOSED_ORIGIN = "the point lies in an area closed under this scenario (high conflict zone)"
 #: Reason given when the point can move but no path reaches the provider.
 CUT_OFF = "no path: the area is cut off from this provider under this scenario"
+
+#: A time "rests mostly on off-road legs" when more than this share of the route's
+#: kilometres are off the modelled roads (across the grid at off-road speeds).
+OFFROAD_SHARE = 0.5
+#: A route is a long detour when it is at least this many times the straight line ...
+DETOUR_RATIO = 2.0
+#: ... and the straight line is at least this long (km): short hops always look winding.
+DETOUR_MIN_KM = 10.0
+#: Within this distance (km) of a provider located at its own site, the point is the site.
+SAME_SITE_KM = 0.05
+#: Location precisions that place a provider at its own site (the others at a town).
+SITE_PRECISIONS = ("exact", "facility")
 
 _TRANSFORMERS: dict[tuple[int, bool], tuple[object, Transformer]] = {}
 
@@ -332,6 +351,46 @@ def _route_of(
     return walk.metres_by_class, walk.worst_class, walk.nodes
 
 
+def _road_of(
+    graph: CostGraph,
+    labels: NearestLabels,
+    ranking: Ranking,
+    i: int,
+    path: np.ndarray | None,
+) -> tuple[float, float]:
+    """Metres and minutes of ranked route ``i`` on the modelled roads (the rest, the
+    first and last legs included, is off-road)."""
+    if ranking.entry_node[i] == DIRECT:
+        return 0.0, 0.0
+    if path is not None:
+        return path_road_part(graph, path)
+    return road_part(graph, labels, int(ranking.entry_node[i]), int(ranking.ids[i]))
+
+
+def time_flags(
+    minutes: float | None,
+    offroad_min: float | None,
+    distance_km: float | None,
+    straight_km: float,
+) -> list[str]:
+    """What a reader must know before trusting a travel time: ``"offroad"`` when more
+    than :data:`OFFROAD_SHARE` of the time is spent off the modelled roads (across the
+    grid at off-road speeds), ``"detour"`` when the route is :data:`DETOUR_RATIO` times
+    the straight line or more (a straight line of :data:`DETOUR_MIN_KM` or more).
+
+    >>> time_flags(989.0, 120.0, 597.0, 265.0), time_flags(476.0, 420.0, 113.0, 84.6)
+    (['detour'], ['offroad'])
+    """
+    flags: list[str] = []
+    if minutes is None or distance_km is None:
+        return flags
+    if offroad_min is not None and minutes > 0 and offroad_min / minutes > OFFROAD_SHARE:
+        flags.append("offroad")
+    if straight_km >= DETOUR_MIN_KM and distance_km >= DETOUR_RATIO * straight_km:
+        flags.append("detour")
+    return flags
+
+
 def _class_of(node_class: np.ndarray | None, node: int) -> int:
     return 0 if node_class is None else int(node_class[node])
 
@@ -351,6 +410,8 @@ def _answer(
     n = len(ranking.ids)
     reachable = np.isfinite(ranking.minutes)
     metres = np.full(n, np.nan)
+    road_m = np.zeros(n)
+    road_min = np.zeros(n)
     worst: list[str | None] = [None] * n
     km_by_class: list[dict | None] = [None] * n
     lines: list[shapely.LineString | None] = [None] * n
@@ -371,6 +432,7 @@ def _answer(
         leg_class = max(start_class, top if first == DIRECT else _class_of(node_class, first))
         per_class[leg_class if node_class is not None else 0] += float(ranking.leg_metres[i])
         metres[i] = float(per_class.sum())
+        road_m[i], road_min[i] = _road_of(graph, labels, ranking, int(i), path)
         if node_class is not None:
             worst[i] = ZONE_CLASSES[max(top, start_class)]
             km_by_class[i] = {
@@ -384,6 +446,8 @@ def _answer(
             glon, glat = back.transform(coords[:, 0], coords[:, 1])
             lines[i] = shapely.LineString(np.column_stack([glon, glat]))
     distance = np.round(metres / 1000.0, 1)
+    offroad_km = np.round(np.maximum(metres - road_m, 0.0) / 1000.0, 1)
+    offroad_min = np.round(np.maximum(ranking.minutes - road_min, 0.0), 1)
     lons, lats = table.lon[ids], table.lat[ids]
     straight = np.round(_geodesic_km(lon, lat, lons, lats), 1)
     times = np.round(ranking.minutes, 1)
@@ -398,13 +462,23 @@ def _answer(
         rec["lat"] = float(lats[r])
         rec["straight_km"] = float(straight[r])
         rec["distance_km"] = float(distance[r]) if ok else None
+        rec["offroad_km"] = float(offroad_km[r]) if ok else None
+        rec["offroad_min"] = float(offroad_min[r]) if ok else None
+        rec["time_flags"] = time_flags(
+            rec["travel_time_min"], rec["offroad_min"], rec["distance_km"], rec["straight_km"]
+        )
+        rec["same_site"] = bool(
+            ok
+            and rec["straight_km"] <= SAME_SITE_KM
+            and rec.get("location_precision") in SITE_PRECISIONS
+        )
         if node_class is not None:
             rec["route_worst_class"] = worst[r]
             rec["route_km_by_class"] = km_by_class[r]
         records.append(rec)
     return NearestAnswer(
         records=records,
-        entry=_entry(graph, ranking),
+        entry={**_entry(graph, ranking), **_road_leg(graph, x, y)},
         ids=ids,
         minutes=ranking.minutes,
         metres=np.where(reachable, metres, np.nan),
@@ -438,6 +512,22 @@ def _entry(graph: CostGraph, ranking: Ranking) -> dict:
     }
 
 
+def _road_leg(graph: CostGraph, x: float, y: float) -> dict:
+    """How far the point is from the nearest modelled road (``road_km``, to the road's
+    line) and how long that is off-road at the point's pace (``road_offroad_min``);
+    None for both without roads."""
+    metres = road_distance_m(graph, x, y)
+    if metres is None:
+        return {"road_km": None, "road_offroad_min": None}
+    cell = graph.grid.locate_one(x, y)
+    pace = float(graph.cell_pace[cell]) if cell >= 0 else float("nan")
+    minutes = metres * pace
+    return {
+        "road_km": round(metres / 1000.0, 1),
+        "road_offroad_min": round(minutes, 1) if np.isfinite(minutes) else None,
+    }
+
+
 def _cut_off(
     table: ProviderTable,
     sets: Sequence[NearestLabels],
@@ -464,6 +554,10 @@ def _cut_off(
         rec["lat"] = float(table.lat[row])
         rec["straight_km"] = float(straight[i])
         rec["distance_km"] = None
+        rec["offroad_km"] = None
+        rec["offroad_min"] = None
+        rec["time_flags"] = []
+        rec["same_site"] = False
         if zones:
             rec["route_worst_class"] = None
             rec["route_km_by_class"] = None
@@ -474,6 +568,8 @@ def _cut_off(
         "snapped_to": "closed area",
         "offroad_leg_km": None,
         "offroad_leg_min": None,
+        "road_km": None,
+        "road_offroad_min": None,
     }
     n = len(chosen)
     return NearestAnswer(
