@@ -80,3 +80,37 @@ def cpu_model(default: str = "unknown") -> str:
     except OSError:
         pass
     return default
+
+
+def run_info(argv: list[str]) -> dict:
+    """Where and when a benchmark ran: the command, date, commit, processors and the load
+    average (other processes on the machine slow wall-clock figures: say so)."""
+    import datetime
+    import os
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    script = Path(argv[0]).resolve()
+    try:
+        script_name = str(script.relative_to(repo))
+    except ValueError:
+        script_name = script.name
+    return {
+        "command": " ".join(["python", script_name, *argv[1:]]),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit or "unknown",
+        "cpus": os.cpu_count(),
+        "cpu": cpu_model(),
+        "python": sys.version.split()[0],
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+    }

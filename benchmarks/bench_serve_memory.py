@@ -31,7 +31,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _results import cpu_model, points_in_adm0  # noqa: E402
+from _results import cpu_model, points_in_adm0, run_info  # noqa: E402
 
 
 def _free_port() -> int:
@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     data = Path(os.environ.get("ORIENTER_DATA_DIR", REPO.parent / "shared" / "data")).resolve()
+    info = run_info(sys.argv)
     port = _free_port()
     env = {**os.environ, "ORIENTER_DATA_DIR": str(data), "ORIENTER_BUILD_DIR": str(args.build)}
     orienter = Path(sys.executable).with_name("orienter")
@@ -113,6 +114,7 @@ def main() -> None:
             proc.kill()
     result = {
         "cpu": cpu_model(),
+        "run": info,
         "command": " ".join(cmd[1:]),
         "build": str(args.build),
         "layers": len(manifest["modes"]) * len(manifest["scenarios"]),

@@ -39,9 +39,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from api.pipeline import GRID_BUFFER_M, choose_roads, load_roads  # noqa: E402
 from pyproj import Transformer  # noqa: E402
 
+from api.build.manifest import GRID_BUFFER_M  # noqa: E402
+from api.build.roads import choose_roads, load_roads  # noqa: E402
 from api.datasets import find_dataset  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from geo.boundaries import read_boundaries  # noqa: E402

@@ -10,7 +10,11 @@ Edge attributes follow osmnx: ``length`` (metres), ``highway`` (Orienter's road 
 ``osmid`` (OSM way id, when known), ``oneway``, ``reversed``, ``geometry``; plus, for every
 mode of the speed table, ``speed_kph_<mode>`` and ``travel_time_<mode>`` (seconds, osmnx's
 unit), and ``speed_kph`` / ``travel_time`` for one chosen mode so that osmnx's routing
-(``weight="travel_time"``) works as it does on its own graphs.
+(``weight="travel_time"``) works as it does on its own graphs.  The speeds are those of
+Orienter's travel-time engine (:func:`geo.costgraph.build_cost_graph`) under the speed
+table's profile: the class speed, or the road layer's own ``speed_kph`` where the profile
+scales it (Krantz segments), so shortest times on the export equal the engine's along
+roads.
 
 One-way roads: Orienter's travel-time graph is symmetric (a road costs the same both ways;
 the road schema does not keep OSM's ``oneway`` tag), so every stretch gives two edges,
@@ -33,6 +37,7 @@ import pandas as pd
 import shapely
 
 from geo.crs import GEOGRAPHIC_CRS
+from geo.roads import SOURCE_SPEED_COLUMN
 from geo.speeds import SEASONS, SpeedTable
 
 __all__ = ["GRAPH_FORMATS", "road_graph", "road_graph_frames", "write_road_graph"]
@@ -63,17 +68,18 @@ def _check_roads(roads: gpd.GeoDataFrame) -> None:
 
 
 def _speeds_kph(roads: gpd.GeoDataFrame, speeds: SpeedTable, mode: str, season: str) -> np.ndarray:
-    """Speed of ``mode`` on every stretch (km/h; 0 where the class is closed)."""
+    """Speed of ``mode`` on every stretch (km/h; 0 where the class is closed), as the
+    travel-time engine runs it (:meth:`SpeedTable.segment_speeds_kph`): the class speed,
+    or the road layer's own speed (``speed_kph``) where the table's profile uses it."""
     paved = roads["paved"].astype("boolean")
-    code = np.where(paved.isna(), -1, paved.fillna(False).astype(int))
-    classes = roads["road_class"].astype(str).to_numpy()
-    out = np.empty(len(roads))
-    for cls in np.unique(classes):
-        for value, flag in ((1, True), (0, False), (-1, None)):
-            sel = (classes == cls) & (code == value)
-            if sel.any():
-                out[sel] = speeds.road_speed_kph(mode, str(cls), flag, season)
-    return out
+    code = np.where(paved.isna(), -1, paved.fillna(False).astype(int)).astype(np.int8)
+    own = (
+        pd.to_numeric(roads[SOURCE_SPEED_COLUMN], errors="coerce").to_numpy(float)
+        if SOURCE_SPEED_COLUMN in roads.columns
+        else None
+    )
+    classes = roads["road_class"].astype(str).to_numpy(dtype=object)
+    return speeds.segment_speeds_kph(mode, classes, code, own, season)
 
 
 def road_graph_frames(
@@ -159,8 +165,8 @@ def road_graph(
     """The road graph as an osmnx ``MultiDiGraph`` (see :func:`road_graph_frames`).
 
     Graph attributes: ``crs``, ``season``, ``travel_time_mode`` (the mode of
-    ``travel_time``), ``speed_table`` (its file) and ``oneway`` (how one-way roads are
-    handled).
+    ``travel_time``), ``speed_table`` (its file), ``speed_profile`` and ``oneway`` (how
+    one-way roads are handled).
     """
     import osmnx as ox
 
@@ -174,6 +180,7 @@ def _graph_attrs(speeds: SpeedTable, season: str, mode: str) -> dict[str, str]:
         "season": season,
         "travel_time_mode": mode,
         "speed_table": speeds.source,
+        "speed_profile": speeds.profile.name,
         "oneway": "symmetric: every stretch is two-way, as in Orienter's travel-time graph",
     }
 

@@ -36,8 +36,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
 }
 # Modules of api/ that sit at its top, and their layer (none since every branch merged).
 API_TOP: dict[str, str] = {}
-# The one edge from one edge to another: `orienter serve` starts the app.
-ALLOWED_EDGES = {("api.cli.serve", "api.http.app")}
+# The edges from one edge to another: `orienter serve` starts the app (one process, or
+# forked workers).
+ALLOWED_EDGES = {("api.cli.serve", "api.http.app"), ("api.cli.serve", "api.http.prefork")}
 
 
 def _modules() -> Iterator[tuple[str, Path]]:

@@ -17,6 +17,7 @@ from api.cli import (
     conflict,
     coverage,
     data,
+    export,
     map,
     nearest,
     places,
@@ -50,6 +51,7 @@ app.command("up")(serve.up)
 app.command("coverage")(coverage.coverage)
 app.command("site")(site.site)
 app.command("map")(map.map_command)
+app.command("export")(export.export_command)
 app.command("brief")(brief.brief)
 
 

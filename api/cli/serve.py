@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from api.cli._console import say
+from api.cli._console import fail, say
 from api.cli.build import build
 
 __all__ = ["serve", "up"]
@@ -21,8 +21,8 @@ def serve(
             "--workers",
             min=1,
             max=16,
-            help="Worker processes; the layers are memory-mapped, so workers share one "
-            "copy of them.  Two use both cores of a small machine.",
+            help="Worker processes; they share one copy of the layers and tables (loaded "
+            "once, then forked).  Two use both cores of a small machine.",
         ),
     ] = 1,
 ) -> None:
@@ -46,9 +46,24 @@ def serve(
         from api.http.app import create_app
 
         uvicorn.run(create_app(), **options)
-    else:
-        # each worker process builds its own app (and loads the layers in its lifespan)
+        return
+    from api.http.prefork import bind, can_fork, serve_forked
+
+    if not can_fork():  # each worker process builds its own app and loads everything
         uvicorn.run("api.http.app:create_app", factory=True, workers=workers, **options)
+        return
+    from api.http.app import preload_app
+
+    # one process loads the layers and computes the opening tables, then forks the
+    # workers, which share those pages instead of each holding a copy (api/http/prefork.py)
+    del options["host"], options["port"]
+    try:  # first: a port in use fails before the long load
+        sock = bind(host, port)
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        raise fail(f"--port: cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    code = serve_forked(preload_app, sock, workers=workers, options=options)
+    if code:
+        raise typer.Exit(code)
 
 
 def up(

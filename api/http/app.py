@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 
-from api.build.layers import load_layers
+from api.build.layers import Layers, answer_nearest, load_layers
 from api.build.manifest import NotBuiltError
 from api.choices import LEVELS
 from api.http.budget import WorkBudget
@@ -42,7 +42,14 @@ from api.services.places import find_gazetteer
 from api.settings import Settings, get_settings
 from geo.providers import read_providers
 
-__all__ = ["MAX_BODY_BYTES", "MAX_URL_CHARS", "create_app", "warm_up"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_URL_CHARS",
+    "create_app",
+    "preload_app",
+    "warm_nearest",
+    "warm_up",
+]
 
 log = logging.getLogger(__name__)
 #: Largest request body accepted (the API reads none; a page form needs little).
@@ -85,6 +92,28 @@ def warm_up(analysis: Analysis) -> None:
     log.info("warm-up done in %.1f s", time.perf_counter() - started)
 
 
+def warm_nearest(layers: Layers | None) -> None:
+    """Answer one nearest query per built layer (Bamako, with its route), so the compiled
+    loops are loaded before the first visitor, and before the workers fork."""
+    if layers is None:
+        return
+    for mode, scenario in layers.graphs:
+        try:
+            answer_nearest(
+                layers,
+                lon=-8.0,
+                lat=12.65,
+                service=None,
+                mode=mode,
+                scenario=scenario,
+                k=1,
+                routes=True,
+            )
+        except Exception as exc:  # a layer that cannot answer says so when asked
+            log.warning("nearest warm-up stopped: %s", type(exc).__name__)
+            return
+
+
 def _load_state(app: FastAPI, s: Settings) -> None:
     """Everything the routes share, loaded once (:mod:`api.http.deps` hands it out)."""
     gaz = find_gazetteer(s)
@@ -99,6 +128,7 @@ def _load_state(app: FastAPI, s: Settings) -> None:
         app.state.analysis = None
     app.state.gazetteer = gaz
     app.state.settings = s
+    app.state.warm_up = "off"
     app.state.heavy = WorkBudget("heavy", workers=s.heavy_workers, queue=s.heavy_queue)
     app.state.directory = read_providers(s.providers) if s.providers.is_file() else None
 
@@ -108,12 +138,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "preloaded", False):  # loaded before the fork (preload_app)
+            yield
+            return
         s = settings or get_settings()
         _load_state(app, s)
-        if s.warm_up and app.state.analysis is not None:
-            threading.Thread(
-                target=warm_up, args=(app.state.analysis,), name="orienter-warm-up", daemon=True
-            ).start()
+        if s.warm_up:
+            layers, analysis = app.state.layers, app.state.analysis
+
+            app.state.warm_up = "running"
+
+            def warm() -> None:
+                warm_nearest(layers)
+                if analysis is not None:
+                    warm_up(analysis)
+                app.state.warm_up = "done"
+
+            threading.Thread(target=warm, name="orienter-warm-up", daemon=True).start()
         yield
         # the layers were frozen out of the cyclic collector for the server's lifetime
         # (api.build.layers.load_layers); a process that goes on (tests) gets them back
@@ -148,4 +189,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     install_pages(app)
     install_openapi(app, settings)
+    return app
+
+
+def preload_app(settings: Settings | None = None) -> FastAPI:
+    """The app with its state loaded now, and the warm-up tables computed now (not in a
+    thread), for workers forked from this process (:mod:`api.http.prefork`)."""
+    s = settings or get_settings()
+    app = create_app(s)
+    _load_state(app, s)
+    if s.warm_up:
+        warm_nearest(app.state.layers)
+        if app.state.analysis is not None:
+            warm_up(app.state.analysis)
+        app.state.warm_up = "done"
+    app.state.preloaded = True
     return app

@@ -89,6 +89,8 @@ class EdgeProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_bytes = 0
+        self._parsed_head = 0  # the request line and headers parsed so far, bytes
+        self._head_overflow = False
         self._in_head = False
         self._in_request = False
         self._refused = False
@@ -112,15 +114,33 @@ class EdgeProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused or self.transport.is_closing():
             return  # answered already: what still comes is read and dropped
-        if self._in_head or self.cycle is None or self.cycle.response_complete:
+        super().data_received(data)
+        # a head still unfinished after this chunk: all of it was head (a body arriving
+        # with its head in one chunk is not counted: the head ended, the count reset)
+        if self._in_head and not self._refused:
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._refuse(431)
-                return
-        super().data_received(data)
+
+    def on_url(self, url: bytes) -> None:
+        self._count_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def _count_head(self, n: int) -> None:
+        """A head larger than the limit that arrived whole in one chunk: stop the parser
+        (its error ends in :meth:`send_400_response`, which answers 431)."""
+        self._parsed_head += n
+        if self._parsed_head > MAX_HEAD_BYTES:
+            self._head_overflow = True
+            raise ValueError("request head too large")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._parsed_head = 0
         self._in_head = True
         self._in_request = True
         self._arm(REQUEST_TIMEOUT_S, 408)
@@ -141,8 +161,9 @@ class EdgeProtocol(HttpToolsProtocol):
         self._arm(IDLE_TIMEOUT_S, 408)
 
     def send_400_response(self, msg: str) -> None:
-        """The parser could not read the request: the one JSON error shape, never its text."""
-        self._refuse(400)
+        """The parser could not read the request (or the head overflowed): the one JSON
+        error shape, never its text."""
+        self._refuse(431 if self._head_overflow else 400)
 
     # -- helpers
 

@@ -81,6 +81,7 @@ class Health(BaseModel):
     modes: list[str]
     scenarios: list[str]
     built_at: str | None
+    warm_up: Literal["off", "running", "done"] = "off"
     heavy_work: dict[str, Any] | None = None
     caches: dict[str, Any] | None = None
 

@@ -157,3 +157,34 @@ def test_normal_requests_still_work_and_keep_alive(server):
             while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
                 data += s.recv(65536)
             assert data.startswith(b"HTTP/1.1 200")
+
+
+def test_too_many_parameters_get_400_naming_the_limit_not_the_values(server):
+    query = "&".join(f"p{i}=secret{i}" for i in range(10_000))
+    raw = _exchange(server, f"GET /api/v1/health?{query} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+    # 10,000 parameters make a head larger than 16 KiB: the edge refuses it first
+    _assert_json_error(raw, 431, "headers_too_large", never=b"secret")
+    query = "&".join(f"p{i}={i}" for i in range(60))
+    raw = _exchange(
+        server, f"GET /api/v1/health?{query}&s=secret HTTP/1.1\r\nHost: a\r\n\r\n".encode()
+    )
+    body = _assert_json_error(raw, 400, "too_many_parameters", never=b"secret")
+    assert "50" in body["detail"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "framed_by"),
+    [
+        ("/api/v1/health", "'none'"),
+        ("/static/vendor/leaflet/leaflet.css", "'none'"),
+        ("/no/such/page", "'none'"),
+        ("/regions/ML05/carte", "'self'"),
+    ],
+)
+def test_every_answer_says_who_may_frame_it(server, path, framed_by):
+    raw = _exchange(server, f"GET {path} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+    head = raw.partition(b"\r\n\r\n")[0].decode("latin-1").lower()
+    assert f"frame-ancestors {framed_by}" in head, head
+    assert (
+        "x-frame-options: sameorigin" if framed_by == "'self'" else "x-frame-options: deny"
+    ) in head

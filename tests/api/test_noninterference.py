@@ -8,7 +8,8 @@ offers (shelter, psychosocial, medical, legal...), modes, scenarios, levels, poi
 beside each confidential site and far from them, what-ifs that add a centre next to a
 shelter or remove a public provider.  Without a token the two apps must give the same
 answer, byte for byte once timestamps and timings are taken out; with a token the
-answers may differ and say so.  The CLI's public commands are held to the same rule.
+answers may differ and say so.  The CLI's public commands, and every function of the
+Python API (`api.services`) without `caseworker=True`, are held to the same rule.
 
 A last test breaks the property on purpose (public answers fed the confidential sets)
 and checks that the comparison sees it: the test can fail.
@@ -23,6 +24,7 @@ import json
 import random
 import re
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -366,6 +368,7 @@ CLI_PUBLIC = {
     ],
     "brief": [["--region", "ML04", "--out", "{tmp}/b.html"]],
     "map": [["--service", "psychosocial", "--out", "{tmp}/m.html"]],
+    "export": [["--service", "shelter", "--scenario", "slowed", "--out", "{tmp}/e.gpkg"]],
     "conflict": [["summary", "--format", "json"]],
     "places": [["search", "Segou", "--json"]],
     "route": [
@@ -376,6 +379,31 @@ CLI_PUBLIC = {
 }
 #: Commands that publish nothing about providers or that only a caseworker runs.
 CLI_NOT_PUBLIC = {"build", "up", "serve", "data", "providers", "roads"}
+
+
+def _file_text(path: Path) -> str:
+    """A text file as it is; a GeoPackage as every table's rows (geometry as WKT) and a
+    hash of every raster's cells."""
+    if path.suffix != ".gpkg":
+        return path.read_text(encoding="utf-8")
+    import pyogrio
+    import rasterio
+
+    parts = []
+    for name, geometry_type in pyogrio.list_layers(path):
+        frame = pyogrio.read_dataframe(path, layer=name, read_geometry=geometry_type is not None)
+        if geometry_type is not None:
+            frame["geometry"] = frame.geometry.to_wkt()
+        text = frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S")  # as _TIMES expects
+        parts.append(f"{name}\n{text}")
+    with sqlite3.connect(path) as con:
+        grids = con.execute(
+            "SELECT table_name FROM gpkg_contents WHERE data_type = '2d-gridded-coverage'"
+        ).fetchall()
+    for (table,) in grids:
+        with rasterio.open(f"GPKG:{path}:{table}") as src:
+            parts.append(f"{table} {hashlib.sha256(src.read(1).tobytes()).hexdigest()}")
+    return "\n".join(parts)
 
 
 def _cli_names() -> set[str]:
@@ -417,7 +445,7 @@ def test_the_cli_public_outputs_do_not_depend_on_confidential_records(twins, tmp
                 for a in args:
                     if a.startswith(str(out)):
                         path = Path(a)
-                        text += path.read_text(encoding="utf-8") if path.is_file() else "-"
+                        text += _file_text(path) if path.is_file() else "-"
                 for pattern, repl in _TIMES:
                     text = pattern.sub(repl, text)
                 text = _renumber(text)
@@ -432,6 +460,138 @@ def test_the_cli_public_outputs_do_not_depend_on_confidential_records(twins, tmp
     ]
     assert not differences, differences
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- Python API
+
+#: Every public function of the Python API (api.services) is asked below; a function added
+#: to the API without a question here fails test_every_python_api_function_is_asked.
+PYTHON_API_ASKED = {
+    "build_layers",  # builds, then opens: what it opens is asked through open_build
+    "conflict_zones",
+    "coverage",
+    "national",
+    "nearest",
+    "open_build",
+    "site",
+    "travel_time_surface",
+    "underserved",
+    "what_if",
+}
+
+
+def _python_text(value: object) -> str:
+    """A Python API answer as comparable text: frames as JSON, arrays by digest, times out."""
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+
+    def plain(v: object) -> object:
+        if isinstance(v, gpd.GeoDataFrame):
+            return json.loads(v.to_json(drop_id=True))
+        if isinstance(v, pd.DataFrame):
+            return json.loads(v.to_json(orient="records"))
+        if isinstance(v, np.ndarray):
+            return hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()
+        if hasattr(v, "__dataclass_fields__"):
+            return {k: plain(getattr(v, k)) for k in v.__dataclass_fields__}
+        if isinstance(v, dict):
+            return {str(k): plain(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [plain(x) for x in v]
+        return v if isinstance(v, str | int | float | bool | type(None)) else repr(v)
+
+    text = json.dumps(plain(value), sort_keys=True, ensure_ascii=False, default=str)
+    for pattern, repl in _TIMES:
+        text = pattern.sub(repl, text)
+    return text.replace("conf-yes", "X").replace("conf-not", "X")
+
+
+def _python_questions() -> list[tuple[str, dict]]:
+    """(function, keyword arguments) asked of each build: every service a confidential
+    record offers, both modes, every scenario and level, points beside each confidential
+    site, what-ifs next to them, removals of public providers nearby, siting."""
+    v = _values()
+    asked: list[tuple[str, dict]] = []
+    services = [s for s in v["service"] if s is not None]
+    for level in v["level"]:
+        for service in services:
+            asked.append(("coverage", {"level": level, "service": service}))
+        asked.append(("underserved", {"level": level, "service": "psychosocial"}))
+    for scenario in v["scenario"]:
+        for mode in v["mode"]:
+            asked.append(
+                ("coverage", {"service": "psychosocial", "mode": mode, "scenario": scenario})
+            )
+            asked.append(
+                ("national", {"service": "psychosocial", "mode": mode, "scenario": scenario})
+            )
+        for service in services:
+            asked.append(("travel_time_surface", {"service": service, "scenario": scenario}))
+    for lon, lat in v["point"]:
+        for service in v["service"]:
+            asked.append(("nearest", {"lon": lon, "lat": lat, "service": service, "routes": True}))
+        asked.append(
+            ("nearest", {"lon": lon, "lat": lat, "service": "medical", "scenario": "avoid"})
+        )
+    for point in v["point"][:6]:
+        for service in ("psychosocial", "shelter", "medical"):
+            asked.append(("what_if", {"add": point, "service": service, "level": "adm3"}))
+    for remove in v["remove"]:
+        asked.append(("what_if", {"remove": remove, "service": "psychosocial"}))
+    for place in v["place"][:3]:
+        asked.append(("nearest", {"place": place, "service": "psychosocial"}))
+    asked += [
+        ("site", {"n": 3, "service": "psychosocial"}),
+        ("site", {"n": 2, "service": "shelter"}),
+        ("conflict_zones", {}),
+        ("providers", {}),
+        ("open_build", {}),
+    ]
+    return asked
+
+
+def _python_answer(build, function: str, kwargs: dict) -> str:
+    from api import services
+
+    try:
+        if function == "providers":
+            return _python_text(build.providers())
+        if function == "open_build":
+            return _python_text({"modes": build.modes, "scenarios": build.scenarios})
+        return _python_text(getattr(services, function)(build, **kwargs))
+    except (ValueError, TypeError, PermissionError, FileNotFoundError) as exc:
+        return f"{type(exc).__name__}: {_python_text(str(exc))}"
+
+
+def test_every_python_api_function_is_asked():
+    from api import services
+
+    functions = {n for n in services.__all__ if n[0].islower() and n != "__version__"}
+    assert functions == PYTHON_API_ASKED, functions ^ PYTHON_API_ASKED
+    assert PYTHON_API_ASKED - {"build_layers"} <= {f for f, _ in _python_questions()}
+
+
+@pytest.mark.timeout(1200)
+def test_the_python_api_public_answers_do_not_depend_on_confidential_records(twins):
+    from api.services import nearest, open_build
+
+    builds = {name: open_build(settings=settings) for name, settings in twins.items()}
+    differences, asked, refused = [], 0, 0
+    for function, kwargs in _python_questions():
+        a, b = (_python_answer(builds[n], function, kwargs) for n in ("with", "without"))
+        asked += 1
+        refused += a.startswith(("ValueError", "PermissionError", "FileNotFoundError"))
+        if a != b:
+            differences.append(f"{function}({kwargs})")
+    assert asked > 150 and refused < asked / 5, (asked, refused)  # mostly real answers
+    assert not differences, "\n".join(differences[:20])
+    # with caseworker=True the answers may differ, and say so
+    lon, lat = _points()[0]
+    answer = nearest(builds["with"], lon, lat, service="shelter", caseworker=True)
+    assert answer["query"]["includes_confidential"]
+    confidential = {f["properties"]["id"] for f in _confidential()}
+    assert confidential & {r["id"] for r in answer["results"]}
 
 
 # ----------------------------------------------------------------------------- the test can fail
@@ -454,3 +614,10 @@ def test_the_comparison_sees_a_leak_when_there_is_one(twins, monkeypatch):
         lon, lat = _points()[0]
         params = {"lon": lon, "lat": lat, "service": "psychosocial", "k": 5}
         assert _compare((a, b), "/api/v1/nearest", "/api/v1/nearest", params)
+    # and the Python API's comparison sees it too
+    from api.services import open_build
+
+    builds = [open_build(settings=twins[name]) for name in ("with", "without")]
+    question = {"lon": lon, "lat": lat, "service": "psychosocial"}
+    answers = [_python_answer(build, "nearest", question) for build in builds]
+    assert answers[0] != answers[1]

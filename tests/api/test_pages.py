@@ -252,7 +252,7 @@ def test_page_scripts_keep_no_query_in_the_browser(client):
     for name in ("common.js", "overview.js", "trouver.js"):
         r = client.get(f"/static/js/{name}")
         assert r.status_code == 200
-        assert r.headers["content-security-policy"] == "default-src 'self'"
+        assert r.headers["content-security-policy"] == "default-src 'self'; frame-ancestors 'none'"
         code = re.sub(r"/\*.*?\*/|//[^\n]*", "", r.text, flags=re.S)  # without comments
         assert "localStorage" not in code and "document.cookie" not in code, name
         assert "http://" not in code and "https://" not in code.replace(TILES, ""), name

@@ -30,8 +30,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(data_dir, car_build, tmp_path_factory):
+@pytest.fixture(scope="module", params=[1, 2], ids=["one-worker", "two-workers"])
+def server(request, data_dir, car_build, tmp_path_factory):
     port = _free_port()
     logs = tmp_path_factory.mktemp("serve")
     env = {
@@ -46,7 +46,16 @@ def server(data_dir, car_build, tmp_path_factory):
     out, err = (logs / "stdout.txt").open("wb"), (logs / "stderr.txt").open("wb")
     orienter = Path(sys.executable).with_name("orienter")
     proc = subprocess.Popen(
-        [str(orienter), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            str(orienter),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(request.param),
+        ],
         cwd=logs,  # nothing relative to the repository
         env=env,
         stdout=out,

@@ -31,8 +31,11 @@ def test_warm_up_fills_the_tables_of_every_service_and_level(data_dir, car_build
     with TestClient(app) as client:
         thread = _warm_up_thread()
         assert thread is not None, "no warm-up thread started"
+        if thread.is_alive():  # health says the first pages would wait
+            assert client.get("/api/v1/health").json()["warm_up"] in ("running", "done")
         thread.join(timeout=300)
         assert not thread.is_alive()
+        assert client.get("/api/v1/health").json()["warm_up"] == "done"
         analysis = app.state.analysis
         warmed = {(key[0], key[1]) for key in analysis._tables}  # (level, service)
         services = analysis.choices["service"]
@@ -43,5 +46,6 @@ def test_warm_up_fills_the_tables_of_every_service_and_level(data_dir, car_build
 
 def test_no_warm_up_when_turned_off(data_dir, car_build):
     settings = Settings(data_dir=data_dir, build_dir=car_build, warm_up=False)
-    with TestClient(create_app(settings)):
+    with TestClient(create_app(settings)) as client:
         assert _warm_up_thread() is None
+        assert client.get("/api/v1/health").json()["warm_up"] == "off"

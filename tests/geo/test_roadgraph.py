@@ -12,11 +12,16 @@ import osmnx as ox
 import pandas as pd
 import pyogrio
 import pytest
+import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from geo.costgraph import build_cost_graph, densify_roads
+from geo.crs import METRIC_CRS
+from geo.grid import make_grid
 from geo.osm import read_osm_roads
 from geo.roadgraph import road_graph, road_graph_frames, write_road_graph
+from geo.roads import SOURCE_SPEED_COLUMN
 from geo.speeds import read_speed_table
 
 SPEEDS = read_speed_table()
@@ -147,6 +152,55 @@ def test_graphml_loads_in_osmnx_and_shortest_times_equal_scipy(
         )
         want, index = scipy_seconds(roads, "car", season, [sources[0]])
         assert seconds == pytest.approx(want[0, index[sources[1]]], rel=1e-9)
+
+
+def engine_minutes(roads: gpd.GeoDataFrame, mode: str, season: str, sources: list[int]):
+    """Shortest minutes between junctions on Orienter's own travel-time graph
+    (:func:`geo.costgraph.build_cost_graph`), along its road pieces only: the grid cells
+    and their off-road legs are left out, as the export holds roads only."""
+    metric = roads.to_crs(METRIC_CRS)
+    vertices = densify_roads(metric, max_segment_m=300)
+    area = shapely.box(*metric.total_bounds).buffer(2_000)
+    grid = make_grid(area, crs=METRIC_CRS, cell_m=1_000)
+    graph = build_cost_graph(grid, vertices, SPEEDS, mode=mode, season=season)
+    n = graph.n_cells
+    junctions = np.unique(np.r_[roads["u"], roads["v"]])  # junction j is road vertex j
+    index = {int(node): k for k, node in enumerate(junctions)}
+    dist = dijkstra(graph.minutes[n:, n:], directed=True, indices=[index[s] for s in sources])
+    return dist, index
+
+
+@pytest.mark.parametrize("season", ["dry", "rainy"])
+@pytest.mark.parametrize("own_speeds", [False, True], ids=["class-speeds", "source-speeds"])
+def test_graphml_gives_the_engines_shortest_times_on_sampled_pairs(
+    roads: gpd.GeoDataFrame, tmp_path: Path, season: str, own_speeds: bool
+) -> None:
+    """What osmnx users compute on the export is what Orienter computes: same speeds per
+    mode (the source's own speed where the profile uses it), same shortest times."""
+    if own_speeds:  # a road layer that carries its source's speeds (Krantz segments do)
+        rng = np.random.default_rng(5)
+        given = rng.random(len(roads)) < 0.6
+        roads = roads.assign(
+            **{SOURCE_SPEED_COLUMN: np.where(given, rng.uniform(25, 95, len(roads)), np.nan)}
+        )
+    path = write_road_graph(roads, tmp_path / "roads.graphml", speeds=SPEEDS, season=season)
+    graph = ox.load_graphml(path, edge_dtypes={f"travel_time_{m}": float for m in MODES})
+    rng = np.random.default_rng(11)
+    node_ids = sorted(graph.nodes)
+    sources = [int(s) for s in rng.choice(node_ids, 5, replace=False)]
+    compared = 0
+    for mode in MODES:
+        expected, index = engine_minutes(roads, mode, season, sources)
+        for row, source in enumerate(sources):
+            lengths = nx.single_source_dijkstra_path_length(
+                graph, source, weight=f"travel_time_{mode}"
+            )
+            for target in rng.choice(node_ids, 10, replace=False).tolist():
+                want = expected[row, index[int(target)]]
+                got = lengths.get(int(target), np.inf) / 60.0
+                assert got == pytest.approx(want, rel=1e-6, abs=1e-6), (mode, source, target)
+                compared += bool(np.isfinite(want) and want > 0)
+    assert compared > 80
 
 
 def test_streamed_graphml_equals_osmnx_save_graphml(

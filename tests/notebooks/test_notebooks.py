@@ -1,20 +1,30 @@
-"""The analysis notebooks: stored clean, and run top to bottom on the real data.
+"""The analysis notebooks: stored clean, importing only the public Python API, and run top
+to bottom on the real data.
 
 Each notebook ends with checks of its own figures (shares in [0, 1], population
 preserved, a route rerouted around a high-conflict zone), so running it here fails
 when a method breaks, not only when a cell raises.  The kernel is the Python running
 the tests (a kernelspec installed into a temporary Jupyter path), and it reads the
-session's car build through ``ORIENTER_BUILD_DIR`` so nothing is rebuilt.
+session's car build through ``ORIENTER_BUILD_DIR`` and ``ORIENTER_DATA_DIR`` (the
+paths of its parameter cell) so nothing is rebuilt.
+
+The public API is what ``geo`` and ``api.services`` export (their ``__all__``): a
+notebook importing anything else of Orienter (``api.http``, ``api.services.analysis``,
+``geo.crs``...) fails here.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+
+import api.services
+import geo
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 NAMES = ["01_zones_mal_desservies.ipynb", "02_scenarios_insecurite.ipynb"]
@@ -43,6 +53,108 @@ def test_notebook_is_stored_without_outputs(name: str) -> None:
         "committing (Jupyter: Edit > Clear All Outputs; or the command in notebooks/README.md)"
     )
     assert "widgets" not in nb.metadata
+
+
+#: The public Python API: module -> the names it exports.
+PUBLIC = {"geo": set(geo.__all__), "api.services": set(api.services.__all__)}
+OURS = ("geo", "api", "web")
+
+
+def _code(name: str) -> str:
+    """The code cells of a notebook as one module (IPython magics and shell lines dropped)."""
+    cells = [cell.source for cell in _read(name).cells if cell.cell_type == "code"]
+    lines = "\n".join(cells).splitlines()
+    return "\n".join(line for line in lines if not line.lstrip().startswith(("%", "!")))
+
+
+def outside_public_api(source: str) -> list[str]:
+    """What ``source`` imports or reaches of Orienter beyond the public API."""
+    found: list[str] = []
+    bound: dict[str, str] = {}  # local name -> public module it stands for
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] not in OURS:
+                    continue
+                if alias.name not in PUBLIC:
+                    found.append(f"import {alias.name}")
+                elif alias.asname or "." not in alias.name:
+                    bound[alias.asname or alias.name] = alias.name
+                else:  # ``import api.services`` binds ``api``: reached as api.services.<name>
+                    bound["api"] = "api"
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level or module.split(".")[0] not in OURS:
+                continue
+            if module not in PUBLIC:
+                found.append(f"from {module} import ...")
+                continue
+            found += [
+                f"from {module} import {a.name}" for a in node.names if a.name not in PUBLIC[module]
+            ]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            module = bound.get(node.value.id)
+            if module == "api":
+                continue  # checked one level down
+            if module is not None and node.attr not in PUBLIC[module]:
+                found.append(f"{module}.{node.attr}")
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Attribute)
+            and isinstance(node.value.value, ast.Name)
+            and bound.get(node.value.value.id) == "api"
+        ):
+            module = f"api.{node.value.attr}"
+            if module not in PUBLIC or node.attr not in PUBLIC[module]:
+                found.append(f"{module}.{node.attr}")
+    return found
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_imports_only_the_public_api(name: str) -> None:
+    assert outside_public_api(_code(name)) == []
+    # and it uses it: the build is opened through api.services
+    assert "from api.services import" in _code(name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_asks_public_answers_only(name: str) -> None:
+    """A notebook's outputs are public outputs: no call asks for confidential providers."""
+    for node in ast.walk(ast.parse(_code(name))):
+        if isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                assert keyword.arg != "caseworker" or (
+                    isinstance(keyword.value, ast.Constant) and keyword.value.value is False
+                ), f"{name} line {node.lineno} passes caseworker"
+
+
+@pytest.mark.parametrize(
+    ("source", "reported"),
+    [
+        ("from api.services.analysis import Analysis", "from api.services.analysis import ..."),
+        ("from api.http.app import create_app", "from api.http.app import ..."),
+        ("import api.build.layers", "import api.build.layers"),
+        ("from geo.crs import METRIC_CRS", "from geo.crs import ..."),
+        ("from geo import read_conflict_events", "from geo import read_conflict_events"),
+        ("import geo\ngeo.zones.zone_at", "geo.zones"),
+        ("import api.services\napi.services.planning.site", "api.services.planning"),
+        ("import web.maps", "import web.maps"),
+        ("from api import settings", "from api import ..."),
+    ],
+)
+def test_the_import_check_sees_a_private_import(source: str, reported: str) -> None:
+    assert reported in outside_public_api(source)
+
+
+def test_the_import_check_passes_the_public_api() -> None:
+    source = (
+        "import os\nimport numpy as np\nfrom geo import METRIC_CRS, public_mask\n"
+        "import geo\ngeo.coverage_table\nfrom api.services import open_build, coverage\n"
+        "import api.services as services\nservices.nearest\n"
+        "import api.services\napi.services.what_if"
+    )
+    assert outside_public_api(source) == []
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -97,7 +97,7 @@ def _scenario_rows(
     return rows
 
 
-def _not_found(request: Request, analysis: Analysis, asked: str) -> HTMLResponse:
+def _not_found(request: Request, analysis: Analysis) -> HTMLResponse:
     adm1 = analysis.units("adm1")
     regions = sorted(zip(adm1["pcode"].astype(str), adm1["name"].astype(str), strict=True))
     return render(
@@ -106,7 +106,6 @@ def _not_found(request: Request, analysis: Analysis, asked: str) -> HTMLResponse
         status_code=404,
         region=None,
         not_built=False,
-        asked=asked[:_MAX_REGION_TEXT],
         regions=regions,
     )
 
@@ -124,7 +123,7 @@ def region_page(
         return render(request, "region.html", status_code=503, region=None, not_built=True)
     found = _region(analysis, pcode)
     if found is None:
-        return _not_found(request, analysis, pcode)
+        return _not_found(request, analysis)
     code, name = found
     if code != pcode:  # a name, or a lower-case code: one address per région
         query = f"?{request.url.query}" if request.url.query else ""

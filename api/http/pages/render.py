@@ -174,7 +174,13 @@ def render(
         "t": t,
         "lang": lang,
         "other_lang": "en" if lang == "fr" else "fr",
-        "lang_url": lambda code: _lang_url(request, code),
+        # an error page links to the home page in the other language: its own address
+        # holds what the client sent, which no error repeats
+        "lang_url": (
+            (lambda code: _lang_url(request, code))
+            if status_code < 400
+            else (lambda code: f"/?lang={code}")
+        ),
         "static": lambda path: f"/static/{path}",
         "nav": [(path, key) for path, key in NAV if _has_page(request.app, path)],
         "current_path": request.url.path,

@@ -28,6 +28,8 @@ def health(request: Request) -> JSONResponse:
             "modes": found.modes if found else [],
             "scenarios": found.scenarios if found else [],
             "built_at": found.manifest.get("built_at") if found else None,
+            # "running" while the start-up tables are computed: the first pages wait for them
+            "warm_up": getattr(state, "warm_up", "off"),
             # bounded work and bounded caches: what this process holds now
             "heavy_work": budget.state() if budget is not None else None,
             "caches": {
