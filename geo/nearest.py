@@ -27,17 +27,25 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from geo.costgraph import CostGraph, road_distance_m
+from geo.costgraph import CostGraph
 from geo.crs import GEOGRAPHIC_CRS
 from geo.labels import NearestLabels
+from geo.route_flags import (
+    DETOUR_MIN_KM,
+    DETOUR_RATIO,
+    OFFROAD_SHARE,
+    SAME_SITE_KM,
+    SITE_PRECISIONS,
+    road_leg,
+    route_road_part,
+    time_flags,
+)
 from geo.routes import (
     DIRECT,
     Ranking,
     node_classes,
-    path_road_part,
     rank_by_dijkstra,
     rank_point,
-    road_part,
     route_geometry,
     walk_route,
 )
@@ -63,18 +71,6 @@ __all__ = [
 CLOSED_ORIGIN = "the point lies in an area closed under this scenario (high conflict zone)"
 #: Reason given when the point can move but no path reaches the provider.
 CUT_OFF = "no path: the area is cut off from this provider under this scenario"
-
-#: A time "rests mostly on off-road legs" when more than this share of the route's
-#: kilometres are off the modelled roads (across the grid at off-road speeds).
-OFFROAD_SHARE = 0.5
-#: A route is a long detour when it is at least this many times the straight line ...
-DETOUR_RATIO = 2.0
-#: ... and the straight line is at least this long (km): short hops always look winding.
-DETOUR_MIN_KM = 10.0
-#: Within this distance (km) of a provider located at its own site, the point is the site.
-SAME_SITE_KM = 0.05
-#: Location precisions that place a provider at its own site (the others at a town).
-SITE_PRECISIONS = ("exact", "facility")
 
 _TRANSFORMERS: dict[tuple[int, bool], tuple[object, Transformer]] = {}
 
@@ -351,46 +347,6 @@ def _route_of(
     return walk.metres_by_class, walk.worst_class, walk.nodes
 
 
-def _road_of(
-    graph: CostGraph,
-    labels: NearestLabels,
-    ranking: Ranking,
-    i: int,
-    path: np.ndarray | None,
-) -> tuple[float, float]:
-    """Metres and minutes of ranked route ``i`` on the modelled roads (the rest, the
-    first and last legs included, is off-road)."""
-    if ranking.entry_node[i] == DIRECT:
-        return 0.0, 0.0
-    if path is not None:
-        return path_road_part(graph, path)
-    return road_part(graph, labels, int(ranking.entry_node[i]), int(ranking.ids[i]))
-
-
-def time_flags(
-    minutes: float | None,
-    offroad_min: float | None,
-    distance_km: float | None,
-    straight_km: float,
-) -> list[str]:
-    """What a reader must know before trusting a travel time: ``"offroad"`` when more
-    than :data:`OFFROAD_SHARE` of the time is spent off the modelled roads (across the
-    grid at off-road speeds), ``"detour"`` when the route is :data:`DETOUR_RATIO` times
-    the straight line or more (a straight line of :data:`DETOUR_MIN_KM` or more).
-
-    >>> time_flags(989.0, 120.0, 597.0, 265.0), time_flags(476.0, 420.0, 113.0, 84.6)
-    (['detour'], ['offroad'])
-    """
-    flags: list[str] = []
-    if minutes is None or distance_km is None:
-        return flags
-    if offroad_min is not None and minutes > 0 and offroad_min / minutes > OFFROAD_SHARE:
-        flags.append("offroad")
-    if straight_km >= DETOUR_MIN_KM and distance_km >= DETOUR_RATIO * straight_km:
-        flags.append("detour")
-    return flags
-
-
 def _class_of(node_class: np.ndarray | None, node: int) -> int:
     return 0 if node_class is None else int(node_class[node])
 
@@ -432,7 +388,7 @@ def _answer(
         leg_class = max(start_class, top if first == DIRECT else _class_of(node_class, first))
         per_class[leg_class if node_class is not None else 0] += float(ranking.leg_metres[i])
         metres[i] = float(per_class.sum())
-        road_m[i], road_min[i] = _road_of(graph, labels, ranking, int(i), path)
+        road_m[i], road_min[i] = route_road_part(graph, labels, ranking, int(i), path)
         if node_class is not None:
             worst[i] = ZONE_CLASSES[max(top, start_class)]
             km_by_class[i] = {
@@ -478,7 +434,7 @@ def _answer(
         records.append(rec)
     return NearestAnswer(
         records=records,
-        entry={**_entry(graph, ranking), **_road_leg(graph, x, y)},
+        entry={**_entry(graph, ranking), **road_leg(graph, x, y)},
         ids=ids,
         minutes=ranking.minutes,
         metres=np.where(reachable, metres, np.nan),
@@ -509,22 +465,6 @@ def _entry(graph: CostGraph, ranking: Ranking) -> dict:
         "snapped_to": snapped_to,
         "offroad_leg_km": round(float(ranking.leg_metres[0]) / 1000.0, 3),
         "offroad_leg_min": round(float(ranking.leg_minutes[0]), 1),
-    }
-
-
-def _road_leg(graph: CostGraph, x: float, y: float) -> dict:
-    """How far the point is from the nearest modelled road (``road_km``, to the road's
-    line) and how long that is off-road at the point's pace (``road_offroad_min``);
-    None for both without roads."""
-    metres = road_distance_m(graph, x, y)
-    if metres is None:
-        return {"road_km": None, "road_offroad_min": None}
-    cell = graph.grid.locate_one(x, y)
-    pace = float(graph.cell_pace[cell]) if cell >= 0 else float("nan")
-    minutes = metres * pace
-    return {
-        "road_km": round(metres / 1000.0, 1),
-        "road_offroad_min": round(minutes, 1) if np.isfinite(minutes) else None,
     }
 
 
