@@ -186,20 +186,8 @@ def coverage(
     if providers_from is ProvidersFrom.who_kemri:
         facilities = _facilities(settings, mode, scenario.value)
     if deserts:
-        what = {
-            "service": service.value if facilities is None else WHO_LABEL,
-            "mode": mode,
-            "scenario": scenario.value,
-        }
-        if facilities is not None:
-            minutes = facilities.minutes
-        else:
-            name = f"{service.value}-{mode}-{scenario.value}"
-            try:
-                minutes = read_surface(settings.build_dir, inputs.grid, name)
-            except DataFileError as exc:
-                raise fail(str(exc)) from exc
-        emit_deserts(inputs, minutes, what, threshold_min, min_population, output)
+        what = {"service": service.value, "mode": mode, "scenario": scenario.value}
+        _emit_deserts(settings, inputs, facilities, what, output, threshold_min, min_population)
         return
     if fmt is CoverageFormat.xlsx and output is None:
         raise usage_error("an .xlsx workbook needs --out FILE.xlsx", option="--format")
@@ -229,12 +217,39 @@ def coverage(
         )
         emit_bytes(done.content, output, full.meta)
         return
-    meta = {k: v for k, v in result.meta.items() if k in CLI_META}
-    for key in ("population_source", "conflict_source"):  # file names, not local paths
-        if meta.get(key):
-            meta[key] = Path(str(meta[key])).name
     table = result.table.drop(columns=["nearest_provider_name"], errors="ignore")
-    emit_table(table, result.units, meta, fmt, output, level.value)
+    emit_table(table, result.units, _cli_meta(result.meta), fmt, output, level.value)
+
+
+def _cli_meta(meta: dict) -> dict:
+    """The table's metadata the command line prints: file names, never local paths."""
+    out = {k: v for k, v in meta.items() if k in CLI_META}
+    for key in ("population_source", "conflict_source"):
+        if out.get(key):
+            out[key] = Path(str(out[key])).name
+    return out
+
+
+def _emit_deserts(
+    settings: Settings,
+    inputs: AnalysisInputs,
+    facilities: FacilitySurface | None,
+    what: dict[str, str],
+    output: Path | None,
+    threshold_min: float,
+    min_population: float,
+) -> None:
+    """``coverage --deserts``: the service deserts of the built surface (or the WHO one)."""
+    if facilities is not None:
+        minutes = facilities.minutes
+        what = {**what, "service": WHO_LABEL}
+    else:
+        name = f"{what['service']}-{what['mode']}-{what['scenario']}"
+        try:
+            minutes = read_surface(settings.build_dir, inputs.grid, name)
+        except DataFileError as exc:
+            raise fail(str(exc)) from exc
+    emit_deserts(inputs, minutes, what, threshold_min, min_population, output)
 
 
 def _facilities(settings: Settings, mode: str, scenario: str) -> FacilitySurface:
