@@ -222,6 +222,11 @@ PUBLIC_FIELDS = (
     "address",
     "phone",
     "opening_hours",
+    # the display fields' English (the directory's own, for the English pages)
+    "name_en",
+    "town_en",
+    "address_en",
+    "opening_hours_en",
     "languages",
     "source",
     "source_date",

@@ -151,6 +151,10 @@ class NearestProvider(BaseModel):
     address: str | None = None
     phone: str | None = None
     opening_hours: str | None = None
+    name_en: str | None = Field(default=None, description="The name in English, if it differs.")
+    town_en: str | None = None
+    address_en: str | None = None
+    opening_hours_en: str | None = None
     languages: list[str] | str | None = None
     source: list[str] | str | None = None
     source_date: str | None = None
@@ -168,6 +172,14 @@ class ConflictWindow(BaseModel):
     source: str | None
 
 
+class NationalLines(BaseModel):
+    lines: list[dict[str, Any]] = Field(
+        description="Public toll-free numbers (no place): id, name, name_en, phone, "
+        "opening_hours(_en), status, status_date, source_date, last_verified."
+    )
+    caveat: dict[str, str] = Field(description="Confirm before giving them out (fr, en).")
+
+
 class NearestData(BaseModel):
     roads: str | None
     built_at: str | None
@@ -179,6 +191,9 @@ class NearestData(BaseModel):
     )
     scenario_assumes: dict[str, str] | None = Field(
         default=None, description="What the scenario assumes, in fr and en (null: baseline)."
+    )
+    national_lines: NationalLines | None = Field(
+        default=None, description="National lines to give beside the ranked providers."
     )
 
 

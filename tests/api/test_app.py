@@ -457,3 +457,27 @@ def test_a_bare_http_error_still_gets_the_one_shape(tmp_path, data_dir):
         detail = _error(c.get("/test-own"), 404, "not_found")
         assert "ML99" not in detail["message"]
         _error(c.get("/test-odd"), 599, "invalid_request")
+
+
+def test_nearest_names_the_place_used_the_lines_and_the_model(client):
+    """A name searched without a pick: which place, the others; the national lines and
+    their caveat; the conflict events' dates; what the scenario assumes; the flags."""
+    r = client.get("/api/v1/nearest", params={"place": "Kona", "k": 3, "scenario": "slowed"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["query"]["place"]["adm2"] == "Yorosso"
+    assert body["query"]["place_alternatives"][0]["pcode"] == "ML050105000"  # Konna
+    assert body["query"]["road_km"] is not None
+    data = body["data"]
+    assert {line["phone"] for line in data["national_lines"]["lines"]} >= {"80333"}
+    assert not {line["id"] for line in data["national_lines"]["lines"]} & _confidential_ids()
+    assert set(data["national_lines"]["caveat"]) == {"fr", "en"}
+    assert data["conflict"]["start"] < data["conflict"]["end"]
+    assert (
+        "12,5" in data["scenario_assumes"]["fr"]
+        and data["conflict"]["end"] in (data["scenario_assumes"]["en"])
+    )
+    for result in body["results"]:
+        assert isinstance(result["time_flags"], list) and result["same_site"] in (True, False)
+    by_code = client.get("/api/v1/nearest", params={"place": "ML050105000", "k": 1}).json()
+    assert by_code["query"]["place_alternatives"] == []
