@@ -166,6 +166,7 @@ def region_page(
         cercles=cercle_rows,
         communes=commune_rows,
         communes_total=n_communes,
+        download_query=ranking_args,
         providers=provider_rows(request, code, lang),
         data=data_sources(request, analysis, meta),
     )
