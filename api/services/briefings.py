@@ -34,7 +34,7 @@ from api.services.analysis import Analysis
 from api.services.briefing_maps import briefing_maps
 from api.services.regions import RegionNotFoundError, resolve_region
 from api.settings import Settings
-from geo.providers import public_providers, read_providers
+from geo.providers import localized_frame, public_providers, read_providers
 from web.briefing import (
     BriefingData,
     Figures,
@@ -152,7 +152,7 @@ def _region_providers(public: gpd.GeoDataFrame, pcode: str) -> list[ProviderRow]
     return [_provider_row(r, i + 1) for i, (_, r) in enumerate(rows.iterrows())]
 
 
-def _national_lines(settings: Settings) -> list[ProviderRow]:
+def _national_lines(settings: Settings, lang: str) -> list[ProviderRow]:
     """Public records without a place (hotlines) from the provider directory."""
     if not settings.providers.is_file():
         return []
@@ -161,7 +161,9 @@ def _national_lines(settings: Settings) -> list[ProviderRow]:
     except (OSError, ValueError) as exc:
         log.warning("provider directory not read: %s", type(exc).__name__)
         return []
-    lines = directory[directory.geometry.isna() | directory.geometry.is_empty]
+    lines = localized_frame(
+        directory[directory.geometry.isna() | directory.geometry.is_empty], lang
+    )
     return [_provider_row(r, None) for _, r in lines.iterrows()]
 
 
@@ -215,7 +217,9 @@ def _sources(
             ", ".join(road_paths) or None,
             None,
             DATASETS[road_key[kind]].licence if kind in road_key else None,
-            t("source_roads_note", kind=kind) if kind else None,
+            t("source_roads_note", kind=t(f"road_kind_{kind}") if kind in road_key else kind)
+            if kind
+            else None,
         )
     )
     conflict = manifest.get("conflict")
@@ -364,7 +368,8 @@ def assemble_briefing(
             )
             scenarios.append(ScenarioRow(scenario, fig, base))
     communes = _ranked_units(analysis, "adm3", pcode)
-    public = public_providers(analysis.inputs.providers)
+    # the display fields in the briefing's language (the directory's English on English ones)
+    public = localized_frame(public_providers(analysis.inputs.providers), lang)
     providers = _region_providers(public, pcode)
     numbers = {p.id: p.number for p in providers if p.number is not None}
     notes = []
@@ -386,7 +391,7 @@ def assemble_briefing(
         communes=communes[:COMMUNES_SHOWN],
         communes_total=len(communes),
         providers=providers,
-        national_lines=_national_lines(analysis.settings),
+        national_lines=_national_lines(analysis.settings, lang),
         maps=briefing_maps(analysis, pcode, public, numbers, lang=lang, dpi=dpi),
         sources=_sources(analysis, public, len(providers), lang),
         limitations=_limitations(analysis, lang),

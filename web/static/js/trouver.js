@@ -335,10 +335,9 @@
     return lines.map(function (raw) {
       var line = inLanguage(raw);
       var dated = line.last_verified || line.source_date;
-      var when = t("line_dated", {
-        status: statusText(line.status),
-        date: !dated || dated === "undated" ? t("popup_undated") : dated,
-      });
+      var when = !dated || dated === "undated"
+        ? t("line_undated", { status: statusText(line.status) })
+        : t("line_dated", { status: statusText(line.status), date: dated });
       var hours = line.opening_hours ? " — " + line.opening_hours : "";
       return "<li><strong>" + O.escapeHtml(line.phone) + "</strong> : " +
         O.escapeHtml(line.name + hours) + ' <span class="muted">(' + O.escapeHtml(when) + ")</span></li>";
