@@ -136,13 +136,16 @@ def _values() -> dict[str, list]:
         "lat": [p[1] for p in points],
         "lon": [p[0] for p in points],
         "point": points,
-        "place": ["Segou", "Mopti", "Bamako", "Gao", "Sikasso", "Kayes"],
+        # "Kona" is a name searched without a pick: the answer offers the other places
+        "place": ["Segou", "Mopti", "Bamako", "Gao", "Sikasso", "Kayes", "Kona"],
         "k": [1, 5],
         "routes": ["true", "false"],
         "threshold_min": [30, 60, 120, 300],
         "add": [f"{lon:.5f},{lat:.5f}" for lon, lat in points],
         "remove": near_shelters,
-        "format": ["json", "csv"],
+        "format": ["json", "csv", "hxl"],
+        # one région, several, or a name (coverage files, /planifier)
+        "region": [None, "ML05", "ML04,ML07", "Gao"],
         "hxl": ["true"],
         "n": [1, 3],
         "q": ["Segou", "Mop", "Bamako"],
@@ -168,7 +171,7 @@ def _values() -> dict[str, list]:
 PAGE_PARAMS = {
     "/": ["service", "mode", "scenario", "threshold_min", "lang"],
     "/trouver": ["lang"],
-    "/planifier": ["service", "mode", "scenario", "threshold_min", "level", "lang"],
+    "/planifier": ["service", "mode", "scenario", "threshold_min", "level", "region", "lang"],
     "/regions/{pcode}": ["service", "mode", "scenario", "threshold_min", "lang"],
     "/regions/{pcode}/carte": ["service", "mode", "scenario", "lang"],
 }
@@ -356,7 +359,8 @@ CLI_PUBLIC = {
         for s in ("shelter", "psychosocial", "one_stop_centre")
         for f in ("csv", "json", "hxl")
     ]
-    + [["--level", "adm2", "--underserved", "--format", "json", "--service", "psychosocial"]],
+    + [["--level", "adm2", "--underserved", "--format", "json", "--service", "psychosocial"]]
+    + [["--level", "adm2", "--region", "ML05,ML07", "--format", f] for f in ("csv", "hxl")],
     "site": [
         ["--service", "psychosocial", "--n", "2", "--json"],
         ["--service", "medical", "--add", "-6.26,13.44", "--json"],
@@ -365,7 +369,9 @@ CLI_PUBLIC = {
         ["--place", p, "--service", s, "--json", "--k", "5"]
         for p in ("Segou", "Mopti")
         for s in ("psychosocial", "shelter")
-    ],
+    ]
+    # the table: place used and others, road distance, national lines, flags
+    + [["--place", "Kona", "--service", "psychosocial", "--k", "5"]],
     "brief": [["--region", "ML04", "--out", "{tmp}/b.html"]],
     "map": [["--service", "psychosocial", "--out", "{tmp}/m.html"]],
     "export": [["--service", "shelter", "--scenario", "slowed", "--out", "{tmp}/e.gpkg"]],
