@@ -16,7 +16,7 @@ from api.choices import Scenario, Service
 from api.cli._console import console, fail, say, usage_error
 from api.cli._options import JsonFlag, ModeOption, ScenarioOption, TableFormat, TableFormatOption
 from api.services.audience import Audience, audience_of
-from api.services.hotlines import CAVEAT, in_language, national_lines
+from api.services.hotlines import complete_answer, in_language
 from api.services.places import load_gazetteer, resolve_place
 from api.settings import get_settings
 from geo.errors import DataFileError
@@ -89,12 +89,8 @@ def nearest(
         )
     except ValueError as exc:
         raise fail(str(exc)) from exc
-    if place_info is not None:  # as the API: the place used and the others it could be
-        answer["query"]["place_alternatives"] = others
-    answer["data"]["national_lines"] = {
-        "lines": national_lines(settings.providers),
-        "caveat": CAVEAT,
-    }
+    # as the API: the other places of that name, the national lines
+    complete_answer(answer, settings.providers, others if place_info is not None else None)
     if as_json or fmt is TableFormat.json:
         typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
         return

@@ -14,7 +14,7 @@ from pathlib import Path
 from geo.provider_schema import is_missing
 from geo.providers import localized, public_providers, read_providers
 
-__all__ = ["CAVEAT", "HOTLINE_FIELDS", "in_language", "national_lines"]
+__all__ = ["CAVEAT", "HOTLINE_FIELDS", "complete_answer", "in_language", "national_lines"]
 
 log = logging.getLogger(__name__)
 
@@ -70,3 +70,14 @@ def _read(path: str, stamp: int) -> tuple[dict, ...]:
 def in_language(lines: list[dict], lang: str) -> list[dict]:
     """``lines`` with their display fields in ``lang`` (:func:`geo.providers.localized`)."""
     return [localized(line, lang) for line in lines]
+
+
+def complete_answer(answer: dict, providers_path: Path, alternatives: list[dict] | None) -> dict:
+    """What every nearest answer carries beside the ranking (API, command line, Python):
+    the other places a name could mean (``query.place_alternatives``, when a place was
+    given) and the national lines with their caveat (``data.national_lines``).  In place;
+    returns ``answer``."""
+    if alternatives is not None:
+        answer["query"]["place_alternatives"] = alternatives
+    answer["data"]["national_lines"] = {"lines": national_lines(providers_path), "caveat": CAVEAT}
+    return answer

@@ -13,7 +13,7 @@ from api.errors import RequestError
 from api.http.deps import audience, built_layers
 from api.http.schemas import NearestAnswer, error_responses
 from api.services.audience import Audience
-from api.services.hotlines import CAVEAT, national_lines
+from api.services.hotlines import complete_answer
 from api.services.places import resolve_place
 from geo.crs import MALI_BBOX
 
@@ -104,11 +104,10 @@ async def nearest(
         )
     except ValueError as exc:
         raise RequestError(422, "invalid_request") from exc
-    if place_info is not None:  # which place the name was taken for, and what else it names
-        answer["query"]["place_alternatives"] = others
-    # the toll-free numbers of the directory (public records without a place), dated
-    lines = national_lines(request.app.state.settings.providers)
-    answer["data"]["national_lines"] = {"lines": lines, "caveat": CAVEAT}
+    # which place a name was taken for and what else it names; the national lines, dated
+    complete_answer(
+        answer, request.app.state.settings.providers, others if place_info is not None else None
+    )
     # already plain JSON data: a JSONResponse skips FastAPI's recursive
     # jsonable_encoder, which cost about as much CPU as the answer itself (0.4 ms)
     return JSONResponse(answer)
