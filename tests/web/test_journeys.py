@@ -107,3 +107,25 @@ def test_planner_what_if_takes_decimals_and_a_place(offline_page, artifacts_dir)
     expect(result).to_contain_text("Nouveau centre à Bandiagara", timeout=90_000)
     expect(result).to_contain_text("Personnes à moins de")
     page.screenshot(path=artifacts_dir / "journey-planner.png", full_page=True)
+
+
+def test_advocate_reads_gao_in_english(offline_page, artifacts_dir):
+    """The advocate's région page in English: the directory's English, the road network
+    in words, no pointer to a file of the code, the ranking's files and the PDF briefing
+    one click away."""
+    page = offline_page
+    page.goto(page.base + "/regions/ML07?lang=en")
+    assert page.locator("html").get_attribute("lang") == "en"
+    expect(page.locator("h1")).to_contain_text("Gao")
+    text = page.locator("main").inner_text()
+    assert "Région de Gao" not in text and "Gao région" in text  # the directory's English
+    assert "docs/" not in text and "'segments'" not in text
+    assert "reference road network" in text
+    links = page.locator("a.download")
+    assert links.count() == 6
+    csv = page.request.get(page.base + links.first.get_attribute("href"))
+    assert csv.ok and csv.body().startswith(b"\xef\xbb\xbf")
+    pdf_href = page.locator('a[href*="brief.pdf"]').first.get_attribute("href")
+    pdf = page.request.get(page.base + pdf_href if pdf_href.startswith("/") else pdf_href)
+    assert pdf.ok and pdf.body().startswith(b"%PDF")
+    page.screenshot(path=artifacts_dir / "journey-advocate.png", full_page=True)
