@@ -338,3 +338,21 @@ def test_region_page_offers_its_cercles_and_communes_as_files(client):
     assert {re.search(r"level=(\w+)", h).group(1) for h in links} == {"adm2", "adm3"}
     xlsx = client.get(next(h for h in links if "format=xlsx" in h))
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+
+def test_region_page_dates_the_directory_by_its_own_records(client):
+    """Kidal's and Mopti's pages date their providers by their own newest record."""
+    directory = json.loads((REPO / "data" / "providers.geojson").read_text(encoding="utf-8"))
+    for code in ("ML05", "ML08"):
+        dates = [
+            str(f["properties"]["source_date"])
+            for f in directory["features"]
+            if f["properties"]["adm1_pcode"] == code
+            and not f["properties"]["confidential"]
+            and str(f["properties"]["source_date"] or "")[:1].isdigit()
+        ]
+        page = client.get(f"/regions/{code}").text
+        if dates:
+            assert f"source la plus récente des prestataires de la région : {max(dates)}" in page
+        else:
+            assert "aucun prestataire public daté dans la région" in page

@@ -145,6 +145,8 @@ def region_page(
         analysis, lang, level="adm3", keep=communes, limit=COMMUNES_SHOWN, **ranking_args
     )
     meta = analysis.coverage(level="adm1").meta
+    listed = provider_rows(request, code, lang)
+    dated = [str(p["source_date"]) for p in listed if p["dated"]]
     return render(
         request,
         "region.html",
@@ -167,7 +169,9 @@ def region_page(
         communes=commune_rows,
         communes_total=n_communes,
         download_query=ranking_args,
-        providers=provider_rows(request, code, lang),
+        providers=listed,
+        # the directory dated by the région's own records, not the newest in Mali
+        providers_newest=max(dated) if dated else None,
         data=data_sources(request, analysis, meta),
     )
 
