@@ -54,7 +54,7 @@ from _results import cpu_model, points_in_adm0, write_section  # noqa: E402
 
 LUA = REPO / "benchmarks" / "wrk_nearest.lua"
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
-TARGET_RPS, TARGET_P99_MS = 1000.0, 50.0
+TARGET_RPS, TARGET_P99_MS = 2500.0, 25.0  # issue 14 (issue 6 asked 1,000 and 50 ms)
 
 
 def log(msg: str) -> None:
@@ -444,7 +444,7 @@ def render(res: dict, args, command: str) -> str:
         "",
         f"Machine: {res['machine']}",
         "",
-        "### Targets (issue 6)",
+        "### Targets (issue 14)",
         "",
         "| target | measured | verdict |",
         "|---|---:|---|",

@@ -357,6 +357,15 @@ RESULT_FILES = {
 }
 
 
+def _no_port(command: str) -> str:
+    """``serve --port 36565 --workers 2`` without the free port the benchmark picked."""
+    words = command.split()
+    if "--port" in words:
+        i = words.index("--port")
+        del words[i : i + 2]
+    return " ".join(words)
+
+
 def _load_results(folder: Path) -> dict[str, dict]:
     out = {}
     for name in RESULT_FILES:
@@ -612,7 +621,7 @@ def cmd_report(args) -> None:
                 "",
                 f"### {RESULT_FILES[n][0].upper()}{RESULT_FILES[n][1:]}",
                 "",
-                f"`orienter {s['command']}` on {s['layers']} layers: ready (first health "
+                f"`orienter {_no_port(s['command'])}` on {s['layers']} layers: ready (first health "
                 f"answer) in {s['ready_seconds']} s; idle, {s['idle']['processes']} processes: "
                 f"PSS {s['idle']['pss_gb']:.2f} GB, USS {s['idle']['uss_gb']:.2f} GB, RSS "
                 f"summed {s['idle']['rss_gb']:.2f} GB; after {s['queries']} nearest queries "
@@ -626,6 +635,12 @@ def cmd_report(args) -> None:
             lines.append(
                 f"- {RESULT_FILES[n]}: `{run['command']}` ({run['date']}, git {run['commit']}, "
                 f"{run['cpus']} CPUs {run['cpu']}, load average {load:.2f} at start)"
+            )
+        elif n in res:  # measured before runs recorded themselves
+            lines.append(
+                f"- {RESULT_FILES[n]}: the `{n}.json` step of `benchmarks/run_engine.sh`, run "
+                f"by hand before runs recorded their command, commit and load ({res[n]['cpu']}; "
+                "other work shared the machine)"
             )
     write_section("bench_engine", "\n".join(lines))
     print("\n".join(lines))

@@ -17,7 +17,9 @@ the last fifth of the run against the mean of the fifth after ``--warm-s``; and 
 memory over time (PNG).
 
 ``--heavy 8 --nearest 1 --duration 40`` is the flood of issue 14; the default is the
-10-minute soak.
+10-minute soak.  ``report "Title=run.json" ...`` writes the ``bench_soak`` section of
+RESULTS.md from runs (with ``--plot`` beside each JSON as ``run.png``, copied into
+``benchmarks/load_<run>.png``).
 
 Usage::
 
@@ -48,7 +50,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _results import points_in_adm0, run_info  # noqa: E402
+from _results import points_in_adm0, run_info, write_section  # noqa: E402
 
 SERVICES = ["one_stop_centre", "medical", "psychosocial", "legal", "reintegration", "shelter"]
 REGIONS = [f"ML0{i}" for i in range(1, 10)]
@@ -315,7 +317,73 @@ def plot(result: dict, path: Path) -> None:
     fig.savefig(path)
 
 
+def _run_block(title: str, r: dict, plot_name: str | None) -> list[str]:
+    """One run as Markdown: the command, memory, statuses and latencies per kind."""
+    run, mem, idle = r["run"], r["memory"], r["idle"]
+    lines = [
+        f"### {title}",
+        "",
+        f"`ORIENTER_DATA_DIR=../shared/data {run['command']}` ({run['date']}, git "
+        f"{run['commit']}, {run['cpus']} CPUs {run['cpu']}, load average "
+        f"{run['load_average'][0]:.2f} at start)",
+        "",
+        f"`orienter {r['command']}`, {r['duration_s']:.0f} s under load from "
+        f"{r['clients']['nearest']} nearest, 1 pages/places/coverage and "
+        f"{r['clients']['heavy']} heavy clients, started once warm ({r['ready_seconds']} s). "
+        f"Memory of the process tree (PSS): idle {idle['pss_gb']:.2f} GB, peak "
+        f"{mem['peak_pss_gb']:.2f} GB ({mem['peak_over_idle_gb']:+.2f} GB over idle); mean of "
+        f"the last fifth {mem['late_mean_pss_gb']:.2f} GB against {mem['early_mean_pss_gb']:.2f} "
+        f"GB after warm-up ({mem['growth_gb']:+.2f} GB). Statuses other than 200 and 503: "
+        f"{r['unexpected_statuses'] or 'none'}; client failures: {len(r['failures'])}. "
+        f"Heavy-work budget at the end: {r['heavy_work']}.",
+        "",
+        "| kind | requests | median ms | p99 ms | max ms | statuses |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, k in sorted(r["kinds"].items()):
+        statuses = ", ".join(f"{c}: {n}" for c, n in k["statuses"].items())
+        lines.append(
+            f"| {kind} | {k['requests']:,} | {k['median_ms']:.0f} | {k['p99_ms']:.0f} | "
+            f"{k['max_ms']:.0f} | {statuses} |"
+        )
+    if plot_name:
+        lines += ["", f"![memory over time]({plot_name})"]
+    return [*lines, ""]
+
+
+def report(runs: list[tuple[str, Path]]) -> str:
+    """The ``bench_soak`` section of RESULTS.md from ``(title, JSON)`` pairs."""
+    lines = [
+        "## The server under load: flood and soak (`benchmarks/bench_soak.py`, issue 14)",
+        "",
+        "Written by `python benchmarks/bench_soak.py report` from the JSON of each run. The "
+        "clients run on the same 2 cores as the server; a load average above 2 means other "
+        "work shared the machine, so latencies are upper bounds. The build is the 9-layer "
+        "build of the WHO/KEMRI directory of the engine section (`benchmarks/run_engine.sh` "
+        "makes it as `$OUT/who-all/build`). Issue 14 asks, under the flood: memory within "
+        "1.5 GB of idle, `/api/v1/nearest` p99 <= 250 ms, every refusal a 503 with "
+        "Retry-After (the clients count any other as a failure); under the soak: flat "
+        "memory after warm-up and no error but the documented 503s.",
+        "",
+    ]
+    for title, path in runs:
+        r = json.loads(path.read_text())
+        png = path.with_suffix(".png")
+        plot_name = None
+        if png.is_file():
+            target = REPO / "benchmarks" / f"load_{path.stem}.png"
+            target.write_bytes(png.read_bytes())
+            plot_name = target.name
+        lines += _run_block(title, r, plot_name)
+    return "\n".join(lines)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["report"]:
+        # report TITLE=FILE.json ...: the section of RESULTS.md (plots beside each JSON)
+        pairs = [a.split("=", 1) for a in sys.argv[2:]]
+        write_section("bench_soak", report([(t, Path(f)) for t, f in pairs]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", type=Path, required=True)
     parser.add_argument("--providers", type=Path)

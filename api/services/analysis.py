@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -127,14 +127,17 @@ class Analysis:
     def __init__(self, settings: Settings, manifest: dict) -> None:
         self.settings = settings
         self.manifest = manifest
+        # guards the dictionaries only; each computation holds its own key's lock, so a
+        # page asking for a kept table never waits behind another table being computed
         self._lock = threading.RLock()
+        self._computing: dict[tuple[int, tuple], threading.Lock] = {}
         self._tables: OrderedDict[tuple, tuple[pd.DataFrame, dict]] = OrderedDict()
         self._surfaces: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._units: dict[str, gpd.GeoDataFrame] = {}
         self._pieces: dict[str, CellAssignment] = {}
         self._provider_unit: dict[str, np.ndarray] = {}
         self._inputs: AnalysisInputs | None = None
-        self._national: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._national: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
 
     @classmethod
     def load(cls, settings: Settings) -> Analysis:
@@ -219,21 +222,37 @@ class Analysis:
         """
         self.check(service=service, mode=mode, scenario=scenario)
         key = (service, mode, scenario, caseworker)
-        with self._lock:
-            if key in self._surfaces:
-                self._surfaces.move_to_end(key)
-                return self._surfaces[key]
-            root, grid = self.settings.build_dir, self.inputs.grid
-            name = f"{service}-{mode}-{scenario}"
+        grid = self.inputs.grid
+
+        def read() -> tuple[np.ndarray, np.ndarray]:
+            root, name = self.settings.build_dir, f"{service}-{mode}-{scenario}"
             minutes = read_surface(root, grid, name, audience="all" if caseworker else "public")
-            minutes = np.where(np.isnan(minutes), np.inf, minutes)
-            alloc = np.asarray(
-                read_surface(root, grid, f"{name}-allocation", audience="public"), dtype=np.int64
-            )
-            self._surfaces[key] = (minutes, alloc)
-            while len(self._surfaces) > _SURFACE_CACHE:
-                self._surfaces.popitem(last=False)
-            return minutes, alloc
+            alloc = read_surface(root, grid, f"{name}-allocation", audience="public")
+            return np.where(np.isnan(minutes), np.inf, minutes), np.asarray(alloc, np.int64)
+
+        return self._kept(self._surfaces, key, read, _SURFACE_CACHE)
+
+    def _kept(self, cache: OrderedDict, key: tuple, compute: Callable[[], Any], limit: int) -> Any:
+        """``cache[key]``, computed once by ``compute()`` if absent (least recently used
+        entries beyond ``limit`` dropped).  Threads asking for the same key wait for one
+        computation; threads asking for other keys do not wait at all."""
+        with self._lock:
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
+            guard = self._computing.setdefault((id(cache), key), threading.Lock())
+        with guard:
+            with self._lock:
+                if key in cache:  # computed while this thread waited
+                    cache.move_to_end(key)
+                    return cache[key]
+            value = compute()
+            with self._lock:
+                cache[key] = value
+                while len(cache) > limit:
+                    cache.popitem(last=False)
+                self._computing.pop((id(cache), key), None)
+            return value
 
     # ------------------------------------------------------------------ tables
 
@@ -289,21 +308,17 @@ class Analysis:
         self, level: str, service: str, mode: str, scenario: str, thresholds: tuple[float, ...]
     ) -> tuple[pd.DataFrame, dict]:
         key = (level, service, mode, scenario, thresholds)
-        with self._lock:
-            if key in self._tables:
-                self._tables.move_to_end(key)
-                return self._tables[key]
+
+        def compute() -> tuple[pd.DataFrame, dict]:
             minutes, alloc = self.surface(service, mode, scenario)
             providers = self.inputs.providers
             offering = providers_offering(providers, service)
             table = self.table_from_surface(
                 level, minutes, alloc, providers, offering, thresholds_min=thresholds
             )
-            meta = self._meta(level, service, mode, scenario, offering, thresholds)
-            self._tables[key] = (table, meta)
-            while len(self._tables) > CACHE_SIZE:
-                self._tables.popitem(last=False)
-            return table, meta
+            return table, self._meta(level, service, mode, scenario, offering, thresholds)
+
+        return self._kept(self._tables, key, compute, CACHE_SIZE)
 
     def _meta(
         self,
@@ -476,11 +491,12 @@ class Analysis:
         population-weighted median and 90th-percentile time (``inf``: unreachable).
         Computed once per (service, mode, scenario), then kept."""
         self.check(service=service, mode=mode, scenario=scenario)
-        key = (service, mode, scenario)
-        with self._lock:
-            if key not in self._national:
-                self._national[key] = self._national_figures(service, mode, scenario)
-            found = self._national[key]
+        found = self._kept(
+            self._national,
+            (service, mode, scenario),
+            lambda: self._national_figures(service, mode, scenario),
+            CACHE_SIZE,
+        )
         return {**found, "meta": dict(found["meta"])}
 
     def _national_figures(self, service: str, mode: str, scenario: str) -> dict[str, Any]:

@@ -185,6 +185,39 @@ def test_tables_are_cached_and_thread_safe(settings, monkeypatch):
     assert len(calls) == 2
 
 
+def test_a_kept_table_never_waits_for_another_being_computed(settings, monkeypatch):
+    """A page asking for a table already kept answers while a slow what-if or briefing
+    computes another one (one lock per table, not one for the whole analysis)."""
+    fresh = Analysis.load(settings)
+    fresh.coverage(level="adm1", service="legal")  # kept
+    started, release = threading.Event(), threading.Event()
+    real = Analysis.table_from_surface
+
+    def slow(self, level, *args, **kwargs):
+        if level == "adm3":
+            started.set()
+            assert release.wait(timeout=120), "never released"
+        return real(self, level, *args, **kwargs)
+
+    monkeypatch.setattr(Analysis, "table_from_surface", slow)
+    worker = threading.Thread(target=lambda: fresh.coverage(level="adm3", service="medical"))
+    worker.start()
+    try:
+        assert started.wait(timeout=120), "the adm3 table did not start"
+        answered: list[CoverageResult] = []
+        reader = threading.Thread(
+            target=lambda: answered.append(fresh.coverage(level="adm1", service="legal"))
+        )
+        reader.start()
+        reader.join(timeout=60)  # a deadlock guard, not a timing: it waits on nothing
+        assert answered, "the kept adm1 table waited for the adm3 one"
+        assert fresh.cache_state()["tables"] >= 1  # health is not blocked either
+    finally:
+        release.set()
+        worker.join(timeout=120)
+    assert fresh.coverage_ready(level="adm3", service="medical", mode="car")
+
+
 def test_underserved_and_national(analysis):
     ranked = analysis.underserved(level="adm1", threshold_min=90).table
     beyond = ranked["pop_beyond_90"].tolist()

@@ -266,9 +266,19 @@ def _renumber(text: str) -> str:
     return _ELEMENT_ID.sub(lambda m: seen.setdefault(m.group(0), f"_id{len(seen)}"), text)
 
 
+def _server_paths(client) -> list[str]:
+    """Where this server's data, build and directory live: no answer may name them."""
+    s = client.app.state.settings
+    return [str(p) for p in (s.data_dir.resolve(), s.build_dir, s.providers.parent, REPO)]
+
+
 def _compare(apps, route, path, params, headers=None) -> str | None:
     a, b = (c.get(path, params=params, headers=headers or {}) for c in apps)
     na, nb = _normal(a), _normal(b)
+    for client, (_, _, text) in zip(apps, (na, nb), strict=True):
+        named = [p for p in _server_paths(client) if p in text]
+        if named:  # issue 14: no answer names a server path
+            return f"{route}: {path} {params} names a server path: {named}"
     if na == nb:
         return None
     return f"{route}: {path} {params} -> {na[0]} vs {nb[0]}"
