@@ -22,12 +22,14 @@ __all__ = [
     "SERVICE_KEYS",
     "THRESHOLDS_MIN",
     "ChoiceError",
+    "Frame",
     "Lang",
     "Level",
     "ProviderService",
     "ProviderType",
     "Scenario",
     "Service",
+    "Window",
     "check_choice",
     "values",
 ]
@@ -98,6 +100,21 @@ class Lang(StrEnum):
 
     fr = "fr"
     en = "en"
+
+
+class Frame(StrEnum):
+    """The administrative frame of the régions: 2015 (8 + Bamako) or 2023 (19 + Bamako)."""
+
+    f2015 = "2015"
+    f2023 = "2023"
+
+
+class Window(StrEnum):
+    """A clinical time window of medical care after a rape: post-exposure prophylaxis
+    (72 h) or emergency contraception (120 h) (``geo.coverage.CLINICAL_WINDOWS_MIN``)."""
+
+    pep = "pep"
+    ec = "ec"
 
 
 def values(choices: Iterable[object]) -> tuple[str, ...]:

@@ -32,6 +32,7 @@ from geo.crs import GEOGRAPHIC_CRS
 from geo.units import PointAssignment
 
 __all__ = [
+    "CLINICAL_WINDOWS_MIN",
     "DEFAULT_THRESHOLDS_MIN",
     "coverage_layer",
     "coverage_table",
@@ -43,6 +44,9 @@ __all__ = [
 ]
 
 DEFAULT_THRESHOLDS_MIN: tuple[int, ...] = (30, 60, 120, 300)
+#: Clinical time windows after a rape, minutes: post-exposure prophylaxis (PEP) must
+#: start within 72 h, emergency contraception (EC) within 120 h.
+CLINICAL_WINDOWS_MIN: dict[str, int] = {"pep": 72 * 60, "ec": 120 * 60}
 
 
 # ----------------------------------------------------------------------------- arithmetic

@@ -54,3 +54,41 @@ def car_build(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     build_all(settings, modes=["car"])
     return build_dir
+
+
+#: Grid of the all-modes test build, metres (coarse: the three modes build in ~20 s).
+MODES_BUILD_CELL_M = 5000
+
+
+@pytest.fixture(scope="session")
+def modes_build(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Settings of a build with every mode (walk, motorbike, car; baseline), once per session.
+
+    A 5 km grid from the real data directory and the repository's provider directory,
+    about 20 s on a 2-core machine.  ``ORIENTER_TEST_MODES_BUILD`` names an existing
+    build with these modes to reuse instead (any grid: its manifest says which; developer
+    machines only, CI builds from scratch).  Read-only for the tests that share it.
+    """
+    import json
+
+    from api.build.pipeline import build_all
+    from api.settings import Settings
+
+    reuse = os.environ.get("ORIENTER_TEST_MODES_BUILD")
+    if reuse and os.environ.get("CI", "").lower() != "true":
+        build_dir = Path(reuse).resolve()
+        manifest = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
+        cell_m = float(manifest["parameters"]["cell_m"])
+    else:
+        build_dir, cell_m = tmp_path_factory.mktemp("modes-build"), MODES_BUILD_CELL_M
+    settings = Settings(
+        data_dir=data_dir,
+        build_dir=build_dir,
+        providers=REPO / "data" / "providers.geojson",
+        boundaries_dir=build_dir / "no-user-boundaries",
+        grid_cell_m=cell_m,
+        warm_up=False,
+    )
+    if not reuse or os.environ.get("CI", "").lower() == "true":
+        build_all(settings, modes=["walk", "motorbike", "car"], scenarios=["baseline"])
+    return settings

@@ -39,6 +39,7 @@ __all__ = [
     "ProviderRow",
     "ScenarioRow",
     "SourceRow",
+    "WindowFigures",
     "format_duration",
     "render_html",
     "render_pdf",
@@ -47,6 +48,9 @@ __all__ = [
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "brief"
 #: Thresholds of the "people beyond" figures, minutes (1 h, 2 h, 5 h).
 THRESHOLDS_MIN: tuple[int, ...] = (60, 120, 300)
+#: Columns of the medical-care table: 1, 2 and 5 h, then the clinical windows (72 h PEP,
+#: 120 h emergency contraception).
+WINDOW_COLUMNS_MIN: tuple[int, ...] = (60, 120, 300, 4320, 7200)
 _NBSP = "\u00a0"
 
 
@@ -150,6 +154,10 @@ class SourceRow:
     note: str | None = None
 
 
+#: Medical care of the région per mode: (mode, figures holding the clinical windows).
+WindowFigures = Sequence[tuple[str, "Figures"]]
+
+
 @dataclass
 class BriefingData:
     """Everything one briefing shows (see ``api.services.briefings.assemble_briefing``).
@@ -172,6 +180,9 @@ class BriefingData:
         One-Stop Centre by car (all cercles, the worst communes).
     providers, national_lines
         Public providers of the région (numbered as on the maps) and national hotlines.
+    windows
+        Medical care of the région by walk, motorbike and car: people within 1, 2 and 5 h
+        and the clinical windows (72 h, 120 h).
     """
 
     lang: str
@@ -199,6 +210,7 @@ class BriefingData:
     underserved_threshold_min: int = 120
     conflict_window: tuple[str, str] | None = None
     notes: Sequence[str] = field(default_factory=list)
+    windows: WindowFigures = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -252,6 +264,7 @@ def render_html(data: BriefingData) -> str:
         css=css,
         lang=lang,
         thresholds=THRESHOLDS_MIN,
+        window_columns=WINDOW_COLUMNS_MIN,
         people=lambda v: format_people(v, lang),
         signed=lambda v: format_signed_people(v, lang),
         share=lambda v: format_share(v, lang),

@@ -42,6 +42,11 @@ CLI_META = (
     "note",
     "threshold_min",
     "conflict_source",
+    "frame",
+    "frame_source",
+    "frame_note",
+    "window",
+    "window_min",
 )
 
 
@@ -113,33 +118,52 @@ def emit_bytes(content: bytes, output: Path | None, meta: dict) -> None:
     say(f"wrote {output} (population: {Path(meta['population_source']).name})", err=True)
 
 
+def _percent(value: float) -> str:
+    return "" if pd.isna(value) else f"{100 * value:.1f}"
+
+
 def _print_coverage(table: pd.DataFrame, meta: dict) -> None:
+    window = meta.get("window_min")
+    hours = f"{window / 60:g} h" if window else None
     headers = ["P-code", "name", "people", "<= 1 h", "<= 2 h", "<= 5 h", "2 h %", "median min"]
-    out = Table(*headers, *(["conflict"] if "max_class" in table else []))
+    headers += [f"<= {hours}", f"{hours} %"] if window else []
+    headers += ["conflict"] if "max_class" in table else []
+    headers += ["région 2023"] if "region_2023" in table else []
+    out = Table(*headers)
     for r in table.to_dict("records"):
         med = r["median_time_min"]
+        name = r["name"] + (" (approx.)" if r.get("approximate") is True else "")
         cells = [
             r["pcode"],
-            r["name"],
+            name,
             _people(r["population"]),
             _people(r["pop_within_60"]),
             _people(r["pop_within_120"]),
             _people(r["pop_within_300"]),
-            "" if pd.isna(r["share_within_120"]) else f"{100 * r['share_within_120']:.1f}",
+            _percent(r["share_within_120"]),
             "unreachable" if med == np.inf else ("" if pd.isna(med) else f"{med:.0f}"),
         ]
+        if window:
+            cells += [_people(r[f"pop_within_{window:g}"]), _percent(r[f"share_within_{window:g}"])]
         if "max_class" in table:
             cells.append(str(r["max_class"] or ""))
+        if "region_2023" in table:
+            approx = " (approx.)" if r["region_2023_approximate"] else ""
+            cells.append(f"{r['region_2023']}{approx}")
         out.add_row(*cells)
     console.print(out)
     total = table["population"].sum()
+    within = f"within {hours}" if window else "within 2 h"
+    column = f"pop_within_{window:g}" if window else "pop_within_120"
     say(
         f"{meta['service']} by {meta['mode']} ({meta['scenario']}), {meta['providers']} "
         f"providers: {format_share(table['pop_within_60'].sum() / total, 'en')} of "
         f"{_people(total)} people within 1 h, "
-        f"{format_share(table['pop_within_120'].sum() / total, 'en')} within 2 h.  "
+        f"{format_share(table[column].sum() / total, 'en')} {within}.  "
         f"Population: {population_text(meta)}."
     )
+    if meta.get("frame_note"):
+        say(f"Frame 2023: {meta['frame_note']}.")
 
 
 def _print_underserved(table: pd.DataFrame, meta: dict) -> None:

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from api.choices import Level, Scenario, Service
+from api.choices import Frame, Level, Scenario, Service
 from api.settings import get_settings
 from geo.speeds import read_speed_table
 
@@ -23,6 +23,7 @@ __all__ = [
     "BriefFormat",
     "ConflictFormat",
     "CoverageFormat",
+    "FrameOption",
     "JsonFlag",
     "LevelOption",
     "ModeOption",
@@ -108,5 +109,14 @@ ScenarioOption = Annotated[Scenario, typer.Option("--scenario", help="Conflict s
 ServiceOption = Annotated[Service, typer.Option("--service", help="The service.")]
 LevelOption = Annotated[Level, typer.Option("--level", help="Admin level.")]
 TableFormatOption = Annotated[TableFormat, typer.Option("--format", help="Output format.")]
+FrameOption = Annotated[
+    Frame | None,
+    typer.Option(
+        "--frame",
+        help="Régions of the 2015 frame (8 + Bamako) or of 2023 (19 + Bamako; from 2015 "
+        "cercles by the sourced crosswalk, approximate where a région splits a cercle, "
+        "unless 2023 boundary files are supplied).  Default: the boundary files' frame.",
+    ),
+]
 #: The old ``--json`` flag, kept hidden for scripts: ``--format json``.
 JsonFlag = Annotated[bool, typer.Option("--json", hidden=True, help="--format json.")]

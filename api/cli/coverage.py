@@ -16,10 +16,16 @@ from typing import Annotated
 import typer
 
 from api.build.manifest import NotBuiltError
-from api.choices import ChoiceError, Lang, Level, Scenario, Service
+from api.choices import ChoiceError, Lang, Level, Scenario, Service, Window
 from api.cli._console import check_writable, fail, say, usage_error, warn
 from api.cli._coverage_output import CLI_META, emit_bytes, emit_deserts, emit_table
-from api.cli._options import CoverageFormat, LevelOption, ModeOption, ScenarioOption, ServiceOption
+from api.cli._options import (
+    CoverageFormat,
+    FrameOption,
+    LevelOption,
+    ModeOption,
+    ScenarioOption,
+)
 from api.services.analysis import Analysis, CoverageResult
 from api.services.exports import (
     RegionNotFoundError,
@@ -29,9 +35,11 @@ from api.services.exports import (
     in_regions,
     parse_regions,
 )
+from api.services.frames import FrameError
 from api.services.inputs import AnalysisInputs, read_surface
 from api.services.planning import FacilitySurface, facility_coverage, facility_surface
 from api.settings import Settings, get_settings
+from geo.coverage import CLINICAL_WINDOWS_MIN
 from geo.errors import DataFileError, DataValidationError
 
 __all__ = ["ProvidersFrom", "analysis_or_fail", "built_choice_failed", "coverage", "inputs_or_fail"]
@@ -78,6 +86,21 @@ DesertsFlag = Annotated[
         "their people, most people first (GeoJSON to stdout, or --out .geojson/.gpkg).",
     ),
 ]
+ServiceChoice = Annotated[
+    Service | None,
+    typer.Option("--service", help="The service (default one_stop_centre; medical with --window)."),
+]
+WindowOption = Annotated[
+    Window | None,
+    typer.Option(
+        "--window",
+        help="Clinical window of medical care after a rape: pep (post-exposure "
+        "prophylaxis, within 72 h) or ec (emergency contraception, within 120 h).  Reports "
+        "medical care with the people within the window (--mode walk or motorbike for the "
+        "figure that matters in the north); the window is then the --underserved and "
+        "--deserts threshold.",
+    ),
+]
 DemandOption = Annotated[
     DemandModel | None,
     typer.Option(
@@ -122,7 +145,7 @@ def built_choice_failed(exc: ChoiceError, build_dir: Path) -> typer.Exit:
 
 def coverage(
     level: LevelOption = Level.adm1,
-    service: ServiceOption = Service.one_stop_centre,
+    service: ServiceChoice = None,
     mode: ModeOption = "car",
     scenario: ScenarioOption = Scenario.baseline,
     fmt: Annotated[
@@ -152,25 +175,34 @@ def coverage(
         list[str] | None,
         typer.Option(
             "--region",
-            help="Only the units of this région (P-code or name); repeat it or separate "
-            "with commas (--region ML05,ML04).",
+            help="Only the units of this région (P-code or name, of the --frame's régions); "
+            "repeat it or separate with commas (--region ML05,ML04).",
         ),
     ] = None,
     lang: Annotated[
         Lang,
         typer.Option("--lang", help="--format csv: fr (';' and a decimal comma) or en."),
     ] = Lang.en,
+    window: WindowOption = None,
+    frame: FrameOption = None,
 ) -> None:
     """Population within 30 min, 1 h, 2 h and 5 h of a service, per admin unit.
 
-    Public providers only: no figure depends on a confidential record.  Times are from
-    the built surfaces; people from the build's population raster spread over the
-    travel-time grid.
+    Medical care adds the clinical windows (72 h, 120 h).  Public providers only: no
+    figure depends on a confidential record.  Times are from the built surfaces; people
+    from the build's population raster spread over the travel-time grid.
     """
-    if deserts and show_underserved:
-        raise usage_error("--deserts and --underserved: choose one")
-    if deserts and output is not None and output.suffix.lower() not in (".geojson", ".gpkg"):
-        raise usage_error("service deserts are written as .geojson or .gpkg", option="--out")
+    service, threshold_min = _checked(
+        service,
+        window,
+        threshold_min,
+        deserts=deserts,
+        underserved=show_underserved,
+        who=providers_from is ProvidersFrom.who_kemri,
+        region=region,
+        frame=frame,
+        output=output,
+    )
     settings = get_settings()
     if demand is not None:
         settings = settings.model_copy(update={"demand": demand.value})
@@ -192,33 +224,80 @@ def coverage(
     if fmt is CoverageFormat.xlsx and output is None:
         raise usage_error("an .xlsx workbook needs --out FILE.xlsx", option="--format")
     threshold = threshold_min if show_underserved else None
+    chosen = None if frame is None else frame.value
     regions = parse_regions(region)
-    result = _table(analysis, level, service, mode, scenario, facilities, threshold)
+    result = _table(analysis, level, service, mode, scenario, facilities, threshold, chosen)
     try:
-        result, codes = in_regions(result, analysis, regions)
+        result, _ = in_regions(result, analysis, regions)
     except RegionNotFoundError as exc:
         raise fail(f"--region: {exc}") from exc
     if fmt in (CoverageFormat.csv, CoverageFormat.hxl, CoverageFormat.xlsx):
         # the file of GET /api/v1/coverage?format=..., byte for byte
         full = result
         if threshold is not None:
-            full, _ = in_regions(
-                _table(analysis, level, service, mode, scenario, facilities, None),
-                analysis,
-                regions,
-            )
-        frame = export_frame(full, analysis, ranking=result if threshold is not None else None)
-        done = export_file(
-            frame,
-            fmt.value,
-            level=level.value,
-            lang=lang.value,
-            name=export_name(level.value, codes, full.meta, threshold),
-        )
-        emit_bytes(done.content, output, full.meta)
+            every = _table(analysis, level, service, mode, scenario, facilities, None, chosen)
+            full, _ = in_regions(every, analysis, regions)
+        _emit_file(analysis, full, result if threshold is not None else None, fmt, lang, output)
         return
+    meta = _cli_meta(result.meta)
+    if window is not None:
+        meta |= {"window": window.value, "window_min": CLINICAL_WINDOWS_MIN[window.value]}
     table = result.table.drop(columns=["nearest_provider_name"], errors="ignore")
-    emit_table(table, result.units, _cli_meta(result.meta), fmt, output, level.value)
+    emit_table(table, result.units, meta, fmt, output, level.value)
+
+
+def _checked(
+    service: Service | None,
+    window: Window | None,
+    threshold_min: float,
+    *,
+    deserts: bool,
+    underserved: bool,
+    who: bool,
+    region: list[str] | None,
+    frame: object | None,
+    output: Path | None,
+) -> tuple[Service, float]:
+    """The service and threshold the options ask for, or a usage error naming the
+    options that cannot go together."""
+    if deserts and underserved:
+        raise usage_error("--deserts and --underserved: choose one")
+    if window is not None:
+        if service not in (None, Service.medical):
+            raise usage_error("--window is a window of medical care: use --service medical")
+        service, threshold_min = Service.medical, CLINICAL_WINDOWS_MIN[window.value]
+    service = service or Service.one_stop_centre
+    if frame is not None and who:
+        raise usage_error("--frame applies to the provider directory's tables", option="--frame")
+    if deserts and (region or frame is not None):
+        raise usage_error(
+            "--deserts are areas of the whole grid, not per région: --region and --frame "
+            "apply to the tables",
+            option="--deserts",
+        )
+    if deserts and output is not None and output.suffix.lower() not in (".geojson", ".gpkg"):
+        raise usage_error("service deserts are written as .geojson or .gpkg", option="--out")
+    return service, threshold_min
+
+
+def _emit_file(
+    analysis: Analysis,
+    result: CoverageResult,
+    ranking: CoverageResult | None,
+    fmt: CoverageFormat,
+    lang: Lang,
+    output: Path | None,
+) -> None:
+    """``--format csv|hxl|xlsx``: the planner's file (:mod:`api.services.exports`)."""
+    threshold = None if ranking is None else ranking.meta["threshold_min"]
+    done = export_file(
+        export_frame(result, analysis, ranking=ranking),
+        fmt.value,
+        level=result.level,
+        lang=lang.value,
+        name=export_name(result.level, result.meta.get("regions", []), result.meta, threshold),
+    )
+    emit_bytes(done.content, output, result.meta)
 
 
 def _cli_meta(meta: dict) -> dict:
@@ -274,6 +353,7 @@ def _table(
     scenario: Scenario,
     facilities: FacilitySurface | None,
     threshold_min: float | None,
+    frame: str | None = None,
 ) -> CoverageResult:
     """The coverage table the options ask for (ranked when ``threshold_min`` is given)."""
     try:
@@ -293,9 +373,16 @@ def _table(
                 mode=mode,
                 scenario=scenario.value,
                 threshold_min=threshold_min,
+                frame=frame,
             )
         return analysis.coverage(
-            level=level.value, service=service.value, mode=mode, scenario=scenario.value
+            level=level.value,
+            service=service.value,
+            mode=mode,
+            scenario=scenario.value,
+            frame=frame,
         )
+    except FrameError as exc:
+        raise fail(f"--frame: {exc}") from exc
     except (DataFileError, DataValidationError, ValueError, TypeError) as exc:
         raise fail(str(exc)) from exc

@@ -20,6 +20,7 @@ from api.cli import (
     export,
     map,
     nearest,
+    pathway,
     places,
     providers,
     roads,
@@ -53,6 +54,7 @@ app.command("site")(site.site)
 app.command("map")(map.map_command)
 app.command("export")(export.export_command)
 app.command("brief")(brief.brief)
+app.command("pathway")(pathway.pathway)
 
 
 def main() -> None:

@@ -277,6 +277,9 @@ class CoverageMeta(BaseModel):
     population_sha256: str | None
     confidential_counted: bool
     figures: str
+    frame: str | None = Field(default=None, description="2015 or 2023: the frame of the régions.")
+    frame_source: str | None = Field(default=None, description="The crosswalk file (2023).")
+    frame_note: str | None = None
 
 
 class CoverageUnit(BaseModel):
@@ -297,6 +300,21 @@ class CoverageUnit(BaseModel):
     nearest_provider_name: str | None
     n_providers: int
     max_class: str | None = None
+    pop_within_4320: Number | None = Field(
+        default=None, description="Medical care: people within 72 h (PEP window)."
+    )
+    pop_within_7200: Number | None = Field(
+        default=None, description="Medical care: people within 120 h (emergency contraception)."
+    )
+    share_within_4320: Number | None = None
+    share_within_7200: Number | None = None
+    approximate: bool | None = Field(
+        default=None, description="A 2023 région from 2015 cercles that splits one of them."
+    )
+    cercles_2015: str | None = Field(default=None, description="Its 2015 cercles (2023 frame).")
+    region_2023: str | None = Field(default=None, description="The 2023 région (2023 frame).")
+    region_2023_pcode: str | None = None
+    region_2023_approximate: bool | None = None
 
 
 class CoverageAnswer(BaseModel):

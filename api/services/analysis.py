@@ -61,10 +61,18 @@ import pandas as pd
 from api.build.manifest import read_manifest
 from api.choices import LEVELS, SERVICE_KEYS, check_choice
 from api.datasets import find_dataset
+from api.services.frames import (
+    FRAME_LEVEL,
+    Frame2023,
+    choose_frame,
+    framed_table,
+    load_frame,
+)
 from api.services.inputs import AnalysisInputs, demand_meta, load_inputs, read_surface
 from api.settings import Settings
 from geo.boundaries import read_boundaries
 from geo.coverage import (
+    CLINICAL_WINDOWS_MIN,
     DEFAULT_THRESHOLDS_MIN,
     coverage_table,
     published_figures,
@@ -77,7 +85,7 @@ from geo.nearest import providers_offering
 from geo.providers import public_mask
 from geo.units import CellAssignment, assign_cells, assign_points, provider_units
 
-__all__ = ["CACHE_SIZE", "NOTE", "Analysis", "CoverageResult", "to_records"]
+__all__ = ["CACHE_SIZE", "NOTE", "Analysis", "CoverageResult", "table_thresholds", "to_records"]
 
 #: How many coverage tables one Analysis keeps.
 CACHE_SIZE = 64
@@ -86,6 +94,13 @@ NOTE = (
     "median_time_min / p90_time_min null: more than half (10 %) of the people cannot "
     "reach any provider"
 )
+
+
+def table_thresholds(service: str) -> tuple[float, ...]:
+    """The thresholds of a coverage table of ``service``, minutes: 30 min, 1, 2 and 5 h,
+    and for medical care the clinical windows (PEP 72 h, emergency contraception 120 h)."""
+    windows = CLINICAL_WINDOWS_MIN.values() if service == "medical" else ()
+    return tuple(float(t) for t in sorted({*DEFAULT_THRESHOLDS_MIN, *windows}))
 
 
 def to_records(table: pd.DataFrame) -> list[dict]:
@@ -138,6 +153,7 @@ class Analysis:
         self._provider_unit: dict[str, np.ndarray] = {}
         self._inputs: AnalysisInputs | None = None
         self._national: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
+        self._frame: Frame2023 | None = None
 
     @classmethod
     def load(cls, settings: Settings) -> Analysis:
@@ -169,8 +185,29 @@ class Analysis:
         for name, value in values.items():
             check_choice(name, value, self.choices[name])
 
+    def frame_2023(self) -> Frame2023:
+        """The 2023 régions regrouped from the 2015 cercles (:mod:`api.services.frames`)."""
+        with self._lock:
+            if self._frame is None:
+                self._frame = load_frame(self.settings, self.units("adm2"))
+            return self._frame
+
+    def frame_level(self, level: str, frame: str | None) -> tuple[str, dict, Frame2023 | None]:
+        """The level key of ``level`` in ``frame`` (None: the boundary files' frame), what
+        the frame rests on, and the crosswalk's frame when cercles and communes need their
+        2023 région.  Raises :class:`api.services.frames.FrameError`."""
+        chosen, crosswalk = choose_frame(frame, len(self.units("adm1")))
+        if not crosswalk:
+            return level, {"frame": chosen}, None
+        found = self.frame_2023()
+        if level == "adm1":
+            return FRAME_LEVEL, found.describe(), None
+        return level, found.describe(), found
+
     def units(self, level: str) -> gpd.GeoDataFrame:
         """Boundaries of ``level`` (rows in file order, as in every table)."""
+        if level == FRAME_LEVEL:
+            return self.frame_2023().regions
         check_choice("level", level, LEVELS)
         with self._lock:
             if level not in self._units:
@@ -185,6 +222,8 @@ class Analysis:
     def pieces(self, level: str) -> CellAssignment:
         """Grid cells cut by the units of ``level``, with their people."""
         with self._lock:
+            if level == FRAME_LEVEL and level not in self._pieces:
+                self._pieces[level] = self.frame_2023().pieces(self.pieces("adm2"))
             if level not in self._pieces:
                 demand = self.inputs.demand
                 if demand is not None and demand.points is not None:
@@ -204,6 +243,8 @@ class Analysis:
 
     def _where(self, level: str) -> np.ndarray:
         with self._lock:
+            if level == FRAME_LEVEL and level not in self._provider_unit:
+                self._provider_unit[level] = self.frame_2023().provider_units(self._where("adm2"))
             if level not in self._provider_unit:
                 units = self.units(level)
                 self._provider_unit[level] = provider_units(
@@ -301,6 +342,9 @@ class Analysis:
         return table
 
     def _conflict(self, level: str) -> tuple[pd.DataFrame | None, Path]:
+        if level == FRAME_LEVEL:
+            summary, path = self._conflict("adm2")
+            return self.frame_2023().conflict(summary), path
         path = self.settings.build_dir / "conflict" / f"summary_{level}.csv"
         return (pd.read_csv(path) if path.is_file() else None), path
 
@@ -367,10 +411,17 @@ class Analysis:
             }
 
     def coverage_ready(
-        self, *, level: str, service: str, mode: str, scenario: str = "baseline"
+        self,
+        *,
+        level: str,
+        service: str,
+        mode: str,
+        scenario: str = "baseline",
+        frame: str | None = None,
     ) -> bool:
         """True when :meth:`coverage` of these arguments is kept already (no work to do)."""
-        key = (level, service, mode, scenario, tuple(DEFAULT_THRESHOLDS_MIN))
+        key_level = level if frame is None else self.frame_level(level, frame)[0]
+        key = (key_level, service, mode, scenario, table_thresholds(service))
         with self._lock:
             return key in self._tables
 
@@ -381,19 +432,27 @@ class Analysis:
         service: str = "one_stop_centre",
         mode: str = "car",
         scenario: str = "baseline",
+        frame: str | None = None,
     ) -> CoverageResult:
-        """People within 30 min, 1 h, 2 h and 5 h of ``service`` per unit of ``level``.
+        """People within 30 min, 1 h, 2 h and 5 h of ``service`` per unit of ``level``
+        (and, for medical care, within the clinical windows of 72 h and 120 h).
 
         ``max_class`` (conflict) is added when the build holds a conflict summary.
+        ``frame`` ("2015", "2023"; None: the boundary files' own) chooses the régions;
+        régions of 2023 built from 2015 cercles carry ``approximate``, cercles and
+        communes their ``region_2023`` (:mod:`api.services.frames`).
         """
         self.check(level=level, service=service, mode=mode, scenario=scenario)
-        table, meta = self._raw(level, service, mode, scenario, tuple(DEFAULT_THRESHOLDS_MIN))
+        key_level, frame_meta, annotate = self.frame_level(level, frame)
+        table, meta = self._raw(key_level, service, mode, scenario, table_thresholds(service))
         table = table.copy()
-        conflict, _ = self._conflict(level)
+        conflict, _ = self._conflict(key_level)
         if conflict is not None:
             ranked = rank_underserved(table, threshold_min=120, conflict=conflict)
             table["max_class"] = table["pcode"].map(ranked.set_index("pcode")["max_class"])
-        return CoverageResult(_rounded(table), self.units(level), dict(meta), level)
+        table = framed_table(table, self.units(key_level), key_level, annotate)
+        meta = {**meta, "level": level, **frame_meta}
+        return CoverageResult(_rounded(table), self.units(key_level), meta, level)
 
     def underserved(
         self,
@@ -403,20 +462,37 @@ class Analysis:
         mode: str = "car",
         scenario: str = "baseline",
         threshold_min: float = 120,
+        frame: str | None = None,
     ) -> CoverageResult:
         """Units ranked by the people beyond ``threshold_min`` (``rank_people``) and by
-        their share (``rank_share``), with the unit's conflict ``max_class``."""
+        their share (``rank_share``), with the unit's conflict ``max_class``.
+
+        ``threshold_min``: 1 to 1440 minutes, or a clinical window (4320, 7200)."""
         self.check(level=level, service=service, mode=mode, scenario=scenario)
-        if not (isinstance(threshold_min, int | float) and 1 <= threshold_min <= 1440):
-            raise ValueError(f"threshold_min={threshold_min!r}: give minutes from 1 to 1440")
-        thresholds = tuple(sorted({*DEFAULT_THRESHOLDS_MIN, float(threshold_min)}))
-        table, meta = self._raw(level, service, mode, scenario, thresholds)
-        conflict, path = self._conflict(level)
+        windows = tuple(CLINICAL_WINDOWS_MIN.values())
+        if not (
+            isinstance(threshold_min, int | float)
+            and (1 <= threshold_min <= 1440 or threshold_min in windows)
+        ):
+            raise ValueError(
+                f"threshold_min={threshold_min!r}: give minutes from 1 to 1440, or a "
+                f"clinical window ({', '.join(str(w) for w in windows)})"
+            )
+        key_level, frame_meta, annotate = self.frame_level(level, frame)
+        thresholds = tuple(sorted({*table_thresholds(service), float(threshold_min)}))
+        table, meta = self._raw(key_level, service, mode, scenario, thresholds)
+        conflict, path = self._conflict(key_level)
         # ranked on the published (whole-people) figures: the ranking's people beyond
         # are the coverage table's, to the person
         ranked = rank_underserved(_rounded(table), threshold_min=threshold_min, conflict=conflict)
-        meta = {**meta, **self._ranking_meta(threshold_min, path if conflict is not None else None)}
-        return CoverageResult(_rounded(ranked), self.units(level), meta, level)
+        ranked = framed_table(ranked, self.units(key_level), key_level, annotate)
+        meta = {
+            **meta,
+            "level": level,
+            **frame_meta,
+            **self._ranking_meta(threshold_min, path if conflict is not None else None),
+        }
+        return CoverageResult(_rounded(ranked), self.units(key_level), meta, level)
 
     def surface_coverage(
         self,
@@ -500,7 +576,8 @@ class Analysis:
         return {**found, "meta": dict(found["meta"])}
 
     def _national_figures(self, service: str, mode: str, scenario: str) -> dict[str, Any]:
-        raw, meta = self._raw("adm1", service, mode, scenario, tuple(DEFAULT_THRESHOLDS_MIN))
+        thresholds = table_thresholds(service)
+        raw, meta = self._raw("adm1", service, mode, scenario, thresholds)
         # the sums of the régions' published figures: a table's column adds up to them
         table = _rounded(raw)
         minutes, _ = self.surface(service, mode, scenario)
@@ -509,7 +586,7 @@ class Analysis:
         times, people = minutes[pieces.cell][inside], pieces.population[inside]
         total = int(table["population"].sum())
         out: dict[str, Any] = {"population": total}
-        for t in DEFAULT_THRESHOLDS_MIN:
+        for t in thresholds:
             within = int(table[f"pop_within_{t:g}"].sum())
             out[f"pop_within_{t:g}"] = within
             out[f"pop_beyond_{t:g}"] = total - within

@@ -65,18 +65,21 @@ def briefing_maps(
     *,
     lang: str,
     dpi: int,
+    regions: gpd.GeoDataFrame | None = None,
+    cercles: set[str] | None = None,
 ) -> list[MapImage]:
+    """The maps of the région ``pcode`` of ``regions`` (default: the adm1 units), its
+    ``cercles`` drawn inside (default: those whose P-code starts with ``pcode``)."""
+
     def t(key: str, **values: object) -> str:
         return translate(f"brief.{key}", lang, **values)
 
-    regions = analysis.units("adm1").to_crs(METRIC_CRS)
-    cercles = analysis.units("adm2").to_crs(METRIC_CRS)
+    regions = (analysis.units("adm1") if regions is None else regions).to_crs(METRIC_CRS)
+    units = analysis.units("adm2").to_crs(METRIC_CRS)
+    codes = units["pcode"].astype(str)
+    inside = codes.isin(cercles) if cercles is not None else codes.str.startswith(pcode)
     region = regions[regions["pcode"].astype(str) == pcode]
-    frame = map_frame(
-        region,
-        cercles[cercles["pcode"].astype(str).str.startswith(pcode)],
-        regions[regions["pcode"].astype(str) != pcode],
-    )
+    frame = map_frame(region, units[inside], regions[regions["pcode"].astype(str) != pcode])
     shown = public.to_crs(METRIC_CRS)
     built = analysis.manifest.get("built_at") or "–"
     maps = [

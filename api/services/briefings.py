@@ -32,6 +32,7 @@ from api.choices import SERVICE_KEYS
 from api.datasets import DATASETS, find_dataset
 from api.services.analysis import Analysis
 from api.services.briefing_maps import briefing_maps
+from api.services.frames import FRAME_LEVEL
 from api.services.regions import RegionNotFoundError, resolve_region
 from api.settings import Settings
 from geo.providers import localized_frame, public_providers, read_providers
@@ -41,6 +42,7 @@ from web.briefing import (
     ProviderRow,
     ScenarioRow,
     SourceRow,
+    WindowFigures,
     render_html,
     render_pdf,
 )
@@ -52,6 +54,8 @@ log = logging.getLogger(__name__)
 
 #: Mode order in a briefing: car (required), then walk when built.
 BRIEF_MODES = ("car", "walk")
+#: Modes of the clinical-window table: on foot and by motorbike first (the north's figure).
+WINDOW_MODES = ("walk", "motorbike", "car")
 #: Communes listed (the worst ones) in the underserved table.
 COMMUNES_SHOWN = 10
 UNDERSERVED_MIN = 120
@@ -71,14 +75,16 @@ def _figures(row: pd.Series, label: str | None = None) -> Figures:
         return None if missing else value
 
     median = row.get("median_time_min")
+    # 30 min to 5 h, and the clinical windows (72 h, 120 h) of a medical table
+    minutes = [m for m in (30, 60, 120, 300, 4320, 7200) if f"pop_within_{m}" in row]
     return Figures(
         label=label or str(row["name"]),
         pcode=str(row["pcode"]),
         population=float(row["population"]),
-        within={m: float(row[f"pop_within_{m}"]) for m in (30, 60, 120, 300)},
-        share_within={m: opt(f"share_within_{m}") for m in (30, 60, 120, 300)},
-        people_beyond={m: float(row[f"pop_beyond_{m}"]) for m in (30, 60, 120, 300)},
-        shares_beyond={m: opt(f"share_beyond_{m}") for m in (30, 60, 120, 300)},
+        within={m: float(row[f"pop_within_{m}"]) for m in minutes},
+        share_within={m: opt(f"share_within_{m}") for m in minutes},
+        people_beyond={m: float(row[f"pop_beyond_{m}"]) for m in minutes},
+        shares_beyond={m: opt(f"share_beyond_{m}") for m in minutes},
         median_time_min=None if median is None or pd.isna(median) else float(median),
         n_providers=None if opt("n_providers") is None else int(row["n_providers"]),
         nearest_provider_name=opt("nearest_provider_name"),
@@ -86,20 +92,44 @@ def _figures(row: pd.Series, label: str | None = None) -> Figures:
     )
 
 
-def _region_row(analysis: Analysis, pcode: str, **kwargs: str) -> pd.Series:
-    table = analysis.coverage(level="adm1", **kwargs).table
+def _region_row(analysis: Analysis, pcode: str, frame: str | None, **kwargs: str) -> pd.Series:
+    table = analysis.coverage(level="adm1", frame=frame, **kwargs).table
     hit = table[table["pcode"].astype(str) == pcode]
     if hit.empty:
         raise RegionNotFoundError(f"région {pcode} is not in the adm1 coverage table")
     return hit.iloc[0]
 
 
-def _ranked_units(analysis: Analysis, level: str, pcode: str) -> list[Figures]:
+def region_members(
+    analysis: Analysis, key_level: str, pcode: str, frame: str
+) -> dict[str, set[str]]:
+    """P-codes of the cercles (``adm2``) and communes (``adm3``) of a région of the level
+    key ``key_level`` (:meth:`Analysis.frame_level`) in ``frame``: by P-code in the 2015
+    frame, by the crosswalk for the 2023 régions built from cercles, by place for
+    supplied 2023 boundaries (the cercles whose centre lies in the région)."""
+    cercles = analysis.units("adm2")
+    codes = cercles["pcode"].astype(str)
+    if key_level == FRAME_LEVEL:
+        regions = analysis.units(FRAME_LEVEL)
+        listed = regions.loc[regions["pcode"] == pcode, "cercles"].iloc[0]
+        inside = set(listed.split(";"))
+    elif frame == "2015":
+        inside = set(codes[codes.str.startswith(pcode)])
+    else:
+        regions = analysis.units(key_level)
+        shape = regions.loc[regions["pcode"].astype(str) == pcode].geometry.iloc[0]
+        inside = set(codes[cercles.representative_point().within(shape).to_numpy()])
+    communes = analysis.units("adm3")
+    parent = communes["parent_pcode"].astype(str)
+    return {"adm2": inside, "adm3": set(communes["pcode"].astype(str)[parent.isin(inside)])}
+
+
+def _ranked_units(analysis: Analysis, level: str, members: set[str]) -> list[Figures]:
     """Units of ``level`` inside the région, most people beyond 2 h first."""
     table = analysis.coverage(
         level=level, service="one_stop_centre", mode="car", scenario="baseline"
     ).table
-    inside = table[table["pcode"].astype(str).str.startswith(pcode)]
+    inside = table[table["pcode"].astype(str).isin(members)]
     rows = [_figures(r) for _, r in inside.iterrows()]
     rows.sort(
         key=lambda f: (-f.beyond(UNDERSERVED_MIN), -(f.share_beyond(UNDERSERVED_MIN) or 0), f.label)
@@ -143,8 +173,16 @@ def _provider_row(row: pd.Series, number: int | None) -> ProviderRow:
 _TYPE_ORDER = {"one_stop_centre": 0, "health_facility": 1, "ngo": 2, "legal_clinic": 3}
 
 
-def _region_providers(public: gpd.GeoDataFrame, pcode: str) -> list[ProviderRow]:
-    rows = public[public["adm1_pcode"].astype("string").str.upper() == pcode.upper()]
+def _region_providers(
+    public: gpd.GeoDataFrame, pcode: str, shape: object | None = None
+) -> list[ProviderRow]:
+    """The région's public providers: by their ``adm1_pcode``, or, for a région of
+    another frame (``shape`` given), those located inside it."""
+    if shape is None:
+        rows = public[public["adm1_pcode"].astype("string").str.upper() == pcode.upper()]
+    else:
+        located = public.geometry.notna() & ~public.geometry.is_empty
+        rows = public[located & public.geometry.within(shape)]
     rows = rows.assign(
         _order=rows["type"].map(lambda t: _TYPE_ORDER.get(str(t), 9)),
         _name=rows["name"].astype(str).str.lower(),
@@ -273,7 +311,7 @@ def _population_km(path: Path) -> float | None:
         return None
 
 
-def _limitations(analysis: Analysis, lang: str) -> list[str]:
+def _limitations(analysis: Analysis, lang: str, frame: str = "2015") -> list[str]:
     manifest = analysis.manifest
 
     def t(key: str, **values: object) -> str:
@@ -292,7 +330,7 @@ def _limitations(analysis: Analysis, lang: str) -> list[str]:
     out.append(
         t("limit_conflict", end=conflict.get("end")) if conflict else t("limit_conflict_none")
     )
-    if len(analysis.units("adm1")) == 9:  # the pre-2023 frame (8 régions + Bamako)
+    if frame == "2015" and len(analysis.units("adm1")) == 9:  # 8 régions + Bamako
         out.append(t("limit_boundaries"))
     out += [t("limit_providers"), t("limit_access"), t("limit_confidential")]
     return out
@@ -308,6 +346,43 @@ def _software_version() -> str:
         return "0+unknown"
 
 
+def _scenario_rows(
+    analysis: Analysis, pcode: str, frame: str | None, name: str, base: Figures
+) -> list[ScenarioRow]:
+    """One-Stop Centres by car: the baseline, then each built conflict scenario."""
+    built = analysis.choices["scenario"]
+    if len(built) <= 1:
+        return []
+    rows = [ScenarioRow("baseline", base, base)]
+    for scenario in [s for s in built if s != "baseline"]:
+        row = _region_row(
+            analysis, pcode, frame, service="one_stop_centre", mode="car", scenario=scenario
+        )
+        rows.append(ScenarioRow(scenario, _figures(row, name), base))
+    return rows
+
+
+def _window_rows(analysis: Analysis, pcode: str, frame: str | None, name: str) -> WindowFigures:
+    """Medical care of the région by each built mode of :data:`WINDOW_MODES` (its table
+    holds the clinical windows beside 1, 2 and 5 h)."""
+    built = [m for m in WINDOW_MODES if m in analysis.choices["mode"]]
+    return [
+        (mode, _figures(_region_row(analysis, pcode, frame, service="medical", mode=mode), name))
+        for mode in built
+    ]
+
+
+def _frame_notes(analysis: Analysis, key_level: str, pcode: str, lang: str) -> list[str]:
+    """What the 2023 frame built from cercles says about the région's figures."""
+    if key_level != FRAME_LEVEL:
+        return []
+    regions = analysis.units(FRAME_LEVEL).set_index("pcode")
+    notes = [translate("brief.note_frame_2023", lang)]
+    if bool(regions.loc[pcode, "approximate"]):
+        notes.append(translate("brief.note_frame_approximate", lang))
+    return notes
+
+
 def assemble_briefing(
     analysis: Analysis,
     region: str,
@@ -315,17 +390,22 @@ def assemble_briefing(
     lang: str = "fr",
     now: datetime | None = None,
     dpi: int = 200,
+    frame: str | None = None,
 ) -> BriefingData:
     """Everything the briefing of ``region`` (P-code or name) shows.
 
     Figures are rows of ``analysis.coverage(...)`` tables: région (adm1) per service and
-    mode (baseline), per conflict scenario (One-Stop Centres, car), and the cercles
-    (adm2) and communes (adm3) of the région (One-Stop Centres, car, baseline).
+    mode (baseline), per conflict scenario (One-Stop Centres, car), medical care by
+    walk, motorbike and car with the clinical windows, and the cercles (adm2) and
+    communes (adm3) of the région (One-Stop Centres, car, baseline).  ``frame``: the
+    régions of 2015 or 2023 (:meth:`Analysis.frame_level`).
 
     Raises
     ------
     RegionNotFoundError
         ``region`` matches no région.
+    api.services.frames.FrameError
+        ``frame`` cannot be given by the boundary files.
     ValueError
         ``lang`` unknown, or the build has no car layers.
     """
@@ -336,45 +416,42 @@ def assemble_briefing(
             "briefings need the car layers; run `orienter build --mode car` "
             f"(built modes: {', '.join(analysis.choices['mode']) or 'none'})"
         )
-    found = resolve_region(analysis.units("adm1"), region)
+    key_level, frame_meta, _ = analysis.frame_level("adm1", frame)
+    regions = analysis.units(key_level)
+    found = resolve_region(regions, region)
     pcode, name = found.pcode, found.display_name
+    members = region_members(analysis, key_level, pcode, frame_meta["frame"])
     modes = [m for m in BRIEF_MODES if m in analysis.choices["mode"]]
     services = []
     for service in SERVICE_KEYS:
         by_mode = {
-            mode: _figures(
-                _region_row(analysis, pcode, service=service, mode=mode, scenario="baseline"), name
-            )
+            mode: _figures(_region_row(analysis, pcode, frame, service=service, mode=mode), name)
             for mode in modes
         }
         services.append((service, by_mode))
     osc = dict(services[0][1])
-    built_scenarios = analysis.choices["scenario"]
-    scenarios: list[ScenarioRow] = []
-    if len(built_scenarios) > 1:
-        base = osc["car"]
-        for scenario in ("baseline", *[s for s in built_scenarios if s != "baseline"]):
-            if scenario not in built_scenarios:
-                continue
-            fig = (
-                base
-                if scenario == "baseline"
-                else _figures(
-                    _region_row(
-                        analysis, pcode, service="one_stop_centre", mode="car", scenario=scenario
-                    ),
-                    name,
-                )
-            )
-            scenarios.append(ScenarioRow(scenario, fig, base))
-    communes = _ranked_units(analysis, "adm3", pcode)
+    communes = _ranked_units(analysis, "adm3", members["adm3"])
     # the display fields in the briefing's language (the directory's English on English ones)
     public = localized_frame(public_providers(analysis.inputs.providers), lang)
-    providers = _region_providers(public, pcode)
+    shape = None
+    if frame_meta["frame"] != "2015":
+        shape = regions.loc[regions["pcode"].astype(str) == pcode].geometry.iloc[0]
+    providers = _region_providers(public, pcode, shape)
     numbers = {p.id: p.number for p in providers if p.number is not None}
-    notes = []
+    notes = _frame_notes(analysis, key_level, pcode, lang)
     if osc["car"].n_providers == 0:
         notes.append(translate("brief.note_no_osc", lang))
+    scenarios = _scenario_rows(analysis, pcode, frame, name, osc["car"])
+    maps = briefing_maps(
+        analysis,
+        pcode,
+        public,
+        numbers,
+        lang=lang,
+        dpi=dpi,
+        regions=regions,
+        cercles=members["adm2"],
+    )
     return BriefingData(
         lang=lang,
         region_pcode=pcode,
@@ -387,14 +464,14 @@ def assemble_briefing(
         osc=osc,
         services=services,
         scenarios=scenarios,
-        cercles=_ranked_units(analysis, "adm2", pcode),
+        cercles=_ranked_units(analysis, "adm2", members["adm2"]),
         communes=communes[:COMMUNES_SHOWN],
         communes_total=len(communes),
         providers=providers,
         national_lines=_national_lines(analysis.settings, lang),
-        maps=briefing_maps(analysis, pcode, public, numbers, lang=lang, dpi=dpi),
+        maps=maps,
         sources=_sources(analysis, public, len(providers), lang),
-        limitations=_limitations(analysis, lang),
+        limitations=_limitations(analysis, lang, frame_meta["frame"]),
         built_at=analysis.manifest.get("built_at"),
         scenarios_missing=not scenarios,
         walk_missing="walk" not in modes,
@@ -405,15 +482,22 @@ def assemble_briefing(
             else None
         ),
         notes=notes,
+        windows=_window_rows(analysis, pcode, frame, name),
     )
 
 
 def build_document(
-    analysis: Analysis, region: str, *, lang: str = "fr", fmt: str = "pdf", dpi: int = 200
+    analysis: Analysis,
+    region: str,
+    *,
+    lang: str = "fr",
+    fmt: str = "pdf",
+    dpi: int = 200,
+    frame: str | None = None,
 ) -> tuple[BriefingData, bytes]:
     """The briefing of ``region`` as PDF or HTML bytes, with the data it shows."""
     if fmt not in FORMATS:
         raise ValueError(f"fmt={fmt!r}: use one of {', '.join(FORMATS)}")
-    data = assemble_briefing(analysis, region, lang=lang, dpi=dpi)
+    data = assemble_briefing(analysis, region, lang=lang, dpi=dpi, frame=frame)
     html = render_html(data)
     return data, (render_pdf(html) if fmt == "pdf" else html.encode("utf-8"))

@@ -8,7 +8,8 @@ file holds the figures of the page and of the briefing, to the person:
   one counting rule (:func:`geo.coverage.published_figures`): whole people within *and*
   beyond each threshold, shares of those people in per cent to one decimal (the page's
   ``38,2 %`` is ``38.2`` in the file);
-- the région (and, for communes, the cercle) of every unit beside it;
+- the région (and, for communes, the cercle) of every unit beside it, in the table's
+  frame (``--frame 2023``: the 2023 région regrouped from the 2015 cercles);
 - with a threshold, the page's ranking: ``rank_people`` and ``rank_share``, worst first;
 - what the figures rest on: service, mode, scenario, the population raster's *file
   name* (never a path of the machine that made the file) and the build date.
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from api.services.analysis import Analysis, CoverageResult
+from api.services.frames import FRAME_LEVEL
 from api.services.regions import RegionNotFoundError, display_name, resolve_region
 from geo.coverage import to_hxl
 from web.i18n import translate
@@ -42,6 +44,7 @@ __all__ = [
     "export_file",
     "export_frame",
     "export_name",
+    "frame_regions",
     "in_regions",
     "parse_regions",
 ]
@@ -80,8 +83,9 @@ def parse_regions(values: Sequence[str] | None) -> list[str]:
 def in_regions(
     result: CoverageResult, analysis: Analysis, regions: Sequence[str]
 ) -> tuple[CoverageResult, list[str]]:
-    """``result`` restricted to the units inside ``regions`` (P-codes or names), and the
-    régions' P-codes; no ``regions`` keeps every unit.
+    """``result`` restricted to the units inside ``regions`` (P-codes or names of the
+    régions of ``result``'s frame, :func:`frame_regions`), and the régions' P-codes; no
+    ``regions`` keeps every unit.
 
     Raises
     ------
@@ -90,19 +94,33 @@ def in_regions(
     """
     if not regions:
         return result, []
-    adm1 = analysis.units("adm1")
-    codes = list(dict.fromkeys(resolve_region(adm1, text).pcode for text in regions))
+    known = frame_regions(result, analysis)
+    codes = list(dict.fromkeys(resolve_region(known, text).pcode for text in regions))
     keep = _region_of(result, analysis).isin(codes).to_numpy()
     table = result.table[keep]
     meta = {**result.meta, "regions": codes}
     return replace(result, table=table, meta=meta), codes
 
 
+def frame_regions(result: CoverageResult, analysis: Analysis) -> pd.DataFrame:
+    """The régions of ``result``'s frame: the 2023 ones regrouped from the 2015 cercles
+    (a table of cercles or communes then carries ``region_2023_pcode``), else those of
+    the boundary files."""
+    if result.level == "adm1":
+        return result.units
+    if "region_2023_pcode" in result.table:
+        return analysis.units(FRAME_LEVEL)
+    return analysis.units("adm1")
+
+
 def _region_of(result: CoverageResult, analysis: Analysis) -> pd.Series:
-    """The région P-code of every row of ``result.table`` (its own for a région)."""
+    """The région P-code of every row of ``result.table`` (its own for a région), in
+    ``result``'s frame."""
     pcodes = result.table["pcode"].astype(str)
     if result.level == "adm1":
         return pcodes
+    if "region_2023_pcode" in result.table:
+        return result.table["region_2023_pcode"].astype(str)
     cercles = analysis.units("adm2")
     parent = dict(
         zip(cercles["pcode"].astype(str), cercles["parent_pcode"].astype(str), strict=True)
@@ -116,10 +134,9 @@ def _region_of(result: CoverageResult, analysis: Analysis) -> pd.Series:
     return pcodes.map(cercle).map(parent)
 
 
-def _names(analysis: Analysis, level: str) -> dict[str, str]:
-    units = analysis.units(level)
+def _names(units: pd.DataFrame, regions: bool) -> dict[str, str]:
     names = dict(zip(units["pcode"].astype(str), units["name"].astype(str), strict=True))
-    if level == "adm1":
+    if regions:
         return {p: display_name(p, n) for p, n in names.items()}
     return names
 
@@ -135,7 +152,7 @@ def export_frame(
     if result.level != "adm1":
         region = _region_of(result, analysis)
         front["region_pcode"] = region
-        front["region_name"] = region.map(_names(analysis, "adm1"))
+        front["region_name"] = region.map(_names(frame_regions(result, analysis), True))
     if result.level == "adm3":
         communes = analysis.units("adm3")
         cercle = pcodes.map(
@@ -146,7 +163,7 @@ def export_frame(
             )
         )
         front["cercle_pcode"] = cercle
-        front["cercle_name"] = cercle.map(_names(analysis, "adm2"))
+        front["cercle_name"] = cercle.map(_names(analysis.units("adm2"), False))
     out = pd.DataFrame(front, index=table.index)
     for column in table.columns:
         if column.startswith("share_"):
@@ -231,8 +248,11 @@ def _xlsx(frame: pd.DataFrame, lang: str) -> bytes:
 def export_name(
     level: str, regions: Sequence[str], meta: dict, threshold_min: float | None = None
 ) -> str:
-    """``coverage-adm2-ML05-ML04-one_stop_centre-car-baseline``: what a file holds."""
-    parts = ["coverage", level, *regions, meta.get("service"), meta.get("mode")]
+    """``coverage-adm2-ML05-ML04-one_stop_centre-car-baseline``: what a file holds
+    (``frame2023`` after the level for the 2023 régions regrouped from the cercles)."""
+    frame = meta.get("frame")
+    parts = ["coverage", level, f"frame{frame}" if frame == "2023" else None, *regions]
+    parts += [meta.get("service"), meta.get("mode")]
     parts.append(meta.get("scenario"))
     if threshold_min:
         parts.append(f"{float(threshold_min):g}min")

@@ -74,7 +74,8 @@ def twins(data_dir, tmp_path_factory) -> dict[str, Settings]:
             caseworker_token_hashes=[hashlib.sha256(TOKEN.encode()).hexdigest()],
             warm_up=False,
         )
-        build_all(settings, modes=["car", "walk"])
+        # motorbike too: the referral pathways and clinical windows report it
+        build_all(settings, modes=["car", "walk", "motorbike"])
         out[name] = settings
     assert len(_confidential()) >= 5  # the property is about something
     return out
@@ -164,7 +165,51 @@ def _values() -> dict[str, list]:
             "Gao",
         ],
         "pcode": ["ML01", "ML02", "ML03", "ML04", "ML05", "ML06", "ML07", "ML08", "ML09"],
+        "frame": ["2015", "2023"],
     }
+
+
+#: The cercles and communes of the confidential sites (and Bandiagara): the referral
+#: pathways around them, by P-code (a pathway names the providers nearest the area's
+#: main settlement, by car, motorbike and on foot).
+AREAS = [
+    *("ML0901", "ML090104", "ML0501", "ML050105", "ML050109"),
+    *("ML0506", "ML0205", "ML020518", "ML0502"),
+]
+#: Areas whose PDF is asked (the page shows the same pathway).
+PDF_AREAS = ["ML0901", "ML050105", "ML0506"]
+#: 2023 régions of confidential sites, for the briefings by the 2023 frame.
+REGIONS_2023 = ["R2023-district-de-bamako", "R2023-douentza"]
+#: Values of a parameter for one route only (a pathway's P-code is a cercle's or a commune's).
+ROUTE_VALUES = {
+    "/circuits/{pcode}": {"pcode": AREAS},
+    "/circuits/{pcode}.pdf": {"pcode": PDF_AREAS},
+}
+#: Requests asked beside the sweeps: every area's pathway in the 2023 frame and in
+#: English, and the briefings of 2023 régions (their P-codes exist only in that frame).
+EXTRA = {
+    "/circuits/{pcode}": [(f"/circuits/{a}", {"lang": "en", "frame": "2023"}) for a in AREAS],
+    "/circuits/{pcode}.pdf": [
+        (f"/circuits/{a}.pdf", {"lang": "en", "frame": "2023"}) for a in PDF_AREAS
+    ],
+    "/regions/{pcode}/brief.html": [
+        (f"/regions/{r}/brief.html", {"frame": "2023"}) for r in REGIONS_2023
+    ],
+    # medical care by clinical window, in either frame, by région, ranked, as files
+    "/api/v1/coverage": [
+        ("/api/v1/coverage", {"window": w, "level": level, "mode": m, "frame": f, **more})
+        for w, level, m, f in (
+            ("pep", "adm1", "walk", "2023"),
+            ("ec", "adm2", "motorbike", "2015"),
+            ("pep", "adm3", "walk", "2023"),
+        )
+        for more in (
+            {},
+            {"threshold_min": 4320, "format": "csv", "lang": "fr"},
+            {"region": "Mopti,Gao", "threshold_min": 7200, "format": "hxl"},
+        )
+    ],
+}
 
 
 #: Parameters a page reads from the request itself (not declared in its signature).
@@ -174,6 +219,8 @@ PAGE_PARAMS = {
     "/planifier": ["service", "mode", "scenario", "threshold_min", "level", "region", "lang"],
     "/regions/{pcode}": ["service", "mode", "scenario", "threshold_min", "lang"],
     "/regions/{pcode}/carte": ["service", "mode", "scenario", "lang"],
+    "/circuits": ["lang"],
+    "/circuits/{pcode}": ["lang"],
 }
 #: Routes that answer no question about providers or figures.
 SKIP = {"/docs"}
@@ -182,7 +229,7 @@ SKIP = {"/docs"}
 def _requests(route: APIRoute, rng: random.Random) -> list[tuple[str, dict]]:
     """URLs and query parameters to ask one route: a sweep of each parameter's values
     from a base, then a seeded sample of combinations."""
-    values = _values()
+    values = {**_values(), **ROUTE_VALUES.get(route.path, {})}
     names = [p.alias or p.name for p in route.dependant.query_params]
     names += [n for n in PAGE_PARAMS.get(route.path, []) if n not in names]
     names = [n for n in names if n in values]
@@ -220,6 +267,7 @@ def _requests(route: APIRoute, rng: random.Random) -> list[tuple[str, dict]]:
     keys = list(grid)
     for _ in range(SAMPLE):
         out.append(make({n: rng.choice(grid[n]) for n in keys}))
+    out += EXTRA.get(route.path, [])
     unique = []
     for item in out:
         if item not in unique:
@@ -240,6 +288,8 @@ _TIMES = [
     (re.compile(r"\b\d{1,2}[:h]\d{2}(:\d{2})?\b"), "H"),
     (re.compile(r"(calculé en|computed in|en) [0-9.,]+ ?s\b", re.I), r"\1 S"),
     (re.compile(r"[0-9]+(?:[.,][0-9]+)? ?s\)"), "S)"),  # "(0.7 MB, 0.7 s)" of the CLI
+    # a progress bar's count and elapsed time once white space is out: "━━50/500:00:11"
+    (re.compile(r"━+(\d+)/\1\d+:\d{2}:\d{2}"), r"━\1/\1"),
 ]
 
 
@@ -290,6 +340,7 @@ def test_the_routes_are_found_from_the_app(apps):
     assert {"/api/v1/nearest", "/api/v1/coverage", "/api/v1/whatif", "/api/v1/site"} <= paths
     assert {"/", "/trouver", "/planifier", "/regions/{pcode}"} <= paths
     assert {"/regions/{pcode}/brief.pdf", "/carte/couverture.geojson"} <= paths
+    assert {"/circuits", "/circuits/{pcode}", "/circuits/{pcode}.pdf"} <= paths
 
 
 @pytest.mark.timeout(1200)
@@ -370,7 +421,25 @@ CLI_PUBLIC = {
         for f in ("csv", "json", "hxl")
     ]
     + [["--level", "adm2", "--underserved", "--format", "json", "--service", "psychosocial"]]
-    + [["--level", "adm2", "--region", "ML05,ML07", "--format", f] for f in ("csv", "hxl")],
+    + [["--level", "adm2", "--region", "ML05,ML07", "--format", f] for f in ("csv", "hxl")]
+    + [
+        ["--level", level, "--window", w, "--mode", m, "--format", "json", "--frame", frame]
+        for level, w, m, frame in (
+            ("adm1", "pep", "walk", "2023"),
+            ("adm1", "ec", "motorbike", "2015"),
+            ("adm2", "pep", "motorbike", "2023"),
+            ("adm3", "ec", "walk", "2015"),
+        )
+    ]
+    + [["--level", "adm2", "--window", "pep", "--underserved", "--format", "csv"]]
+    # the planner's files of the 2023 frame, by région and clinical window
+    + [
+        [
+            *("--level", "adm3", "--frame", "2023", "--region", "Mopti,Gao", "--window", "pep"),
+            *("--mode", "walk", "--underserved", "--format", "csv", "--lang", "fr"),
+        ],
+        ["--level", "adm1", "--frame", "2023", "--format", "hxl"],
+    ],
     "site": [
         ["--service", "psychosocial", "--n", "2", "--json"],
         ["--service", "medical", "--add", "-6.26,13.44", "--json"],
@@ -382,7 +451,17 @@ CLI_PUBLIC = {
     ]
     # the table: place used and others, road distance, national lines, flags
     + [["--place", "Kona", "--service", "psychosocial", "--k", "5"]],
-    "brief": [["--region", "ML04", "--out", "{tmp}/b.html"]],
+    "brief": [
+        ["--region", "ML04", "--out", "{tmp}/b.html"],
+        ["--region", "Mopti", "--frame", "2023", "--out", "{tmp}/b23.html"],
+        ["--region", "ML09", "--lang", "en", "--out", "{tmp}/b09.html"],
+    ],
+    "pathway": [
+        *[["--area", a, "--out", f"{{tmp}}/p-{a}.html"] for a in AREAS],
+        ["--area", "Konna", "--lang", "en", "--frame", "2023", "--out", "{tmp}/p-konna.html"],
+        ["--area", "ML0901", "--out", "{tmp}/p-bamako.pdf"],
+        ["--all", "--level", "adm2", "--format", "html", "--out", "{tmp}/cercles"],
+    ],
     "map": [["--service", "psychosocial", "--out", "{tmp}/m.html"]],
     "export": [["--service", "shelter", "--scenario", "slowed", "--out", "{tmp}/e.gpkg"]],
     "conflict": [["summary", "--format", "json"]],
@@ -398,8 +477,12 @@ CLI_NOT_PUBLIC = {"build", "up", "serve", "data", "providers", "roads"}
 
 
 def _file_text(path: Path) -> str:
-    """A text file as it is; a GeoPackage as every table's rows (geometry as WKT) and a
-    hash of every raster's cells."""
+    """A text file as it is; a PDF as its text; a directory as its files' texts, by name;
+    a GeoPackage as every table's rows (geometry as WKT) and a hash of every raster's cells."""
+    if path.is_dir():
+        return "\n".join(f"{f.name}\n{_file_text(f)}" for f in sorted(path.iterdir()))
+    if path.suffix == ".pdf":
+        return "\n".join(page.extract_text() for page in PdfReader(path).pages)
     if path.suffix != ".gpkg":
         return path.read_text(encoding="utf-8")
     import pyogrio
@@ -461,7 +544,7 @@ def test_the_cli_public_outputs_do_not_depend_on_confidential_records(twins, tmp
                 for a in args:
                     if a.startswith(str(out)):
                         path = Path(a)
-                        text += _file_text(path) if path.is_file() else "-"
+                        text += _file_text(path) if path.exists() else "-"
                 for pattern, repl in _TIMES:
                     text = pattern.sub(repl, text)
                 text = _renumber(text)

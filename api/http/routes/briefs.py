@@ -13,11 +13,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from api.choices import Frame
 from api.errors import RequestError
 from api.http.deps import heavy_work, shared_analysis
 from api.http.schemas import error_responses
 from api.services.analysis import Analysis
 from api.services.briefings import build_document
+from api.services.frames import FrameError
 from api.services.regions import RegionNotFoundError, known_regions, resolve_region
 from geo.errors import DataFileError
 from web.i18n import choose_lang
@@ -44,10 +46,19 @@ def _documents(request: Request) -> OrderedDict:
 
 
 def _serve(
-    request: Request, analysis: Analysis, pcode: str, lang: str | None, fmt: str
+    request: Request,
+    analysis: Analysis,
+    pcode: str,
+    lang: str | None,
+    fmt: str,
+    frame: Frame | None = None,
 ) -> Response:
     chosen = choose_lang(lang, request.headers.get("accept-language"))
-    regions = analysis.units("adm1")
+    framed = None if frame is None else frame.value
+    try:
+        regions = analysis.units(analysis.frame_level("adm1", framed)[0])
+    except FrameError as exc:
+        raise RequestError(422, "frame_unavailable", parameter="frame") from exc
     try:
         code = resolve_region(regions, pcode).pcode
     except RegionNotFoundError as exc:
@@ -55,14 +66,14 @@ def _serve(
         raise RequestError(
             404, "region_not_found", parameter="pcode", known=known_regions(regions)
         ) from exc
-    key = (code, chosen, fmt, analysis.manifest.get("built_at"))
+    key = (code, chosen, fmt, framed, analysis.manifest.get("built_at"))
     cache = _documents(request)
     with _CACHE_LOCK:
         payload = cache.get(key)
     if payload is None:
         try:
             with heavy_work(request):
-                _, payload = build_document(analysis, code, lang=chosen, fmt=fmt)
+                _, payload = build_document(analysis, code, lang=chosen, fmt=fmt, frame=framed)
         except DataFileError as exc:
             raise RequestError(503, "coverage_unavailable") from exc
         with _CACHE_LOCK:
@@ -81,6 +92,7 @@ def _serve(
 
 
 _LANG = Query(max_length=5, description="fr or en")
+_FRAME = Query(description="Régions of 2015 or of 2023 (from the 2015 cercles, approximate).")
 
 
 @router.get(
@@ -98,9 +110,10 @@ def brief_pdf(
     analysis: Annotated[Analysis, Depends(shared_analysis)],
     pcode: str,
     lang: Annotated[str | None, _LANG] = None,
+    frame: Annotated[Frame | None, _FRAME] = None,
 ) -> Response:
     """The région's printable briefing (A4 PDF), French unless ?lang=en or Accept-Language."""
-    return _serve(request, analysis, pcode, lang, "pdf")
+    return _serve(request, analysis, pcode, lang, "pdf", frame)
 
 
 @router.get(
@@ -118,6 +131,7 @@ def brief_html(
     analysis: Annotated[Analysis, Depends(shared_analysis)],
     pcode: str,
     lang: Annotated[str | None, _LANG] = None,
+    frame: Annotated[Frame | None, _FRAME] = None,
 ) -> Response:
     """The same briefing as one self-contained HTML page."""
-    return _serve(request, analysis, pcode, lang, "html")
+    return _serve(request, analysis, pcode, lang, "html", frame)

@@ -129,8 +129,18 @@
     if (!place) return;
     input.value = place.name;
     chosen = { place: place.pcode };
+    showCircuit(place);
     closeList();
     input.focus();
+  }
+
+  // the referral pathway of the picked place's cercle (/circuits/<adm2 P-code>)
+  function showCircuit(place) {
+    var link = document.getElementById("circuit-link");
+    if (!link || !place.adm2_pcode) return;
+    link.href = "/circuits/" + encodeURIComponent(place.adm2_pcode);
+    link.textContent = link.getAttribute("data-template").replace("{cercle}", place.adm2_name || place.adm2_pcode);
+    link.hidden = false;
   }
 
   function suggest() {
