@@ -223,8 +223,7 @@ def coverage(
         return
     if fmt is CoverageFormat.xlsx and output is None:
         raise usage_error("an .xlsx workbook needs --out FILE.xlsx", option="--format")
-    threshold = threshold_min if show_underserved else None
-    chosen = None if frame is None else frame.value
+    threshold, chosen = (threshold_min if show_underserved else None), frame and frame.value
     regions = parse_regions(region)
     result = _table(analysis, level, service, mode, scenario, facilities, threshold, chosen)
     try:

@@ -433,9 +433,8 @@ def assemble_briefing(
     communes = _ranked_units(analysis, "adm3", members["adm3"])
     # the display fields in the briefing's language (the directory's English on English ones)
     public = localized_frame(public_providers(analysis.inputs.providers), lang)
-    shape = None
-    if frame_meta["frame"] != "2015":
-        shape = regions.loc[regions["pcode"].astype(str) == pcode].geometry.iloc[0]
+    own = regions["pcode"].astype(str) == pcode  # a région of another frame: by its shape
+    shape = regions.loc[own].geometry.iloc[0] if frame_meta["frame"] != "2015" else None
     providers = _region_providers(public, pcode, shape)
     numbers = {p.id: p.number for p in providers if p.number is not None}
     notes = _frame_notes(analysis, key_level, pcode, lang)
