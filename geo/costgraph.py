@@ -43,6 +43,7 @@ __all__ = [
     "build_cost_graph",
     "densify_roads",
     "point_entries",
+    "road_distance_m",
 ]
 
 _NEIGHBOURS = ((0, 1, 1.0), (1, 0, 1.0), (1, 1, np.sqrt(2.0)), (1, -1, np.sqrt(2.0)))
@@ -366,6 +367,41 @@ def point_entries(
     nodes_arr = np.asarray(nodes, dtype=np.int64)
     dist = np.hypot(graph.node_x[nodes_arr] - x, graph.node_y[nodes_arr] - y)
     return nodes_arr, dist * graph.cell_pace[cell], dist
+
+
+def road_distance_m(graph: CostGraph, x: float, y: float) -> float | None:
+    """Distance from (x, y) (graph CRS) to the nearest road of the graph, metres: to the
+    nearest road piece's line, not to a cell centre nor a vertex.  None without roads.
+
+    Road pieces are at most half a cell long (:func:`densify_roads`): the nearest piece
+    has a vertex within the nearest vertex's distance widened by half a cell, so only
+    the pieces touching those vertices are measured.
+    """
+    tree = graph.road_tree
+    if tree is None:
+        return None
+    nearest_m, _ = tree.query([float(x), float(y)], k=1)
+    radius_m = float(np.hypot(nearest_m, graph.grid.cell_m / 2.0)) + 1.0
+    near = tree.query_ball_point([float(x), float(y)], r=radius_m)
+    best = np.inf
+    indptr, indices = graph.metres.indptr, graph.metres.indices
+    for v in near:
+        a = graph.n_cells + int(v)
+        ax, ay = graph.node_x[a], graph.node_y[a]
+        best = min(best, float(np.hypot(ax - x, ay - y)))
+        for b in indices[indptr[a] : indptr[a + 1]]:
+            if b < graph.n_cells:  # a connector to the cell: not a road
+                continue
+            bx, by = graph.node_x[b], graph.node_y[b]
+            dx, dy = bx - ax, by - ay
+            length2 = dx * dx + dy * dy
+            t = (
+                0.0
+                if length2 == 0
+                else min(1.0, max(0.0, ((x - ax) * dx + (y - ay) * dy) / length2))
+            )
+            best = min(best, float(np.hypot(ax + t * dx - x, ay + t * dy - y)))
+    return best
 
 
 def check_graph_crs(graph: CostGraph, layer: gpd.GeoDataFrame) -> None:

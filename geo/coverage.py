@@ -37,6 +37,7 @@ __all__ = [
     "coverage_layer",
     "coverage_table",
     "point_coverage_table",
+    "published_figures",
     "to_hxl",
     "underserved",
     "weighted_quantile",
@@ -329,6 +330,70 @@ def underserved(
     return out.sort_values(["rank_people", "rank_share"], kind="stable")
 
 
+def published_figures(table: pd.DataFrame) -> pd.DataFrame:
+    """A coverage table as every output publishes it: the one counting and rounding rule
+    of the command line, the API, the pages, the maps and the briefings.
+
+    - people are whole people (``population``, ``pop_within_<t>``, int64), each rounded
+      once from the unrounded table; people beyond a threshold are the rounded
+      ``population - pop_within_<t>`` (``pop_beyond_<t>``, added for every threshold),
+      so within and beyond add up to the population in every output;
+    - shares are those whole people over the population, to 1e-4 (``share_within_<t>``
+      and ``share_beyond_<t>``; NaN for a unit without people), printed to 0.1 %;
+    - times to the minute (``*_min`` columns; ``inf`` stays ``inf``).
+
+    A ranking that holds ``pop_beyond_<t>`` without ``pop_within_<t>`` (see
+    :func:`underserved`) keeps its people beyond, rounded, and their share.
+
+    >>> t = pd.DataFrame({"population": [10.4], "pop_within_60": [3.6]})
+    >>> published_figures(t)[["pop_within_60", "pop_beyond_60", "share_beyond_60"]].iloc[0].tolist()
+    [4.0, 6.0, 0.6]
+    """
+    out = table.drop(
+        columns=[
+            f"{kind}_beyond_{c.removeprefix('pop_within_')}"
+            for c in table.columns
+            if c.startswith("pop_within_")
+            for kind in ("pop", "share")
+        ],
+        errors="ignore",
+    )
+    people = lambda v: np.rint(np.asarray(v, dtype=float)).astype(np.int64)  # noqa: E731
+    population = people(out["population"])
+    out["population"] = population
+    tags = [c.removeprefix("pop_within_") for c in out.columns if c.startswith("pop_within_")]
+    beyond_only = [
+        c.removeprefix("pop_beyond_")
+        for c in out.columns
+        if c.startswith("pop_beyond_") and c.removeprefix("pop_beyond_") not in tags
+    ]
+    with np.errstate(invalid="ignore", divide="ignore"):
+
+        def share(n: np.ndarray) -> np.ndarray:
+            return np.round(np.where(population > 0, n / np.maximum(population, 1), np.nan), 4)
+
+        for t in tags:
+            within = people(out[f"pop_within_{t}"])
+            out[f"pop_within_{t}"] = within
+            out[f"share_within_{t}"] = share(within)
+        last = [c for c in out.columns if c.startswith("pop_within_")]
+        at = out.columns.get_loc(last[-1]) + 1 if last else len(out.columns)
+        for t in reversed(tags):
+            out.insert(at, f"pop_beyond_{t}", population - out[f"pop_within_{t}"].to_numpy())
+        last = [c for c in out.columns if c.startswith("share_within_")]
+        at = out.columns.get_loc(last[-1]) + 1 if last else len(out.columns)
+        for t in reversed(tags):
+            out.insert(at, f"share_beyond_{t}", share(out[f"pop_beyond_{t}"].to_numpy()))
+        for t in beyond_only:
+            beyond = people(out[f"pop_beyond_{t}"])
+            out[f"pop_beyond_{t}"] = beyond
+            out[f"share_beyond_{t}"] = share(beyond)
+    for c in out.columns:
+        if c.endswith("_min"):
+            out[c] = np.round(out[c].astype(float))
+    return out
+
+
 # ----------------------------------------------------------------------------- export
 
 
@@ -340,8 +405,15 @@ def _hxl_tag(column: str, level: int) -> str:
         "median_time_min": "#indicator+median+minutes",
         "p90_time_min": "#indicator+p90+minutes",
         "nearest_provider_id": "#org+id+nearest",
+        "nearest_provider_name": "#org+name+nearest",
         "n_providers": "#org+num",
         "max_class": "#severity+conflict",
+        "region_pcode": "#adm1+code",
+        "region_name": "#adm1+name",
+        "cercle_pcode": "#adm2+code",
+        "cercle_name": "#adm2+name",
+        "rank_people": "#indicator+rank+people",
+        "rank_share": "#indicator+rank+pct",
     }
     if column in fixed:
         return fixed[column]
@@ -350,6 +422,8 @@ def _hxl_tag(column: str, level: int) -> str:
         ("share_within_", "#population+pct+within"),
         ("pop_beyond_", "#population+beyond"),
         ("share_beyond_", "#population+pct+beyond"),
+        ("pct_within_", "#population+pct+within"),
+        ("pct_beyond_", "#population+pct+beyond"),
     ):
         if column.startswith(prefix):
             return tag + column[len(prefix) :].replace("_", "")

@@ -30,6 +30,16 @@ from pyproj import Transformer
 from geo.costgraph import CostGraph
 from geo.crs import GEOGRAPHIC_CRS
 from geo.labels import NearestLabels
+from geo.route_flags import (
+    DETOUR_MIN_KM,
+    DETOUR_RATIO,
+    OFFROAD_SHARE,
+    SAME_SITE_KM,
+    SITE_PRECISIONS,
+    road_leg,
+    route_road_part,
+    time_flags,
+)
 from geo.routes import (
     DIRECT,
     Ranking,
@@ -44,12 +54,17 @@ from geo.zones import ZONE_CLASSES
 __all__ = [
     "CLOSED_ORIGIN",
     "CUT_OFF",
+    "DETOUR_MIN_KM",
+    "DETOUR_RATIO",
+    "OFFROAD_SHARE",
+    "SAME_SITE_KM",
     "NearestAnswer",
     "NearestResult",
     "ProviderTable",
     "nearest_answer",
     "nearest_providers",
     "providers_offering",
+    "time_flags",
 ]
 
 #: Reason given when the query point itself lies in a cell the scenario closes.
@@ -351,6 +366,8 @@ def _answer(
     n = len(ranking.ids)
     reachable = np.isfinite(ranking.minutes)
     metres = np.full(n, np.nan)
+    road_m = np.zeros(n)
+    road_min = np.zeros(n)
     worst: list[str | None] = [None] * n
     km_by_class: list[dict | None] = [None] * n
     lines: list[shapely.LineString | None] = [None] * n
@@ -371,6 +388,7 @@ def _answer(
         leg_class = max(start_class, top if first == DIRECT else _class_of(node_class, first))
         per_class[leg_class if node_class is not None else 0] += float(ranking.leg_metres[i])
         metres[i] = float(per_class.sum())
+        road_m[i], road_min[i] = route_road_part(graph, labels, ranking, int(i), path)
         if node_class is not None:
             worst[i] = ZONE_CLASSES[max(top, start_class)]
             km_by_class[i] = {
@@ -384,6 +402,8 @@ def _answer(
             glon, glat = back.transform(coords[:, 0], coords[:, 1])
             lines[i] = shapely.LineString(np.column_stack([glon, glat]))
     distance = np.round(metres / 1000.0, 1)
+    offroad_km = np.round(np.maximum(metres - road_m, 0.0) / 1000.0, 1)
+    offroad_min = np.round(np.maximum(ranking.minutes - road_min, 0.0), 1)
     lons, lats = table.lon[ids], table.lat[ids]
     straight = np.round(_geodesic_km(lon, lat, lons, lats), 1)
     times = np.round(ranking.minutes, 1)
@@ -398,13 +418,23 @@ def _answer(
         rec["lat"] = float(lats[r])
         rec["straight_km"] = float(straight[r])
         rec["distance_km"] = float(distance[r]) if ok else None
+        rec["offroad_km"] = float(offroad_km[r]) if ok else None
+        rec["offroad_min"] = float(offroad_min[r]) if ok else None
+        rec["time_flags"] = time_flags(
+            rec["travel_time_min"], rec["offroad_min"], rec["distance_km"], rec["straight_km"]
+        )
+        rec["same_site"] = bool(
+            ok
+            and rec["straight_km"] <= SAME_SITE_KM
+            and rec.get("location_precision") in SITE_PRECISIONS
+        )
         if node_class is not None:
             rec["route_worst_class"] = worst[r]
             rec["route_km_by_class"] = km_by_class[r]
         records.append(rec)
     return NearestAnswer(
         records=records,
-        entry=_entry(graph, ranking),
+        entry={**_entry(graph, ranking), **road_leg(graph, x, y)},
         ids=ids,
         minutes=ranking.minutes,
         metres=np.where(reachable, metres, np.nan),
@@ -464,6 +494,10 @@ def _cut_off(
         rec["lat"] = float(table.lat[row])
         rec["straight_km"] = float(straight[i])
         rec["distance_km"] = None
+        rec["offroad_km"] = None
+        rec["offroad_min"] = None
+        rec["time_flags"] = []
+        rec["same_site"] = False
         if zones:
             rec["route_worst_class"] = None
             rec["route_km_by_class"] = None
@@ -474,6 +508,8 @@ def _cut_off(
         "snapped_to": "closed area",
         "offroad_leg_km": None,
         "offroad_leg_min": None,
+        "road_km": None,
+        "road_offroad_min": None,
     }
     n = len(chosen)
     return NearestAnswer(

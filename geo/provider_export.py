@@ -57,6 +57,10 @@ EXPORT_HXL_TAGS: dict[str, str] = {
     "unconfirmed_since": "#date+unconfirmed",
     "confidence": "#meta+confidence",
     "notes": "#meta+notes",
+    "name_en": "#org+name+i_en",
+    "town_en": "#loc+name+i_en",
+    "address_en": "#contact+address+i_en",
+    "opening_hours_en": "#meta+hours+i_en",
     "lat": "#geo+lat",
     "lon": "#geo+lon",
 }

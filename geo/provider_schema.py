@@ -25,6 +25,7 @@ __all__ = [
     "CONFIDENTIAL_PRECISIONS",
     "DATE_FIELDS",
     "LIST_FIELDS",
+    "LOCALIZED_FIELDS",
     "LOCATION_PRECISIONS",
     "NULL_GEOMETRY_TYPES",
     "PROVIDER_COLUMNS",
@@ -118,7 +119,11 @@ PROVIDER_COLUMNS: tuple[str, ...] = (
     "unconfirmed_since",
     "confidence",
     "notes",
+    *(f"{field}_en" for field in ("name", "town", "address", "opening_hours")),
 )
+#: Display fields written in French (the pages' first language), each with an optional
+#: English version ``<field>_en`` (the English pages, briefings and command line).
+LOCALIZED_FIELDS: tuple[str, ...] = ("name", "town", "address", "opening_hours")
 #: Fields holding lists of text.  A string is read as a one-element list (``source``) or
 #: split on commas and semicolons (the others).
 LIST_FIELDS: tuple[str, ...] = ("services", "other_services", "languages", "source")
@@ -150,6 +155,7 @@ TEXT_FIELDS: tuple[str, ...] = (
     "verified_by",
     "confidence",
     "notes",
+    *(f"{field}_en" for field in LOCALIZED_FIELDS),
     *DATE_FIELDS,
 )
 

@@ -145,6 +145,11 @@ HXL_TAGS: tuple[HxlTag, ...] = (
     _tag("#meta+confidence", "confidence"),
     _tag("#meta+notes", "notes"),
     _tag("#description", "notes"),
+    # English versions of the display fields (HXL's language attribute)
+    _tag("#org+name+i_en", "name_en"),
+    _tag("#loc+name+i_en", "town_en"),
+    _tag("#contact+address+i_en", "address_en"),
+    _tag("#meta+hours+i_en", "opening_hours_en"),
 )
 _BY_SPECIFICITY = sorted(HXL_TAGS, key=lambda t: -len(t.attributes))
 

@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from geo.provider_schema import (
     CONFIDENCE_LEVELS,
     CONFIDENTIAL_PRECISIONS,
     LIST_FIELDS,
+    LOCALIZED_FIELDS,
     LOCATION_PRECISIONS,
     NULL_GEOMETRY_TYPES,
     PROVIDER_COLUMNS,
@@ -60,6 +62,7 @@ __all__ = [
     "CONFIDENCE_LEVELS",
     "CONFIDENTIAL_PRECISIONS",
     "LIST_FIELDS",
+    "LOCALIZED_FIELDS",
     "LOCATION_PRECISIONS",
     "NULL_GEOMETRY_TYPES",
     "PROVIDER_COLUMNS",
@@ -72,6 +75,8 @@ __all__ = [
     "atomic_write_text",
     "find_possible_duplicates",
     "from_feature_collection",
+    "localized",
+    "localized_frame",
     "provider_summary",
     "public_mask",
     "public_providers",
@@ -217,6 +222,36 @@ def public_providers(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise TypeError(f"gdf must be a GeoDataFrame, got {type(gdf).__name__}")
     return gdf[public_mask(gdf)].copy()
+
+
+def localized(record: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """``record`` with its display fields (:data:`LOCALIZED_FIELDS`) in ``lang``: as
+    written (French) for ``fr``, their ``<field>_en`` version for ``en`` where the
+    directory has one.  The ``*_en`` keys are dropped."""
+    if lang not in ("fr", "en"):
+        raise ValueError(f"lang must be 'fr' or 'en', got {lang!r}")
+    out = {
+        k: v for k, v in record.items() if not (k.endswith("_en") and k[:-3] in LOCALIZED_FIELDS)
+    }
+    if lang == "en":
+        for field in LOCALIZED_FIELDS:
+            english = record.get(f"{field}_en")
+            if not is_missing(english):
+                out[field] = english
+    return out
+
+
+def localized_frame(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """:func:`localized` for every row of ``frame`` (a copy)."""
+    if lang not in ("fr", "en"):
+        raise ValueError(f"lang must be 'fr' or 'en', got {lang!r}")
+    out = frame.copy()
+    for field in LOCALIZED_FIELDS:
+        english = f"{field}_en"
+        if lang == "en" and english in out.columns and field in out.columns:
+            use = out[english].map(lambda v: not is_missing(v))
+            out[field] = out[field].where(~use, out[english])
+    return out.drop(columns=[f"{f}_en" for f in LOCALIZED_FIELDS], errors="ignore")
 
 
 def provider_summary(gdf: gpd.GeoDataFrame) -> dict[str, Any]:

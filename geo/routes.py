@@ -40,8 +40,11 @@ __all__ = [
     "RouteWalk",
     "entries_or_raise",
     "node_classes",
+    "offroad_nodes",
+    "path_road_part",
     "rank_by_dijkstra",
     "rank_point",
+    "road_part",
     "route_geometry",
     "walk_route",
 ]
@@ -204,6 +207,64 @@ def node_classes(graph: CostGraph, cell_zone: np.ndarray) -> np.ndarray:
     cell = graph.grid.locate(graph.node_x[rest], graph.node_y[rest])
     out[rest] = np.where(cell >= 0, zone[np.maximum(cell, 0)], 0)
     return out
+
+
+_OFFROAD: WeakKeyDictionary[CostGraph, np.ndarray] = WeakKeyDictionary()
+
+
+def offroad_nodes(graph: CostGraph) -> np.ndarray:
+    """1 for the grid-cell nodes, 0 for the road vertices (int8, cached per graph): as a
+    ``node_class`` of :func:`walk_route` (two classes), it splits a route's metres into
+    road (class 0: between two road vertices) and off-road (class 1: across cells and
+    between a road and its cell)."""
+    found = _OFFROAD.get(graph)
+    if found is None:
+        found = np.zeros(graph.n_nodes, dtype=np.int8)
+        found[: graph.n_cells] = 1
+        _OFFROAD[graph] = found
+    return found
+
+
+def road_part(
+    graph: CostGraph, labels: NearestLabels, start_node: int, source_id: int
+) -> tuple[float, float]:
+    """Metres and minutes of source ``source_id``'s route from ``start_node`` spent on
+    roads (edges between two road vertices, :func:`offroad_nodes`); the rest of the
+    route, legs included, is off-road."""
+    position = labels.positions.get(int(source_id))
+    if position is None:
+        raise ValueError(f"source_id={source_id!r} is not one source of the labels")
+    classes = offroad_nodes(graph)
+    csr = graph.minutes  # metres share its structure (one entry per edge, same order)
+    out = []
+    for data in (graph.metres.data, csr.data):
+        per_class, _, _, _, status = _kernels.walk_labels(
+            labels.source,
+            labels.pred,
+            csr.indptr,
+            csr.indices,
+            data,
+            classes,
+            int(start_node),
+            position,
+            2,
+            False,
+        )
+        if status != 0:
+            raise ValueError(f"node {start_node} holds no label of source {source_id}")
+        out.append(float(per_class[0]))
+    return out[0], out[1]
+
+
+def path_road_part(graph: CostGraph, nodes: np.ndarray) -> tuple[float, float]:
+    """:func:`road_part` of an explicit path of nodes (the reference's paths)."""
+    road = np.asarray(nodes, dtype=np.int64) >= graph.n_cells
+    metres = minutes = 0.0
+    for j in np.flatnonzero(road[:-1] & road[1:]):
+        a, b = int(nodes[j]), int(nodes[j + 1])
+        metres += float(graph.metres[a, b])
+        minutes += float(graph.minutes[a, b])
+    return metres, minutes
 
 
 @dataclass(frozen=True)

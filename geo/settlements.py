@@ -20,7 +20,14 @@ from rapidfuzz import fuzz, process
 from geo.crs import ensure_geographic
 from geo.errors import DataFileError
 
-__all__ = ["EXONYMS", "SETTLEMENT_COLUMNS", "Gazetteer", "normalize_name", "read_settlements"]
+__all__ = [
+    "EXONYMS",
+    "SAME_PLACE_M",
+    "SETTLEMENT_COLUMNS",
+    "Gazetteer",
+    "normalize_name",
+    "read_settlements",
+]
 
 SETTLEMENT_COLUMNS = [
     "pcode",
@@ -54,6 +61,8 @@ EXONYMS: dict[str, str] = {
     "tombuctu": "tombouctou",
     "koulikouro": "koulikoro",
 }
+#: Two entries of one name in one commune closer than this are one place (metres).
+SAME_PLACE_M = 2000.0
 #: Ranking bonus by place class (1 national capital … 5 village), in score points.
 _CLASS_BONUS = {1: 8.0, 2: 6.0, 3: 4.0, 4: 2.0, 5: 0.0}
 _OCHA_REQUIRED = ["featureNam", "pcode", "admin1Pcod", "admin2Pcod", "admin3Pcod"]
@@ -150,39 +159,44 @@ class Gazetteer:
         hit = self.places[self.places["pcode"].str.upper() == str(pcode).strip().upper()]
         return None if hit.empty else hit.iloc[0]
 
+    def _distinct(self, rows: np.ndarray, order: np.ndarray, limit: int) -> np.ndarray:
+        """The first ``limit`` of ``order`` with duplicates merged: a place listed twice
+        by the gazetteer (same name, same commune, within :data:`SAME_PLACE_M`; "Konna"
+        as a town and as a village at one point) is kept once, its better-ranked entry."""
+        places = self.places
+        kept: list[int] = []
+        seen: list[tuple[str, str, float, float]] = []
+        for i in order:
+            row = places.iloc[int(rows[i])]
+            key = (normalize_name(row["name"]), str(row["adm3_pcode"]))
+            x, y = float(row.geometry.x), float(row.geometry.y)
+            if any(
+                (k, c) == key and _metres(x, y, kx, ky) <= SAME_PLACE_M for k, c, kx, ky in seen
+            ):
+                continue
+            seen.append((*key, x, y))
+            kept.append(int(i))
+            if len(kept) == limit:
+                break
+        return np.asarray(kept, dtype=np.int64)
+
     def resolve(self, query: str) -> dict | None:
         """One place for ``query``, a P-code (``ML050109007``) or a name; None when none matches.
 
-        Returns a dict with name, pcode, adm1 (name), adm1_pcode, lon, lat and score
-        (100 for a P-code).
+        Returns a dict with name, pcode, adm1, adm2 and adm3 (names), adm1_pcode,
+        adm2_pcode, adm3_pcode, lon, lat and score (100 for a P-code).
         """
         text = str(query).strip()
         if text.upper().startswith("ML") and text[2:].isdigit():
             hit = self.lookup_pcode(text)
             if hit is None:
                 return None
-            return {
-                "name": str(hit["name"]),
-                "pcode": str(hit["pcode"]),
-                "adm1": str(hit["adm1_name"]),
-                "adm1_pcode": str(hit["adm1_pcode"]),
-                "lon": float(hit.geometry.x),
-                "lat": float(hit.geometry.y),
-                "score": 100.0,
-            }
+            return _place(hit, float(hit.geometry.x), float(hit.geometry.y), 100.0)
         found = self.search(text, limit=1)
         if found.empty:
             return None
         best = found.iloc[0]
-        return {
-            "name": str(best["name"]),
-            "pcode": str(best["pcode"]),
-            "adm1": str(best["adm1_name"]),
-            "adm1_pcode": str(best["adm1_pcode"]),
-            "lon": float(best["lon"]),
-            "lat": float(best["lat"]),
-            "score": float(best["score"]),
-        }
+        return _place(best, float(best["lon"]), float(best["lat"]), float(best["score"]))
 
     def search(
         self, query: str, *, region: str | None = None, limit: int = 10, min_score: float = 70.0
@@ -247,13 +261,42 @@ class Gazetteer:
         scores = np.fromiter(best.values(), dtype=np.float64)
         klass = self.places["place_class"].to_numpy()[rows]
         rank = scores + np.vectorize(_CLASS_BONUS.get)(klass, 0.0)
-        order = np.lexsort((klass, -rank))[:limit]
+        order = self._distinct(rows, np.lexsort((klass, -rank)), limit)
         picked = self.places.iloc[rows[order]]
         result = pd.DataFrame(picked[_ADMIN_COLUMNS]).reset_index(drop=True)
         result["lon"] = picked.geometry.x.to_numpy()
         result["lat"] = picked.geometry.y.to_numpy()
         result["score"] = np.round(scores[order], 1)
         return result
+
+
+def _place(row: pd.Series, lon: float, lat: float, score: float) -> dict:
+    """One settlement as :meth:`Gazetteer.resolve` gives it."""
+
+    def text(column: str) -> str | None:
+        value = row.get(column)
+        return None if value is None or pd.isna(value) else str(value)
+
+    return {
+        "name": str(row["name"]),
+        "pcode": str(row["pcode"]),
+        "adm1": text("adm1_name"),
+        "adm1_pcode": text("adm1_pcode"),
+        "adm2": text("adm2_name"),
+        "adm2_pcode": text("adm2_pcode"),
+        "adm3": text("adm3_name"),
+        "adm3_pcode": text("adm3_pcode"),
+        "lon": lon,
+        "lat": lat,
+        "score": score,
+    }
+
+
+def _metres(x0: float, y0: float, x1: float, y1: float) -> float:
+    """Approximate metres between two points in degrees (equirectangular; short ranges)."""
+    k = 111_320.0
+    dx = (x1 - x0) * k * np.cos(np.radians((y0 + y1) / 2))
+    return float(np.hypot(dx, (y1 - y0) * k))
 
 
 def _empty_result() -> pd.DataFrame:

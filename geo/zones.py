@@ -56,6 +56,7 @@ __all__ = [
     "classes_along_path",
     "conflict_surface",
     "default_window",
+    "scenario_assumption",
     "scenario_cell_factor",
     "zone_at",
     "zone_polygons",
@@ -294,6 +295,63 @@ def scenario_cell_factor(surface: ConflictSurface, scenario: str) -> np.ndarray:
     factor[surface.zone == 1] = 1.0 / SLOWED_DIVISORS["elevated"]
     factor[surface.zone == 2] = 0.0 if scenario == "avoid" else 1.0 / SLOWED_DIVISORS["high"]
     return factor
+
+
+_ASSUMES = {
+    "fr": {
+        "slowed": "Scénario « ralenti » : vitesses divisées par {high} dans les zones de "
+        "conflit fort et par {elevated} dans les zones de conflit élevé",
+        "avoid": "Scénario « évitement » : zones de conflit fort fermées (aucun passage), "
+        "vitesses divisées par {elevated} dans les zones de conflit élevé",
+        "window": " ; zones tirées des événements du {start} au {end}",
+        "source": " ({source})",
+    },
+    "en": {
+        "slowed": "“Slowed” scenario: speeds divided by {high} in high-conflict zones and "
+        "by {elevated} in elevated-conflict zones",
+        "avoid": "“Avoid” scenario: high-conflict zones closed (no passage), speeds divided "
+        "by {elevated} in elevated-conflict zones",
+        "window": "; zones drawn from the events of {start} to {end}",
+        "source": " ({source})",
+    },
+}
+
+
+def scenario_assumption(
+    scenario: str,
+    lang: str = "fr",
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    source: str | None = None,
+) -> str | None:
+    """What ``scenario`` assumes, in one line of ``lang`` (None for ``baseline``): the
+    slowing factors or the closed zones (:data:`SLOWED_DIVISORS`) and the date range of
+    the events the zones come from.
+
+    >>> scenario_assumption("avoid", "en").split(":")[1].strip()
+    'high-conflict zones closed (no passage), speeds divided by 2.5 in elevated-conflict zones.'
+    """
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; allowed: {', '.join(SCENARIOS)}")
+    if lang not in _ASSUMES:
+        raise ValueError(f"lang must be one of {tuple(_ASSUMES)}, got {lang!r}")
+    if scenario == "baseline":
+        return None
+    words = _ASSUMES[lang]
+
+    def number(value: float) -> str:
+        text = f"{value:g}"
+        return text.replace(".", ",") if lang == "fr" else text
+
+    text = words[scenario].format(
+        high=number(SLOWED_DIVISORS["high"]), elevated=number(SLOWED_DIVISORS["elevated"])
+    )
+    if start and end:
+        text += words["window"].format(start=start, end=end)
+        if source:
+            text += words["source"].format(source=source)
+    return text + "."
 
 
 def classes_along_path(

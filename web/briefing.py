@@ -72,13 +72,25 @@ class Figures:
     nearest_provider_name: str | None = None
     max_class: str | None = None
     pcode: str | None = None
+    people_beyond: Mapping[int, float] | None = None
+    shares_beyond: Mapping[int, float | None] | None = None
+    offroad_median: bool = False
 
     def beyond(self, minutes: int) -> float:
-        """People farther than ``minutes`` (population minus people within)."""
+        """People farther than ``minutes``: the table's ``pop_beyond_<t>`` when given
+        (the published figure), else population minus people within."""
+        if self.people_beyond is not None and minutes in self.people_beyond:
+            return self.people_beyond[minutes]
         return self.population - self.within[minutes]
 
     def share_beyond(self, minutes: int) -> float | None:
-        """Share of the people farther than ``minutes`` (None for an empty unit)."""
+        """Share of the people farther than ``minutes`` (None for an empty unit): the
+        table's ``share_beyond_<t>`` when given."""
+        if self.shares_beyond is not None and minutes in self.shares_beyond:
+            share = self.shares_beyond[minutes]
+            if share is None or (isinstance(share, float) and math.isnan(share)):
+                return None
+            return share
         share = self.share_within.get(minutes)
         if share is None or (isinstance(share, float) and math.isnan(share)):
             return None

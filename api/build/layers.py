@@ -30,6 +30,7 @@ from geo.routes import node_classes
 from geo.settlements import Gazetteer
 from geo.speeds import read_speed_table
 from geo.store import load_graph
+from geo.zones import scenario_assumption
 
 __all__ = ["PUBLIC_FIELDS", "Layers", "NotBuiltError", "answer_nearest", "load_layers"]
 
@@ -75,6 +76,35 @@ class Layers:
     @property
     def scenarios(self) -> list[str]:
         return sorted({s for _, s in self.layers})
+
+    @property
+    def conflict_window(self) -> dict | None:
+        """The events the conflict zones come from: ``start``, ``end`` (ISO dates) and
+        ``source`` (ACLED or UCDP GED, from the event file's name); None without zones."""
+        conflict = self.manifest.get("conflict") or {}
+        if not (conflict.get("start") and conflict.get("end")):
+            return None
+        path = str((self.manifest.get("inputs", {}).get("conflict") or {}).get("path") or "")
+        name = path.rsplit("/", 1)[-1].lower()
+        source = (
+            "ACLED" if "acled" in name else "UCDP GED" if "ged" in name or "ucdp" in name else None
+        )
+        return {"start": conflict["start"], "end": conflict["end"], "source": source}
+
+    def scenario_assumes(self, scenario: str) -> dict[str, str] | None:
+        """What ``scenario`` assumes, in French and English (None for the baseline)."""
+        window = self.conflict_window or {}
+        found = {
+            lang: scenario_assumption(
+                scenario,
+                lang,
+                start=window.get("start"),
+                end=window.get("end"),
+                source=window.get("source"),
+            )
+            for lang in ("fr", "en")
+        }
+        return None if found["fr"] is None else found  # type: ignore[return-value]
 
     @property
     def k(self) -> int:
@@ -179,6 +209,10 @@ PUBLIC_FIELDS = (
     "travel_time_min",
     "distance_km",
     "straight_km",
+    "offroad_km",
+    "offroad_min",
+    "time_flags",
+    "same_site",
     "reachable",
     "unreachable_reason",
     "location_precision",
@@ -188,6 +222,11 @@ PUBLIC_FIELDS = (
     "address",
     "phone",
     "opening_hours",
+    # the display fields' English (the directory's own, for the English pages)
+    "name_en",
+    "town_en",
+    "address_en",
+    "opening_hours_en",
     "languages",
     "source",
     "source_date",
@@ -297,6 +336,8 @@ def answer_nearest(
             "roads": layers.manifest.get("inputs", {}).get("roads", {}).get("kind"),
             "built_at": layers.manifest.get("built_at"),
             "time_meaning": {lang: layers.time_meaning(lang) for lang in ("fr", "en")},
+            "conflict": layers.conflict_window,
+            "scenario_assumes": layers.scenario_assumes(scenario),
         },
     }
 

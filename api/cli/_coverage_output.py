@@ -20,11 +20,11 @@ from api.cli._console import console, fail, say, write_output
 from api.cli._options import CoverageFormat
 from api.services.analysis import to_records
 from api.services.inputs import AnalysisInputs, demand_meta
-from geo.coverage import coverage_layer, to_hxl
+from geo.coverage import coverage_layer
 from geo.deserts import service_deserts
 from web.formats import format_people, format_share
 
-__all__ = ["CLI_META", "emit_deserts", "emit_table", "population_text"]
+__all__ = ["CLI_META", "emit_bytes", "emit_deserts", "emit_table", "population_text"]
 
 #: Meta keys the CLI prints (``Analysis`` meta holds a few more for the API).
 CLI_META = (
@@ -91,12 +91,7 @@ def emit_table(
         else:
             _print_coverage(table, meta)
         return
-    if fmt in (CoverageFormat.csv, CoverageFormat.hxl):
-        frame = (
-            to_hxl(with_source, level=int(level[-1])) if fmt is CoverageFormat.hxl else with_source
-        )
-        text = frame.to_csv(index=False)
-    elif fmt is CoverageFormat.json:
+    if fmt is CoverageFormat.json:
         text = json.dumps(
             {"meta": meta, "units": to_records(table)}, ensure_ascii=False, indent=2, default=str
         )
@@ -111,6 +106,16 @@ def emit_table(
         say(f"wrote {output} (population: {meta['population_source']})", err=True)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def emit_bytes(content: bytes, output: Path | None, meta: dict) -> None:
+    """Write an exported file (:mod:`api.services.exports`) to ``output`` or stdout."""
+    if output is None:
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+        return
+    write_output(output, lambda tmp: tmp.write_bytes(content))
+    say(f"wrote {output} (population: {Path(meta['population_source']).name})", err=True)
 
 
 def _percent(value: float) -> str:
@@ -207,7 +212,8 @@ def emit_deserts(
         raise fail(str(exc)) from exc
     layer = layer.replace([np.inf, -np.inf], np.nan)
     layer["population"] = layer["population"].round(0)
-    layer["population_source"] = inputs.population_source
+    source = Path(inputs.population_source).name  # a file name, not a local path
+    layer["population_source"] = source
     meta = {
         **what,
         "threshold_min": threshold_min,
@@ -215,7 +221,7 @@ def emit_deserts(
         "deserts": len(layer),
         "population_in_deserts": round(float(layer["population"].sum())),
         "population_total": round(float(inputs.population.sum())),
-        "population_source": inputs.population_source,
+        "population_source": source,
         **demand_meta(inputs),
         "note": "max_time_min null: part of the desert cannot reach any provider",
     }
@@ -232,6 +238,6 @@ def emit_deserts(
     say(
         f"wrote {output}: {len(layer)} deserts beyond {threshold_min:g} min, "
         f"{_people(meta['population_in_deserts'])} people "
-        f"(population: {inputs.population_source})",
+        f"(population: {source})",
         err=True,
     )

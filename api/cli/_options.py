@@ -49,6 +49,7 @@ class CoverageFormat(StrEnum):
     table = "table"
     csv = "csv"
     hxl = "hxl"
+    xlsx = "xlsx"
     json = "json"
     geojson = "geojson"
 

@@ -16,9 +16,9 @@ from typing import Annotated
 import typer
 
 from api.build.manifest import NotBuiltError
-from api.choices import ChoiceError, Level, Scenario, Service, Window
+from api.choices import ChoiceError, Lang, Level, Scenario, Service, Window
 from api.cli._console import check_writable, fail, say, usage_error, warn
-from api.cli._coverage_output import CLI_META, emit_deserts, emit_table
+from api.cli._coverage_output import CLI_META, emit_bytes, emit_deserts, emit_table
 from api.cli._options import (
     CoverageFormat,
     FrameOption,
@@ -27,6 +27,14 @@ from api.cli._options import (
     ScenarioOption,
 )
 from api.services.analysis import Analysis, CoverageResult
+from api.services.exports import (
+    RegionNotFoundError,
+    export_file,
+    export_frame,
+    export_name,
+    in_regions,
+    parse_regions,
+)
 from api.services.frames import FrameError
 from api.services.inputs import AnalysisInputs, read_surface
 from api.services.planning import FacilitySurface, facility_coverage, facility_surface
@@ -163,6 +171,18 @@ def coverage(
         float, typer.Option("--min-population", min=0, help="--deserts: drop smaller ones.")
     ] = 0,
     demand: DemandOption = None,
+    region: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--region",
+            help="Only the units of this région (P-code or name, of the --frame's régions); "
+            "repeat it or separate with commas (--region ML05,ML04).",
+        ),
+    ] = None,
+    lang: Annotated[
+        Lang,
+        typer.Option("--lang", help="--format csv: fr (';' and a decimal comma) or en."),
+    ] = Lang.en,
     window: WindowOption = None,
     frame: FrameOption = None,
 ) -> None:
@@ -172,17 +192,17 @@ def coverage(
     figure depends on a confidential record.  Times are from the built surfaces; people
     from the build's population raster spread over the travel-time grid.
     """
-    if deserts and show_underserved:
-        raise usage_error("--deserts and --underserved: choose one")
-    if window is not None:
-        if service not in (None, Service.medical):
-            raise usage_error("--window is a window of medical care: use --service medical")
-        service, threshold_min = Service.medical, CLINICAL_WINDOWS_MIN[window.value]
-    service = service or Service.one_stop_centre
-    if frame is not None and providers_from is ProvidersFrom.who_kemri:
-        raise usage_error("--frame applies to the provider directory's tables", option="--frame")
-    if deserts and output is not None and output.suffix.lower() not in (".geojson", ".gpkg"):
-        raise usage_error("service deserts are written as .geojson or .gpkg", option="--out")
+    service, threshold_min = _checked(
+        service,
+        window,
+        threshold_min,
+        deserts=deserts,
+        underserved=show_underserved,
+        who=providers_from is ProvidersFrom.who_kemri,
+        region=region,
+        frame=frame,
+        output=output,
+    )
     settings = get_settings()
     if demand is not None:
         settings = settings.model_copy(update={"demand": demand.value})
@@ -198,29 +218,116 @@ def coverage(
     if providers_from is ProvidersFrom.who_kemri:
         facilities = _facilities(settings, mode, scenario.value)
     if deserts:
-        what = {
-            "service": service.value if facilities is None else WHO_LABEL,
-            "mode": mode,
-            "scenario": scenario.value,
-        }
-        if facilities is not None:
-            minutes = facilities.minutes
-        else:
-            name = f"{service.value}-{mode}-{scenario.value}"
-            try:
-                minutes = read_surface(settings.build_dir, inputs.grid, name)
-            except DataFileError as exc:
-                raise fail(str(exc)) from exc
-        emit_deserts(inputs, minutes, what, threshold_min, min_population, output)
+        what = {"service": service.value, "mode": mode, "scenario": scenario.value}
+        _emit_deserts(settings, inputs, facilities, what, output, threshold_min, min_population)
         return
-    threshold = threshold_min if show_underserved else None
-    chosen = None if frame is None else frame.value
+    if fmt is CoverageFormat.xlsx and output is None:
+        raise usage_error("an .xlsx workbook needs --out FILE.xlsx", option="--format")
+    threshold, chosen = (threshold_min if show_underserved else None), frame and frame.value
+    regions = parse_regions(region)
     result = _table(analysis, level, service, mode, scenario, facilities, threshold, chosen)
-    meta = {k: v for k, v in result.meta.items() if k in CLI_META}
+    try:
+        result, _ = in_regions(result, analysis, regions)
+    except RegionNotFoundError as exc:
+        raise fail(f"--region: {exc}") from exc
+    if fmt in (CoverageFormat.csv, CoverageFormat.hxl, CoverageFormat.xlsx):
+        # the file of GET /api/v1/coverage?format=..., byte for byte
+        full = result
+        if threshold is not None:
+            every = _table(analysis, level, service, mode, scenario, facilities, None, chosen)
+            full, _ = in_regions(every, analysis, regions)
+        _emit_file(analysis, full, result if threshold is not None else None, fmt, lang, output)
+        return
+    meta = _cli_meta(result.meta)
     if window is not None:
         meta |= {"window": window.value, "window_min": CLINICAL_WINDOWS_MIN[window.value]}
     table = result.table.drop(columns=["nearest_provider_name"], errors="ignore")
     emit_table(table, result.units, meta, fmt, output, level.value)
+
+
+def _checked(
+    service: Service | None,
+    window: Window | None,
+    threshold_min: float,
+    *,
+    deserts: bool,
+    underserved: bool,
+    who: bool,
+    region: list[str] | None,
+    frame: object | None,
+    output: Path | None,
+) -> tuple[Service, float]:
+    """The service and threshold the options ask for, or a usage error naming the
+    options that cannot go together."""
+    if deserts and underserved:
+        raise usage_error("--deserts and --underserved: choose one")
+    if window is not None:
+        if service not in (None, Service.medical):
+            raise usage_error("--window is a window of medical care: use --service medical")
+        service, threshold_min = Service.medical, CLINICAL_WINDOWS_MIN[window.value]
+    service = service or Service.one_stop_centre
+    if frame is not None and who:
+        raise usage_error("--frame applies to the provider directory's tables", option="--frame")
+    if deserts and (region or frame is not None):
+        raise usage_error(
+            "--deserts are areas of the whole grid, not per région: --region and --frame "
+            "apply to the tables",
+            option="--deserts",
+        )
+    if deserts and output is not None and output.suffix.lower() not in (".geojson", ".gpkg"):
+        raise usage_error("service deserts are written as .geojson or .gpkg", option="--out")
+    return service, threshold_min
+
+
+def _emit_file(
+    analysis: Analysis,
+    result: CoverageResult,
+    ranking: CoverageResult | None,
+    fmt: CoverageFormat,
+    lang: Lang,
+    output: Path | None,
+) -> None:
+    """``--format csv|hxl|xlsx``: the planner's file (:mod:`api.services.exports`)."""
+    threshold = None if ranking is None else ranking.meta["threshold_min"]
+    done = export_file(
+        export_frame(result, analysis, ranking=ranking),
+        fmt.value,
+        level=result.level,
+        lang=lang.value,
+        name=export_name(result.level, result.meta.get("regions", []), result.meta, threshold),
+    )
+    emit_bytes(done.content, output, result.meta)
+
+
+def _cli_meta(meta: dict) -> dict:
+    """The table's metadata the command line prints: file names, never local paths."""
+    out = {k: v for k, v in meta.items() if k in CLI_META}
+    for key in ("population_source", "conflict_source"):
+        if out.get(key):
+            out[key] = Path(str(out[key])).name
+    return out
+
+
+def _emit_deserts(
+    settings: Settings,
+    inputs: AnalysisInputs,
+    facilities: FacilitySurface | None,
+    what: dict[str, str],
+    output: Path | None,
+    threshold_min: float,
+    min_population: float,
+) -> None:
+    """``coverage --deserts``: the service deserts of the built surface (or the WHO one)."""
+    if facilities is not None:
+        minutes = facilities.minutes
+        what = {**what, "service": WHO_LABEL}
+    else:
+        name = f"{what['service']}-{what['mode']}-{what['scenario']}"
+        try:
+            minutes = read_surface(settings.build_dir, inputs.grid, name)
+        except DataFileError as exc:
+            raise fail(str(exc)) from exc
+    emit_deserts(inputs, minutes, what, threshold_min, min_population, output)
 
 
 def _facilities(settings: Settings, mode: str, scenario: str) -> FacilitySurface:

@@ -23,17 +23,19 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 
 from api.build.layers import Layers, answer_nearest, load_layers
 from api.build.manifest import NotBuiltError
 from api.choices import LEVELS
 from api.http.budget import WorkBudget
-from api.http.errors import install_error_handlers
+from api.http.errors import error_lang, error_response, install_error_handlers
 from api.http.guard import RequestGuard
 from api.http.openapi import install_openapi
 from api.http.pages import install_pages
+from api.http.pages.render import parameter_error_page
+from api.http.params import install_parameter_check, refuse_unknown_parameters
 from api.http.routes import ROUTERS
 from api.services.analysis import Analysis
 from api.services.places import find_gazetteer
@@ -169,9 +171,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "English with `Accept-Language: en`. Nothing about a query is logged.",
         docs_url=None,  # FastAPI's own pages load Swagger UI / ReDoc from a CDN
         redoc_url=None,
+        # every route refuses a query parameter it does not read (api.http.params)
+        dependencies=[Depends(refuse_unknown_parameters)],
     )
     app.add_middleware(RequestGuard, max_body=MAX_BODY_BYTES, max_url=MAX_URL_CHARS)
     install_error_handlers(app)
+    install_parameter_check(
+        app, parameter_error_page, lambda request, error: error_response(error, error_lang(request))
+    )
 
     @app.get("/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:

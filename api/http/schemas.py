@@ -101,7 +101,18 @@ class NearestQuery(BaseModel):
     snapped_to: str | None = Field(description="road, grid cell or closed area.")
     offroad_leg_km: Number | None
     offroad_leg_min: Number | None
-    place: dict[str, Any] | None = Field(default=None, description="The settlement asked for.")
+    road_km: Number | None = Field(
+        default=None, description="Distance from the point to the nearest modelled road's line."
+    )
+    road_offroad_min: Number | None = Field(
+        default=None, description="That distance at the point's off-road speed, minutes."
+    )
+    place: dict[str, Any] | None = Field(
+        default=None, description="The settlement the place name or P-code was taken for."
+    )
+    place_alternatives: list[dict[str, Any]] | None = Field(
+        default=None, description="Other settlements the name could mean (towns first)."
+    )
 
 
 class RouteConflict(BaseModel):
@@ -117,6 +128,20 @@ class NearestProvider(BaseModel):
     travel_time_min: Number | None = Field(description="null: cannot be reached.")
     distance_km: Number | None
     straight_km: Number | None
+    offroad_km: Number | None = Field(
+        default=None, description="Kilometres of the route off the modelled roads."
+    )
+    offroad_min: Number | None = Field(
+        default=None, description="Minutes of the route off the modelled roads."
+    )
+    time_flags: list[str] = Field(
+        default_factory=list,
+        description="offroad: most of the time is off-road; detour: the route is at least "
+        "twice the straight line.",
+    )
+    same_site: bool = Field(
+        default=False, description="The point is the provider's own (exactly located) site."
+    )
     reachable: bool
     unreachable_reason: str | None
     location_precision: str | None
@@ -126,6 +151,10 @@ class NearestProvider(BaseModel):
     address: str | None = None
     phone: str | None = None
     opening_hours: str | None = None
+    name_en: str | None = Field(default=None, description="The name in English, if it differs.")
+    town_en: str | None = None
+    address_en: str | None = None
+    opening_hours_en: str | None = None
     languages: list[str] | str | None = None
     source: list[str] | str | None = None
     source_date: str | None = None
@@ -137,11 +166,34 @@ class NearestProvider(BaseModel):
     route: dict[str, Any] | None = Field(default=None, description="GeoJSON LineString.")
 
 
+class ConflictWindow(BaseModel):
+    start: str
+    end: str
+    source: str | None
+
+
+class NationalLines(BaseModel):
+    lines: list[dict[str, Any]] = Field(
+        description="Public toll-free numbers (no place): id, name, name_en, phone, "
+        "opening_hours(_en), status, status_date, source_date, last_verified."
+    )
+    caveat: dict[str, str] = Field(description="Confirm before giving them out (fr, en).")
+
+
 class NearestData(BaseModel):
     roads: str | None
     built_at: str | None
-    time_meaning: str | None = Field(
-        default=None, description="What the travel times stand for (calibration, profile)."
+    time_meaning: dict[str, str] | None = Field(
+        default=None, description="What the travel times stand for, in fr and en."
+    )
+    conflict: ConflictWindow | None = Field(
+        default=None, description="The events the conflict zones come from."
+    )
+    scenario_assumes: dict[str, str] | None = Field(
+        default=None, description="What the scenario assumes, in fr and en (null: baseline)."
+    )
+    national_lines: NationalLines | None = Field(
+        default=None, description="National lines to give beside the ranked providers."
     )
 
 

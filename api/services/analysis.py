@@ -20,13 +20,15 @@ Usage::
     analysis.inputs  # grid, country, population on the grid, providers (loaded once)
 
 ``table`` columns: ``pcode``, ``name``, ``population``, ``pop_within_30/60/120/300``,
-``share_within_30/60/120/300`` (0-1), ``median_time_min``, ``p90_time_min`` (``inf``:
+``pop_beyond_30/60/120/300``, ``share_within_30/60/120/300`` and
+``share_beyond_30/60/120/300`` (0-1), ``median_time_min``, ``p90_time_min`` (``inf``:
 more than half, resp. 10 %, of the people cannot reach any provider),
 ``nearest_provider_id`` and ``nearest_provider_name`` (the *public* provider nearest to
 most of the unit's people), ``n_providers`` (public providers of the service located
 in the unit), and ``max_class`` (highest conflict class of the unit) when the build
-holds a conflict summary.  Figures are rounded as published: people to 1, shares to
-1e-4, minutes to 1.
+holds a conflict summary.  Figures are rounded as published, by the one rule of every
+output (:func:`geo.coverage.published_figures`): whole people (beyond = population -
+within), shares of those whole people to 1e-4, minutes to 1.
 
 Every figure is computed from public providers only: a confidential provider (shelter,
 safe house) changes no table, ranking or count, since aggregates over small units would
@@ -73,6 +75,7 @@ from geo.coverage import (
     CLINICAL_WINDOWS_MIN,
     DEFAULT_THRESHOLDS_MIN,
     coverage_table,
+    published_figures,
     to_hxl,
     weighted_quantile,
 )
@@ -121,17 +124,12 @@ class CoverageResult:
 
     def hxl(self) -> pd.DataFrame:
         """The table with its HXL hashtag row first (write with ``to_csv(index=False)``)."""
-        frame = to_hxl(self.table, level=int(self.level[-1]))
-        if "nearest_provider_name" in frame.columns:
-            frame.loc[0, "nearest_provider_name"] = "#org+name+nearest"
-        return frame
+        return to_hxl(self.table, level=int(self.level[-1]))
 
 
 def _rounded(table: pd.DataFrame) -> pd.DataFrame:
-    return table.round(
-        {c: 4 for c in table.columns if c.startswith("share_")}
-        | {c: 0 for c in table.columns if c.startswith("pop") or c.endswith("_min")}
-    )
+    """The one counting rule of every output (:func:`geo.coverage.published_figures`)."""
+    return published_figures(table)
 
 
 class Analysis:
@@ -484,7 +482,9 @@ class Analysis:
         thresholds = tuple(sorted({*table_thresholds(service), float(threshold_min)}))
         table, meta = self._raw(key_level, service, mode, scenario, thresholds)
         conflict, path = self._conflict(key_level)
-        ranked = rank_underserved(table, threshold_min=threshold_min, conflict=conflict)
+        # ranked on the published (whole-people) figures: the ranking's people beyond
+        # are the coverage table's, to the person
+        ranked = rank_underserved(_rounded(table), threshold_min=threshold_min, conflict=conflict)
         ranked = framed_table(ranked, self.units(key_level), key_level, annotate)
         meta = {
             **meta,
@@ -520,9 +520,11 @@ class Analysis:
             thresholds_min=thresholds,
             named=offering,
         )
+        table = _rounded(table)
         conflict, path = self._conflict(level)
         if threshold_min is not None:
             table = rank_underserved(table, threshold_min=threshold_min, conflict=conflict)
+            table = _rounded(table)
         elif conflict is not None:
             ranked = rank_underserved(table, threshold_min=120, conflict=conflict)
             table["max_class"] = table["pcode"].map(ranked.set_index("pcode")["max_class"])
@@ -575,17 +577,21 @@ class Analysis:
 
     def _national_figures(self, service: str, mode: str, scenario: str) -> dict[str, Any]:
         thresholds = table_thresholds(service)
-        table, meta = self._raw("adm1", service, mode, scenario, thresholds)
+        raw, meta = self._raw("adm1", service, mode, scenario, thresholds)
+        # the sums of the régions' published figures: a table's column adds up to them
+        table = _rounded(raw)
         minutes, _ = self.surface(service, mode, scenario)
         pieces = self.pieces("adm1")
         inside = pieces.unit >= 0
         times, people = minutes[pieces.cell][inside], pieces.population[inside]
-        total = float(table["population"].sum())
-        out: dict[str, Any] = {"population": round(total)}
+        total = int(table["population"].sum())
+        out: dict[str, Any] = {"population": total}
         for t in thresholds:
-            within = float(table[f"pop_within_{t:g}"].sum())
-            out[f"pop_within_{t:g}"] = round(within)
+            within = int(table[f"pop_within_{t:g}"].sum())
+            out[f"pop_within_{t:g}"] = within
+            out[f"pop_beyond_{t:g}"] = total - within
             out[f"share_within_{t:g}"] = round(within / total, 4) if total > 0 else None
+            out[f"share_beyond_{t:g}"] = round((total - within) / total, 4) if total > 0 else None
         for name, q in (("median_time_min", 0.5), ("p90_time_min", 0.9)):
             value = weighted_quantile(times, people, q) if total > 0 else float("nan")
             out[name] = round(value) if np.isfinite(value) else None

@@ -35,7 +35,7 @@ from api.services.briefing_maps import briefing_maps
 from api.services.frames import FRAME_LEVEL
 from api.services.regions import RegionNotFoundError, resolve_region
 from api.settings import Settings
-from geo.providers import public_providers, read_providers
+from geo.providers import localized_frame, public_providers, read_providers
 from web.briefing import (
     BriefingData,
     Figures,
@@ -83,6 +83,8 @@ def _figures(row: pd.Series, label: str | None = None) -> Figures:
         population=float(row["population"]),
         within={m: float(row[f"pop_within_{m}"]) for m in minutes},
         share_within={m: opt(f"share_within_{m}") for m in minutes},
+        people_beyond={m: float(row[f"pop_beyond_{m}"]) for m in minutes},
+        shares_beyond={m: opt(f"share_beyond_{m}") for m in minutes},
         median_time_min=None if median is None or pd.isna(median) else float(median),
         n_providers=None if opt("n_providers") is None else int(row["n_providers"]),
         nearest_provider_name=opt("nearest_provider_name"),
@@ -188,7 +190,7 @@ def _region_providers(
     return [_provider_row(r, i + 1) for i, (_, r) in enumerate(rows.iterrows())]
 
 
-def _national_lines(settings: Settings) -> list[ProviderRow]:
+def _national_lines(settings: Settings, lang: str) -> list[ProviderRow]:
     """Public records without a place (hotlines) from the provider directory."""
     if not settings.providers.is_file():
         return []
@@ -197,7 +199,9 @@ def _national_lines(settings: Settings) -> list[ProviderRow]:
     except (OSError, ValueError) as exc:
         log.warning("provider directory not read: %s", type(exc).__name__)
         return []
-    lines = directory[directory.geometry.isna() | directory.geometry.is_empty]
+    lines = localized_frame(
+        directory[directory.geometry.isna() | directory.geometry.is_empty], lang
+    )
     return [_provider_row(r, None) for _, r in lines.iterrows()]
 
 
@@ -251,7 +255,9 @@ def _sources(
             ", ".join(road_paths) or None,
             None,
             DATASETS[road_key[kind]].licence if kind in road_key else None,
-            t("source_roads_note", kind=kind) if kind else None,
+            t("source_roads_note", kind=t(f"road_kind_{kind}") if kind in road_key else kind)
+            if kind
+            else None,
         )
     )
     conflict = manifest.get("conflict")
@@ -425,10 +431,10 @@ def assemble_briefing(
         services.append((service, by_mode))
     osc = dict(services[0][1])
     communes = _ranked_units(analysis, "adm3", members["adm3"])
-    public = public_providers(analysis.inputs.providers)
-    shape = None
-    if frame_meta["frame"] != "2015":
-        shape = regions.loc[regions["pcode"].astype(str) == pcode].geometry.iloc[0]
+    # the display fields in the briefing's language (the directory's English on English ones)
+    public = localized_frame(public_providers(analysis.inputs.providers), lang)
+    own = regions["pcode"].astype(str) == pcode  # a région of another frame: by its shape
+    shape = regions.loc[own].geometry.iloc[0] if frame_meta["frame"] != "2015" else None
     providers = _region_providers(public, pcode, shape)
     numbers = {p.id: p.number for p in providers if p.number is not None}
     notes = _frame_notes(analysis, key_level, pcode, lang)
@@ -461,7 +467,7 @@ def assemble_briefing(
         communes=communes[:COMMUNES_SHOWN],
         communes_total=len(communes),
         providers=providers,
-        national_lines=_national_lines(analysis.settings),
+        national_lines=_national_lines(analysis.settings, lang),
         maps=maps,
         sources=_sources(analysis, public, len(providers), lang),
         limitations=_limitations(analysis, lang, frame_meta["frame"]),

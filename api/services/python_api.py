@@ -63,6 +63,8 @@ from api.services.build_handle import (
     open_build,
     plain_errors,
 )
+from api.services.hotlines import complete_answer
+from api.services.places import resolve_place
 from geo.crs import MALI_BBOX
 
 __all__ = [
@@ -239,16 +241,16 @@ def travel_time_surface(
 # ----------------------------------------------------------------------------- nearest
 
 
-def _resolve_place(build: Build, place: object) -> dict[str, Any]:
+def _resolve_place(build: Build, place: object) -> tuple[dict[str, Any], list[dict]]:
     if not isinstance(place, str):
         raise TypeError(f"place must be a settlement name or P-code, got {type(place).__name__}")
-    found = build._places().resolve(place)
+    found, others = resolve_place(build._places(), place)
     if found is None:
         raise ValueError(
             "place: no settlement of the gazetteer has this name or P-code; "
             "`orienter places search` lists close names"
         )
-    return found
+    return found, others
 
 
 def _check_in_mali(lon: float, lat: float) -> None:
@@ -310,10 +312,11 @@ def nearest(
     check_flag(routes, "routes")
     check_flag(caseworker, "caseworker")
     info = None
+    others: list[dict] | None = None
     if place is not None:
         if lon is not None or lat is not None:
             raise ValueError("give lon and lat, or place, not both")
-        info = _resolve_place(b, place)
+        info, others = _resolve_place(b, place)
         lon, lat = info["lon"], info["lat"]
     elif lon is None or lat is None:
         raise ValueError("give lon and lat (decimal degrees), or place")
@@ -328,7 +331,7 @@ def nearest(
     with plain_errors():
         _check_in_mali(x, y)
     try:
-        return answer_nearest(
+        answer = answer_nearest(
             b._loaded_layers(),
             lon=x,
             lat=y,
@@ -348,6 +351,8 @@ def nearest(
                 "it) or in a closed high-conflict zone"
             ) from None
         raise
+    # as the API and the command line: the other places of that name, the national lines
+    return complete_answer(answer, b.settings.providers, others)
 
 
 # ----------------------------------------------------------------------------- planning

@@ -339,14 +339,59 @@ def test_coverage_csv_and_hxl(client):
     r = client.get("/api/v1/coverage", params={"level": "adm1", "format": "csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert "attachment" in r.headers["content-disposition"]
-    table = pd.read_csv(io.StringIO(r.text))
-    assert len(table) == 9 and {"pcode", "pop_within_60", "share_within_120"} <= set(table)
+    # French Excel: a byte-order mark, ";" between fields, a decimal comma, whole people
+    assert r.content.startswith(b"\xef\xbb\xbf")
+    table = pd.read_csv(io.BytesIO(r.content), sep=";", decimal=",", encoding="utf-8-sig")
+    assert len(table) == 9 and {"pcode", "pop_within_60", "pop_beyond_60"} <= set(table)
     assert table["population_source"].str.endswith(".tif").all()
-    lines = client.get(
-        "/api/v1/coverage", params={"level": "adm1", "format": "csv", "hxl": "true"}
-    ).text.splitlines()
+    assert not table["population_source"].str.contains("/").any()  # a name, not a path
+    assert (table["pop_within_120"] + table["pop_beyond_120"] == table["population"]).all()
+    assert table["pct_within_120"].between(0, 100).all()  # per cent, not fractions
+    assert ".0;" not in r.text  # people are integers
+    english = client.get(
+        "/api/v1/coverage", params={"level": "adm1", "format": "csv", "lang": "en"}
+    )
+    assert english.text.lstrip("\ufeff").startswith("pcode,name,population,")
+    hxl = client.get("/api/v1/coverage", params={"level": "adm1", "format": "hxl"})
+    lines = hxl.text.splitlines()
     assert lines[1].startswith("#adm1+code,#adm1+name,#population") and len(lines) == 2 + 9
     assert "#org+name+nearest" in lines[1]
+    # the old spelling of the HXL file
+    old = client.get("/api/v1/coverage", params={"level": "adm1", "format": "csv", "hxl": "true"})
+    assert old.text == hxl.text
+
+
+def test_coverage_of_some_regions_and_its_workbook(client):
+    r = client.get(
+        "/api/v1/coverage",
+        params={"level": "adm2", "region": ["ML05", "Ségou"], "threshold_min": 120},
+    )
+    units = r.json()["units"]
+    assert r.status_code == 200 and r.json()["meta"]["regions"] == ["ML05", "ML04"]
+    assert {u["pcode"][:4] for u in units} == {"ML05", "ML04"} and len(units) == 8 + 7
+    beyond = [u["pop_beyond_120"] for u in units]
+    assert beyond == sorted(beyond, reverse=True)  # ranked, worst first
+    book = client.get(
+        "/api/v1/coverage",
+        params={"level": "adm2", "region": "ML05,ML04", "format": "xlsx", "threshold_min": 120},
+    )
+    assert book.headers["content-type"].startswith("application/vnd.openxmlformats")
+    sheet = pd.read_excel(io.BytesIO(book.content), sheet_name="coverage")
+    assert sheet["pcode"].tolist() == [u["pcode"] for u in units]
+    assert sheet["region_name"].isin(["Mopti", "Ségou"]).all()
+    assert sheet["pop_beyond_120"].tolist() == beyond
+    _error(
+        client.get("/api/v1/coverage", params={"region": "Atlantis"}),
+        422,
+        "region_not_found",
+        "region",
+    )
+    _error(
+        client.get("/api/v1/coverage", params={"regoin": "ML05"}),
+        422,
+        "unknown_parameter",
+        "regoin",
+    )
 
 
 def test_coverage_of_shelters_rests_on_no_confidential_record(client):
@@ -368,7 +413,8 @@ def test_coverage_of_shelters_rests_on_no_confidential_record(client):
         ({"service": "spa"}, "service", None),
         ({"mode": "walk"}, "mode", ["car"]),
         ({"scenario": "flood"}, "scenario", ["avoid", "baseline", "slowed"]),
-        ({"format": "xlsx"}, "format", ["json", "csv"]),
+        ({"format": "xml"}, "format", ["json", "csv", "hxl", "xlsx"]),
+        ({"threshold_min": 90}, "threshold_min", ["30", "60", "120", "300"]),
         ({"hxl": "maybe"}, "hxl", None),
     ],
 )
@@ -411,3 +457,27 @@ def test_a_bare_http_error_still_gets_the_one_shape(tmp_path, data_dir):
         detail = _error(c.get("/test-own"), 404, "not_found")
         assert "ML99" not in detail["message"]
         _error(c.get("/test-odd"), 599, "invalid_request")
+
+
+def test_nearest_names_the_place_used_the_lines_and_the_model(client):
+    """A name searched without a pick: which place, the others; the national lines and
+    their caveat; the conflict events' dates; what the scenario assumes; the flags."""
+    r = client.get("/api/v1/nearest", params={"place": "Kona", "k": 3, "scenario": "slowed"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["query"]["place"]["adm2"] == "Yorosso"
+    assert body["query"]["place_alternatives"][0]["pcode"] == "ML050105000"  # Konna
+    assert body["query"]["road_km"] is not None
+    data = body["data"]
+    assert {line["phone"] for line in data["national_lines"]["lines"]} >= {"80333"}
+    assert not {line["id"] for line in data["national_lines"]["lines"]} & _confidential_ids()
+    assert set(data["national_lines"]["caveat"]) == {"fr", "en"}
+    assert data["conflict"]["start"] < data["conflict"]["end"]
+    assert (
+        "12,5" in data["scenario_assumes"]["fr"]
+        and data["conflict"]["end"] in (data["scenario_assumes"]["en"])
+    )
+    for result in body["results"]:
+        assert isinstance(result["time_flags"], list) and result["same_site"] in (True, False)
+    by_code = client.get("/api/v1/nearest", params={"place": "ML050105000", "k": 1}).json()
+    assert by_code["query"]["place_alternatives"] == []

@@ -170,18 +170,15 @@ def test_printed_numbers_equal_the_api_coverage_answer(settings):
             record = next(r for r in api.json()["units"] if r["pcode"] == "ML05")
             cells = _cells(html, f'data-service="{service}" data-mode="car"')
             for m in THRESHOLDS_MIN:
-                assert _people(cells[f"beyond-{m}"]) == round(
-                    record["population"] - record[f"pop_within_{m}"]
-                )
+                # one counting rule: whole people beyond, and their share
+                assert _people(cells[f"beyond-{m}"]) == record[f"pop_beyond_{m}"]
                 assert _percent(cells[f"share-beyond-{m}"]) == pytest.approx(
-                    round(100 * (1 - record[f"share_within_{m}"]), 1)
+                    round(100 * record[f"share_beyond_{m}"], 1)
                 )
         avoid = client.get("/api/v1/coverage", params={"level": "adm1", "scenario": "avoid"})
         record = next(r for r in avoid.json()["units"] if r["pcode"] == "ML05")
         cells = _cells(html, 'data-scenario="avoid"')
-        assert _people(cells["beyond-120"]) == round(
-            record["population"] - record["pop_within_120"]
-        )
+        assert _people(cells["beyond-120"]) == record["pop_beyond_120"]
 
 
 # ----------------------------------------------------------------------------- no provider

@@ -79,17 +79,33 @@ def test_coverage_json_adm1(built):
     assert all(u["nearest_provider_id"] for u in units)
 
 
+def _csv(text: str, **options) -> pd.DataFrame:
+    """A CSV for Excel (byte-order mark first) as a table."""
+    assert text.startswith("\ufeff")
+    return pd.read_csv(io.StringIO(text.removeprefix("\ufeff")), **options)
+
+
 def test_coverage_csv_adm3_has_every_commune(built):
-    table = pd.read_csv(io.StringIO(_run("coverage", "--level", "adm3", "--format", "csv")))
+    table = _csv(_run("coverage", "--level", "adm3", "--format", "csv"))
     assert len(table) == 701 and table["pcode"].is_unique
-    assert set(REQUIRED) <= set(table.columns)
+    wanted = [c.replace("share_", "pct_") for c in REQUIRED]  # the file's shares are per cent
+    assert set(wanted) <= set(table.columns)
     assert table["population_source"].str.endswith(".tif").all()
     assert (table["population"] > 0).all()  # communes smaller than a cell get a share
+    assert {"region_pcode", "region_name", "cercle_pcode", "cercle_name"} <= set(table.columns)
+    french = _csv(
+        _run("coverage", "--level", "adm3", "--format", "csv", "--lang", "fr", "--region", "ML05"),
+        sep=";",
+        decimal=",",
+    )
+    assert set(french["region_pcode"]) == {"ML05"} and french["pct_beyond_120"].max() <= 100
+    mopti = table[table["region_pcode"] == "ML05"].reset_index(drop=True)
+    assert french["pop_beyond_120"].tolist() == mopti["pop_beyond_120"].tolist()
 
 
 def test_coverage_hxl_and_geojson_adm2(built):
     lines = _run("coverage", "--level", "adm2", "--format", "hxl").splitlines()
-    assert lines[1].startswith("#adm2+code,#adm2+name,#population")
+    assert lines[1].startswith("#adm1+code,#adm1+name,#adm2+code,#adm2+name,#population")
     assert len(lines) == 2 + 50
     geo = json.loads(_run("coverage", "--level", "adm2", "--format", "geojson"))
     assert len(geo["features"]) == 50
@@ -109,6 +125,10 @@ def test_coverage_rejects_bad_options(built):
     result = CliRunner().invoke(app, ["coverage", "--mode", "walk"])
     assert result.exit_code == 1 and "--mode 'walk'" in result.output
     assert "orienter build --mode walk" in result.output
+    result = CliRunner().invoke(app, ["coverage", "--region", "Atlantis"])
+    assert result.exit_code == 1 and "--region" in result.output and "ML05 Mopti" in result.output
+    result = CliRunner().invoke(app, ["coverage", "--format", "xlsx"])
+    assert result.exit_code == 2 and "--out" in result.output
 
 
 def test_site_one_centre_gain_adds_up(built):
@@ -153,10 +173,9 @@ def test_coverage_underserved_ranks_people_beyond(built):
     assert units[0]["rank_people"] == 1
     assert all(0 <= u["share_beyond_90"] <= 1 for u in units)
     assert next(u for u in units if u["name"] == "Bamako")["pop_beyond_90"] == 0
-    csv = pd.read_csv(
-        io.StringIO(_run("coverage", "--level", "adm2", "--underserved", "--format", "csv"))
-    )
+    csv = _csv(_run("coverage", "--level", "adm2", "--underserved", "--format", "csv"))
     assert len(csv) == 50 and "pop_beyond_120" in csv and "population_source" in csv
+    assert csv["rank_people"].tolist() == sorted(csv["rank_people"])
     assert "beyond 120 min" in " ".join(_run("coverage", "--underserved").split())
 
 

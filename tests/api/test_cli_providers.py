@@ -35,7 +35,9 @@ def env(monkeypatch, tmp_path):
 
 @pytest.fixture
 def gazetteer(monkeypatch):
-    places = gpd.GeoDataFrame(
+    from api.services import places as place_service
+
+    settlements = gpd.GeoDataFrame(
         [
             {
                 "pcode": pcode,
@@ -57,8 +59,8 @@ def gazetteer(monkeypatch):
         ],
         crs=4326,
     )
-    gaz = Gazetteer.from_settlements(places)
-    monkeypatch.setattr(places, "load_gazetteer", lambda settings: gaz)
+    gaz = Gazetteer.from_settlements(settlements)
+    monkeypatch.setattr(place_service, "load_gazetteer", lambda settings: gaz)
     return gaz
 
 

@@ -4,9 +4,12 @@ or read from 2023 boundary files a user supplies, which take precedence."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -117,3 +120,86 @@ def test_cli_and_api_report_by_the_2023_frame(modes_build, analysis, monkeypatch
         assert api["meta"]["frame_source"] == "mli_cercle_2015_to_region_2023.csv"
         bad = client.get("/api/v1/coverage", params={"frame": "2019"})
         assert bad.status_code == 422 and bad.json()["detail"]["parameter"] == "frame"
+
+
+def _modes_env(monkeypatch, modes_build) -> None:
+    for key, value in {
+        "ORIENTER_DATA_DIR": modes_build.data_dir,
+        "ORIENTER_BUILD_DIR": modes_build.build_dir,
+        "ORIENTER_PROVIDERS": modes_build.providers,
+        "ORIENTER_BOUNDARIES_DIR": modes_build.boundaries_dir,
+        "ORIENTER_GRID_CELL_M": f"{modes_build.grid_cell_m:g}",
+    }.items():
+        monkeypatch.setenv(key, str(value))
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "hxl"])
+def test_planner_files_by_2023_region_and_clinical_window(modes_build, monkeypatch, fmt):
+    """The file of the 2023 frame, its Mopti and Gao communes, medical care on foot ranked
+    by the 72 h window: the command line's bytes are the API's, every row in those
+    régions of 2023, the 72 h people and ranks beside them."""
+    _modes_env(monkeypatch, modes_build)
+    args = ["coverage", "--level", "adm3", "--frame", "2023", "--region", "Mopti,Gao"]
+    args += ["--window", "pep", "--mode", "walk", "--underserved", "--format", fmt]
+    try:
+        done = CliRunner().invoke(cli, [*args, "--lang", "fr"])
+    finally:
+        get_settings.cache_clear()
+    assert done.exit_code == 0, done.output
+    params = {
+        "level": "adm3",
+        "frame": "2023",
+        "region": "Mopti,Gao",
+        "window": "pep",
+        "mode": "walk",
+        "threshold_min": 4320,
+        "format": fmt,
+        "lang": "fr",
+    }
+    with TestClient(create_app(modes_build)) as client:
+        answer = client.get("/api/v1/coverage", params=params)
+    assert answer.status_code == 200, answer.text
+    assert done.stdout_bytes == answer.content
+    assert "frame2023" in answer.headers["content-disposition"]
+    text = io.StringIO(answer.content.decode("utf-8-sig"))
+    if fmt == "csv":
+        table = pd.read_csv(text, sep=";", decimal=",", dtype={"threshold_min": str})
+    else:
+        table = pd.read_csv(text, skiprows=[1], dtype={"threshold_min": str})
+    assert {"pop_within_4320", "rank_people", "region_2023"} <= set(table.columns)
+    assert set(table["region_pcode"]) == {"R2023-mopti", "R2023-gao"}
+    assert set(table["threshold_min"]) == {"4320"} and len(table) > 10
+
+
+def test_window_and_frame_in_the_api_json(modes_build):
+    with TestClient(create_app(modes_build)) as client:
+        got = client.get(
+            "/api/v1/coverage", params={"window": "ec", "frame": "2023", "region": "Gao"}
+        )
+        assert got.status_code == 200, got.text
+        body = got.json()
+        assert body["meta"]["service"] == "medical" and body["meta"]["window_min"] == 7200
+        assert [u["pcode"] for u in body["units"]] == ["R2023-gao"]
+        assert "pop_within_7200" in body["units"][0]
+        clash = client.get("/api/v1/coverage", params={"window": "pep", "service": "legal"})
+        assert clash.status_code == 422 and clash.json()["detail"]["parameter"] == "service"
+        over = client.get("/api/v1/coverage", params={"threshold_min": 4320})
+        assert over.status_code == 422
+        assert over.json()["detail"]["parameter"] == "threshold_min"
+        old = client.get("/api/v1/coverage", params={"frame": "2023", "region": "ML07"})
+        assert old.status_code == 422 and "R2023-gao" in old.json()["detail"]["message"]
+
+
+@pytest.mark.parametrize("extra", [["--frame", "2023"], ["--region", "ML07"]])
+def test_deserts_refuse_region_and_frame(modes_build, monkeypatch, extra):
+    """Service deserts are areas of the whole grid: --region and --frame are refused by
+    name (a usage error), not silently ignored."""
+    _modes_env(monkeypatch, modes_build)
+    try:
+        done = CliRunner().invoke(cli, ["coverage", "--deserts", *extra])
+    finally:
+        get_settings.cache_clear()
+    assert done.exit_code == 2
+    words = " ".join(re.sub(r"[│╭╮╰╯─]", " ", done.output).split())  # any panel width
+    assert "--region and --frame apply to the tables" in words and "'--deserts'" in words

@@ -137,13 +137,16 @@ def _values() -> dict[str, list]:
         "lat": [p[1] for p in points],
         "lon": [p[0] for p in points],
         "point": points,
-        "place": ["Segou", "Mopti", "Bamako", "Gao", "Sikasso", "Kayes"],
+        # "Kona" is a name searched without a pick: the answer offers the other places
+        "place": ["Segou", "Mopti", "Bamako", "Gao", "Sikasso", "Kayes", "Kona"],
         "k": [1, 5],
         "routes": ["true", "false"],
         "threshold_min": [30, 60, 120, 300],
         "add": [f"{lon:.5f},{lat:.5f}" for lon, lat in points],
         "remove": near_shelters,
-        "format": ["json", "csv"],
+        "format": ["json", "csv", "hxl"],
+        # one région, several, or a name (coverage files, /planifier)
+        "region": [None, "ML05", "ML04,ML07", "Gao"],
         "hxl": ["true"],
         "n": [1, 3],
         "q": ["Segou", "Mop", "Bamako"],
@@ -192,6 +195,20 @@ EXTRA = {
     "/regions/{pcode}/brief.html": [
         (f"/regions/{r}/brief.html", {"frame": "2023"}) for r in REGIONS_2023
     ],
+    # medical care by clinical window, in either frame, by région, ranked, as files
+    "/api/v1/coverage": [
+        ("/api/v1/coverage", {"window": w, "level": level, "mode": m, "frame": f, **more})
+        for w, level, m, f in (
+            ("pep", "adm1", "walk", "2023"),
+            ("ec", "adm2", "motorbike", "2015"),
+            ("pep", "adm3", "walk", "2023"),
+        )
+        for more in (
+            {},
+            {"threshold_min": 4320, "format": "csv", "lang": "fr"},
+            {"region": "Mopti,Gao", "threshold_min": 7200, "format": "hxl"},
+        )
+    ],
 }
 
 
@@ -199,7 +216,7 @@ EXTRA = {
 PAGE_PARAMS = {
     "/": ["service", "mode", "scenario", "threshold_min", "lang"],
     "/trouver": ["lang"],
-    "/planifier": ["service", "mode", "scenario", "threshold_min", "level", "lang"],
+    "/planifier": ["service", "mode", "scenario", "threshold_min", "level", "region", "lang"],
     "/regions/{pcode}": ["service", "mode", "scenario", "threshold_min", "lang"],
     "/regions/{pcode}/carte": ["service", "mode", "scenario", "lang"],
     "/circuits": ["lang"],
@@ -404,6 +421,7 @@ CLI_PUBLIC = {
         for f in ("csv", "json", "hxl")
     ]
     + [["--level", "adm2", "--underserved", "--format", "json", "--service", "psychosocial"]]
+    + [["--level", "adm2", "--region", "ML05,ML07", "--format", f] for f in ("csv", "hxl")]
     + [
         ["--level", level, "--window", w, "--mode", m, "--format", "json", "--frame", frame]
         for level, w, m, frame in (
@@ -413,7 +431,15 @@ CLI_PUBLIC = {
             ("adm3", "ec", "walk", "2015"),
         )
     ]
-    + [["--level", "adm2", "--window", "pep", "--underserved", "--format", "csv"]],
+    + [["--level", "adm2", "--window", "pep", "--underserved", "--format", "csv"]]
+    # the planner's files of the 2023 frame, by région and clinical window
+    + [
+        [
+            *("--level", "adm3", "--frame", "2023", "--region", "Mopti,Gao", "--window", "pep"),
+            *("--mode", "walk", "--underserved", "--format", "csv", "--lang", "fr"),
+        ],
+        ["--level", "adm1", "--frame", "2023", "--format", "hxl"],
+    ],
     "site": [
         ["--service", "psychosocial", "--n", "2", "--json"],
         ["--service", "medical", "--add", "-6.26,13.44", "--json"],
@@ -422,7 +448,9 @@ CLI_PUBLIC = {
         ["--place", p, "--service", s, "--json", "--k", "5"]
         for p in ("Segou", "Mopti")
         for s in ("psychosocial", "shelter")
-    ],
+    ]
+    # the table: place used and others, road distance, national lines, flags
+    + [["--place", "Kona", "--service", "psychosocial", "--k", "5"]],
     "brief": [
         ["--region", "ML04", "--out", "{tmp}/b.html"],
         ["--region", "Mopti", "--frame", "2023", "--out", "{tmp}/b23.html"],

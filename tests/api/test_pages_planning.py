@@ -200,9 +200,9 @@ def test_confidential_providers_cannot_be_removed_nor_named(client):
 # ----------------------------------------------------------------------------- pages
 
 
-def _share_text(share_within: float) -> str:
+def _share_text(share_beyond: float) -> str:
     """How the pages print a share beyond a threshold (French)."""
-    return f"{100 * (1 - share_within):.1f}".replace(".", ",") + "\u00a0%"
+    return f"{100 * share_beyond:.1f}".replace(".", ",") + "\u00a0%"
 
 
 def test_region_page_names_mopti_its_cercles_and_the_analysis_figures(client):
@@ -220,8 +220,9 @@ def test_region_page_names_mopti_its_cercles_and_the_analysis_figures(client):
         table = analysis.coverage(level="adm1", service=service, mode="car").table
         row = table[table["pcode"] == "ML05"].iloc[0]
         for t in (60, 120, 300):
-            assert _share_text(row[f"share_within_{t}"]) in page, (service, t)
-            beyond = f"{round(row['population'] - row[f'pop_within_{t}']):,}"
+            # one counting rule: whole people beyond, and their share
+            assert _share_text(row[f"share_beyond_{t}"]) in page, (service, t)
+            beyond = f"{int(row[f'pop_beyond_{t}']):,}"
             assert beyond.replace(",", "\u202f") in page, (service, t)
     # the underserved cercles, in the analysis's order
     ranked = analysis.underserved(level="adm2", threshold_min=120).table
@@ -286,9 +287,9 @@ def test_region_page_in_english(client):
 
 @pytest.mark.parametrize("path", ["/api/v1/whatif", "/api/v1/site"])
 def test_planning_shelters_needs_a_caseworker_token(client, path):
+    # each route's own parameters: an unknown one is refused before anything else
     params = {"service": "shelter", "add": "-2.95,15.0", "n": 1}
-    if path.endswith("site"):
-        params.pop("add")
+    params.pop("add" if path.endswith("site") else "n")
     refused = client.get(path, params=params)
     assert refused.status_code == 403
     assert refused.json()["detail"]["parameter"] == "service"
@@ -297,3 +298,61 @@ def test_planning_shelters_needs_a_caseworker_token(client, path):
     assert wrong.status_code == 403
     allowed = client.get(path, params=params, headers={"Authorization": f"Bearer {TOKEN}"})
     assert allowed.status_code == 200, allowed.text
+
+
+def test_plan_page_limits_the_ranking_to_a_region_and_offers_its_files(client):
+    """/planifier?region=ML05: only Mopti's cercles, all of them, and CSV/HXL/XLSX links
+    to the API's file of the same choices, which answer with that file."""
+    import html
+    import re
+
+    page = client.get("/planifier", params={"level": "adm2", "region": "ML05"})
+    assert page.status_code == 200, page.text
+    body = page.text
+    mopti = client.get("/api/v1/coverage", params={"level": "adm2", "region": "ML05"}).json()
+    ranking = body.split('id="ranking-heading"')[1].split("</table>")[0]
+    parents = re.findall(r'<span class="muted">([^<]+)</span>', ranking)
+    assert parents and set(parents) == {"Mopti"}
+    assert len(parents) == len(mopti["units"]) > 1  # all of them, not a national top 25
+    links = [html.unescape(h) for h in re.findall(r'href="(/api/v1/coverage\?[^"]+)"', body)]
+    assert {re.search(r"format=(\w+)", h).group(1) for h in links} == {"csv", "hxl", "xlsx"}
+    for href in links:
+        assert "region=ML05" in href and "level=adm2" in href and "threshold_min=120" in href
+        got = client.get(href)
+        assert got.status_code == 200, (href, got.text[:200])
+        if "format=csv" in href:
+            assert got.content.startswith(b"\xef\xbb\xbf") and b";" in got.content[:400]
+    assert 'value="ML05" selected' in body
+    wrong = client.get("/planifier", params={"region": "Atlantis"})
+    assert wrong.status_code == 422 and "Atlantis" not in wrong.text
+
+
+def test_region_page_offers_its_cercles_and_communes_as_files(client):
+    import html
+    import re
+
+    body = client.get("/regions/ML05").text
+    links = [html.unescape(h) for h in re.findall(r'href="(/api/v1/coverage\?[^"]+)"', body)]
+    assert len(links) == 6  # cercles and communes, three formats each
+    assert all("region=ML05" in h and "lang=fr" in h for h in links)
+    assert {re.search(r"level=(\w+)", h).group(1) for h in links} == {"adm2", "adm3"}
+    xlsx = client.get(next(h for h in links if "format=xlsx" in h))
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+
+def test_region_page_dates_the_directory_by_its_own_records(client):
+    """Kidal's and Mopti's pages date their providers by their own newest record."""
+    directory = json.loads((REPO / "data" / "providers.geojson").read_text(encoding="utf-8"))
+    for code in ("ML05", "ML08"):
+        dates = [
+            str(f["properties"]["source_date"])
+            for f in directory["features"]
+            if f["properties"]["adm1_pcode"] == code
+            and not f["properties"]["confidential"]
+            and str(f["properties"]["source_date"] or "")[:1].isdigit()
+        ]
+        page = client.get(f"/regions/{code}").text
+        if dates:
+            assert f"source la plus récente des prestataires de la région : {max(dates)}" in page
+        else:
+            assert "aucun prestataire public daté dans la région" in page

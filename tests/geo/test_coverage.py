@@ -13,6 +13,7 @@ from geo.coverage import (
     coverage_layer,
     coverage_table,
     point_coverage_table,
+    published_figures,
     to_hxl,
     underserved,
     weighted_quantile,
@@ -295,3 +296,34 @@ def test_point_coverage_equals_cell_coverage_for_points_at_cell_centres():
     pd.testing.assert_frame_equal(by_points, by_cells)
     with pytest.raises(TypeError, match="PointAssignment"):
         point_coverage_table(MINUTES.ravel(), points, units)
+
+
+def test_published_figures_count_whole_people_once():
+    """One rule everywhere: whole people rounded once, beyond = population - within (so
+    a page's beyond equals the PDF's), shares from those whole people."""
+    raw = pd.DataFrame(
+        {
+            "pcode": ["A", "B", "C"],
+            "name": ["a", "b", "c"],
+            # 184 044.6 - 0.4: rounded separately the beyond would read 184 045 or 184 044
+            "population": [184_045.4, 10.5, 0.0],
+            "pop_within_120": [0.6, 2.5, 0.0],
+            "share_within_120": [0.6 / 184_045.4, 0.238, np.nan],
+            "median_time_min": [401.4, np.inf, np.nan],
+        }
+    )
+    out = published_figures(raw)
+    assert out["population"].tolist() == [184_045, 10, 0]
+    assert out["pop_within_120"].tolist() == [1, 2, 0]
+    assert out["pop_beyond_120"].tolist() == [184_044, 8, 0]
+    assert (out["pop_within_120"] + out["pop_beyond_120"] == out["population"]).all()
+    assert out["share_within_120"].iloc[1] == 0.2 and out["share_beyond_120"].iloc[1] == 0.8
+    assert np.isnan(out["share_beyond_120"].iloc[2])  # a unit without people
+    assert out["median_time_min"].iloc[0] == 401 and np.isinf(out["median_time_min"].iloc[1])
+    assert out["population"].dtype == np.int64
+    cols = list(out.columns)
+    assert cols.index("pop_beyond_120") < cols.index("share_within_120")
+    ranked = underserved(out, threshold_min=120)
+    assert ranked.set_index("pcode")["pop_beyond_120"]["A"] == 184_044
+    again = published_figures(ranked)  # a ranking keeps its beyond figures
+    assert again.set_index("pcode")["pop_beyond_120"]["B"] == 8

@@ -13,7 +13,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from geo.costgraph import build_cost_graph, densify_roads
+from geo.costgraph import build_cost_graph, densify_roads, road_distance_m
 from geo.crs import GEOGRAPHIC_CRS, METRIC_CRS
 from geo.grid import Grid
 from geo.labels import nearest_labels
@@ -24,6 +24,7 @@ from geo.nearest import (
     nearest_answer,
     nearest_providers,
     providers_offering,
+    time_flags,
 )
 from geo.routes import node_classes
 from geo.speeds import read_speed_table
@@ -44,23 +45,13 @@ def _zone() -> np.ndarray:
     return zone
 
 
-@pytest.fixture(scope="module")
-def net():
-    grid = Grid(
-        crs=METRIC_CRS,
-        x0=0.0,
-        y0=NROWS * CELL,
-        cell_m=CELL,
-        nrows=NROWS,
-        ncols=NCOLS,
-        active=np.ones((NROWS, NCOLS), bool),
-    )
+def _roads() -> gpd.GeoDataFrame:
     lines = [
         shapely.LineString([(700, 2600), (20_000, 9_000), (39_300, 24_700)]),
         shapely.LineString([(8_000, 29_500), (20_000, 9_000)]),
         shapely.LineString([(30_000, 1_000), (36_000, 3_000)]),  # an island of road
     ]
-    roads = gpd.GeoDataFrame(
+    return gpd.GeoDataFrame(
         {
             "u": [1, 3, 5],
             "v": [2, 4, 6],
@@ -72,6 +63,20 @@ def net():
         geometry=lines,
         crs=METRIC_CRS,
     )
+
+
+@pytest.fixture(scope="module")
+def net():
+    grid = Grid(
+        crs=METRIC_CRS,
+        x0=0.0,
+        y0=NROWS * CELL,
+        cell_m=CELL,
+        nrows=NROWS,
+        ncols=NCOLS,
+        active=np.ones((NROWS, NCOLS), bool),
+    )
+    roads = _roads()
     zone = _zone()[grid.active]
     factor = np.where(zone == 2, 0.0, np.where(zone == 1, 0.4, 1.0))  # 'avoid'-like
     base = build_cost_graph(
@@ -202,3 +207,67 @@ def test_table_form_keeps_its_columns_and_routes(net):
     line = out.routes.geometry.iloc[0]
     assert line.coords[0] == pytest.approx((lon, lat))  # starts at the query point
     assert line.coords[-1] == pytest.approx((res["lon"].iloc[0], res["lat"].iloc[0]), abs=1e-6)
+
+
+def test_distance_to_the_road_is_to_the_road_line(net):
+    """The start's "distance to the road" is to a road's line, whatever the grid: a point
+    beside a road is told its few metres, a point far from any road its kilometres."""
+    graph, sets, providers, _ = net
+    lines = shapely.MultiLineString(
+        [
+            [(700, 2600), (20_000, 9_000), (39_300, 24_700)],
+            [(8_000, 29_500), (20_000, 9_000)],
+            [(30_000, 1_000), (36_000, 3_000)],
+        ]
+    )
+    open_graph = build_cost_graph(
+        graph.grid, densify_roads(_roads(), max_segment_m=500), SPEEDS, mode="car"
+    )
+    rng = np.random.default_rng(3)
+    xs, ys = rng.uniform(0, NCOLS * CELL, 60), rng.uniform(0, NROWS * CELL, 60)
+    for x, y in zip(xs, ys, strict=True):
+        want = lines.distance(shapely.Point(x, y))
+        assert road_distance_m(open_graph, x, y) == pytest.approx(want, abs=1.0)
+        # the road pieces a scenario closes are no road to reach
+        assert road_distance_m(graph, x, y) >= want - 1.0
+    table = ProviderTable.from_frame(providers)
+    beside = nearest_answer(
+        graph, [sets[(None, "all")]], table, *TO_LONLAT.transform(10_000, 5_800)
+    )
+    assert beside.entry["road_km"] <= 0.1  # 30 m or so from the first road
+    far = nearest_answer(graph, [sets[(None, "all")]], table, *TO_LONLAT.transform(38_000, 29_000))
+    want_km = lines.distance(shapely.Point(38_000, 29_000)) / 1000.0
+    assert far.entry["road_km"] == pytest.approx(want_km, abs=0.05) and want_km > 2.0
+    assert far.entry["road_offroad_min"] > 0
+
+
+def test_offroad_share_detour_and_same_site_flags(net):
+    """Every reachable answer splits its kilometres into road and off-road; a time mostly
+    off-road is flagged; 'same site' only at a provider's own exactly located site."""
+    graph, sets, providers, _ = net
+    located = providers.assign(location_precision=["exact"] + ["town"] * (len(PX) - 1))
+    table = ProviderTable.from_frame(located)
+    everyone = [sets[(None, "all")]]
+    at_p0 = nearest_answer(graph, everyone, table, *TO_LONLAT.transform(PX[0], PY[0]), k=5)
+    by_id = {r["id"]: r for r in at_p0.records}
+    assert by_id["p0"]["same_site"] is True
+    assert by_id["p2"]["same_site"] is False  # same point, but located only at a town
+    lon, lat = _points(30, seed=11)
+    flagged = 0
+    for i in range(len(lon)):
+        for rec in nearest_answer(graph, everyone, table, lon[i], lat[i], k=5).records:
+            if not rec["reachable"]:
+                assert rec["offroad_km"] is None and rec["time_flags"] == []
+                continue
+            assert 0 <= rec["offroad_km"] <= rec["distance_km"] + 0.1
+            assert 0 <= rec["offroad_min"] <= rec["travel_time_min"] + 0.1
+            want = time_flags(
+                rec["travel_time_min"], rec["offroad_min"], rec["distance_km"], rec["straight_km"]
+            )
+            assert rec["time_flags"] == want
+            flagged += "offroad" in want
+    assert flagged > 0
+    assert time_flags(100.0, 60.0, 30.0, 25.0) == ["offroad"]
+    assert time_flags(100.0, 10.0, 50.0, 20.0) == ["detour"]
+    assert time_flags(100.0, 10.0, 8.0, 3.0) == []  # a short hop is not a detour
+    assert time_flags(None, None, None, 20.0) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -13,9 +14,12 @@ from shapely.geometry import Point, shape
 
 from geo.errors import DataFileError, DataValidationError
 from geo.providers import (
+    LOCALIZED_FIELDS,
     LOCATION_PRECISIONS,
     PROVIDER_TYPES,
     SERVICES,
+    localized,
+    localized_frame,
     provider_summary,
     public_providers,
     read_providers,
@@ -430,3 +434,35 @@ def test_area_records_leave_the_finer_pcodes_empty(directory):
             assert row["adm2_pcode"] is None and row["adm3_pcode"] is None, row["id"]
         if row["location_precision"] == "cercle":
             assert row["adm2_pcode"] and row["adm3_pcode"] is None, row["id"]
+
+
+#: Words that give English away in a display field (none is French).
+ENGLISH = re.compile(
+    r"\b(of|with|within|the|and|regional|hospital|referral|project|network|"
+    r"described|head office|press|women's|child-friendly|listening|northern|exit|"
+    r"settlement|rural|safe space|care unit|supported|fitted|courtyard|violence against|"
+    r"girls|planned|shelter|protection assistance|residential|survivors)\b",
+    re.IGNORECASE,
+)
+#: Organisations' own names, English or not, which no page translates.
+PROPER_NAMES = re.compile(r"Save the Children|Family Care International|One Stop Center")
+
+
+def test_french_display_fields_hold_no_english_and_english_ones_exist():
+    """Never English on a French page: the display fields are French, with the sources'
+    English kept as <field>_en for the English pages."""
+    directory = read_providers(REPO / "data" / "providers.geojson")
+    french = localized_frame(directory, "fr")
+    english = localized_frame(directory, "en")
+    found = []
+    for field in LOCALIZED_FIELDS:
+        for pid, text in zip(french["id"], french[field], strict=True):
+            if isinstance(text, str) and ENGLISH.search(PROPER_NAMES.sub("", text)):
+                found.append((pid, field, text))
+    assert not found, found
+    bandiagara = english.set_index("id").loc["pui-bandiagara"]
+    assert bandiagara["town"] == "cercle of Bandiagara"
+    assert localized({"name": "Cercle de Kayes", "name_en": "cercle of Kayes"}, "en") == {
+        "name": "cercle of Kayes"
+    }
+    assert "name_en" not in french.columns

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 from shapely.geometry import Point
 
@@ -90,3 +91,20 @@ def test_resolve_pcode_or_name():
     by_name = gaz.resolve("Ségou")
     assert by_name["pcode"] == "ML0401002" and by_name["adm1_pcode"] == "ML04"
     assert gaz.resolve("ML9999999") is None and gaz.resolve("xqzwv") is None
+
+
+def test_one_place_listed_twice_is_suggested_once():
+    """A gazetteer entry repeated (same name, same commune, a few hundred metres apart) is
+    one suggestion; the same name in another commune stays, told apart by its commune."""
+    places = _places()
+    twin = places.iloc[[2]].copy()
+    twin["pcode"], twin["place_class"] = "ML0501009", 4
+    twin["geometry"] = [Point(2.003, 2.002)]  # ~400 m away, one commune
+    other = places.iloc[[2]].copy()
+    other["pcode"], other["adm3_pcode"] = "ML0502009", "ML050201"
+    other["geometry"] = [Point(2.004, 2.0)]  # as close, another commune
+    gaz = Gazetteer.from_settlements(gpd.GeoDataFrame(pd.concat([places, twin, other])))
+    found = gaz.search("Sevare")
+    sevare = found[found["name"] == "Sevare"]
+    assert sorted(sevare["pcode"]) == ["ML0501009", "ML0502009"]  # the town kept, not the village
+    assert sevare["adm3_pcode"].nunique() == 2

@@ -22,10 +22,12 @@ from geo.routes import rank_point, walk_route
 from geo.speeds import read_speed_table
 from geo.zones import (
     DEFAULT_EVENT_TYPES,
+    SLOWED_DIVISORS,
     admin_summary,
     classes_along_path,
     conflict_surface,
     default_window,
+    scenario_assumption,
     scenario_cell_factor,
     zone_at,
     zone_polygons,
@@ -194,3 +196,19 @@ def test_mopti_centre_and_ansongo_menaka_rank_highest(data_dir):
     # every event of the window is counted in exactly one cercle
     assert table["events"].sum() == len(window)
     assert default_window(inside) == (date(2020, 1, 2), date(2020, 12, 31))
+
+
+def test_every_scenario_says_what_it_assumes():
+    assert scenario_assumption("baseline", "fr") is None
+    slowed = scenario_assumption(
+        "slowed", "fr", start="2020-01-01", end="2020-12-31", source="ACLED"
+    )
+    assert "12,5" in slowed and "2,5" in slowed and "2020-01-01" in slowed
+    assert "2020-12-31" in slowed and "ACLED" in slowed
+    avoid = scenario_assumption("avoid", "en", start="2020-01-01", end="2020-12-31")
+    assert "closed" in avoid and "2.5" in avoid and "2020-12-31" in avoid
+    assert f"{SLOWED_DIVISORS['high']:g}" in scenario_assumption("slowed", "en")
+    with pytest.raises(ValueError, match="scenario"):
+        scenario_assumption("flooded", "fr")
+    with pytest.raises(ValueError, match="lang"):
+        scenario_assumption("avoid", "de")

@@ -21,7 +21,7 @@ from api.choices import LEVELS, SERVICE_KEYS, THRESHOLDS_MIN
 from api.errors import error_message
 from api.services.analysis import Analysis
 from api.services.planning import plain_text
-from geo.providers import public_providers
+from geo.providers import localized_frame, public_providers
 from web.formats import format_people, format_share
 
 __all__ = [
@@ -75,13 +75,13 @@ def beyond_figures(row: pd.Series, lang: str) -> dict:
     beyond_rows: list[dict[str, Any]] = []
     out = {"population": format_people(row["population"], lang), "beyond": beyond_rows}
     for t in FIGURE_THRESHOLDS_MIN:
-        beyond = float(row["population"]) - float(row[f"pop_within_{t}"])
-        share = row[f"share_within_{t}"]
+        beyond = int(row[f"pop_beyond_{t}"])
+        share = row[f"share_beyond_{t}"]
         beyond_rows.append(
             {
                 "minutes": t,
                 "people": format_people(beyond, lang),
-                "share": None if pd.isna(share) else format_share(1.0 - float(share), lang),
+                "share": None if pd.isna(share) else format_share(float(share), lang),
                 "value": beyond,
             }
         )
@@ -184,6 +184,9 @@ def provider_rows(request: Request, pcode: str, lang: str) -> list[dict]:
         return []
     public = public_providers(directory)
     public = public[public["adm1_pcode"].astype("string").str.upper() == pcode]
+    public = localized_frame(
+        public, lang
+    )  # never English on a French page, nor French on an English one
     rows = []
     public = public.assign(_osc=public["type"] != "one_stop_centre")
     for r in public.sort_values(["_osc", "type", "name"]).to_dict("records"):

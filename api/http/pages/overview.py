@@ -22,6 +22,7 @@ from api.datasets import find_dataset
 from api.errors import RequestError
 from api.http.deps import optional_analysis, shared_analysis
 from api.http.pages.render import page_lang, render
+from api.http.params import reads_query
 from api.services.analysis import Analysis
 from geo.boundaries import read_boundaries
 from geo.providers import public_providers
@@ -51,6 +52,7 @@ def _choices(request: Request) -> dict[str, list[tuple[str, str]]]:
 
 
 @router.get("/", response_class=HTMLResponse)
+@reads_query("service", "mode", "scenario", "threshold", "threshold_min")
 def overview(
     request: Request, analysis: Annotated[Analysis | None, Depends(optional_analysis)]
 ) -> HTMLResponse:
@@ -64,6 +66,7 @@ def overview(
 
 
 @router.get("/trouver", response_class=HTMLResponse)
+@reads_query("place", "service", "mode", "scenario")
 def finder(request: Request) -> HTMLResponse:
     """The caseworker's finder: nearest providers from a village or a point on the map."""
     return render(request, "trouver.html", choices=_choices(request))
@@ -92,12 +95,11 @@ def _national_figures(request: Request, analysis: Analysis | None, lang: str) ->
     total = national["population"]
     rows = []
     for minutes in (60, 120, 300):
-        beyond = total - national[f"pop_within_{minutes}"]
         rows.append(
             {
                 "hours": minutes // 60,
-                "population_text": format_people(beyond, lang),
-                "share_text": format_share(beyond / total if total else 0.0, lang),
+                "population_text": format_people(national[f"pop_beyond_{minutes}"], lang),
+                "share_text": format_share(national[f"share_beyond_{minutes}"], lang),
             }
         )
     figures.update(

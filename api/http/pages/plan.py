@@ -16,11 +16,15 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
+from api.errors import error_message
 from api.http.deps import optional_analysis
 from api.http.pages._common import form_choices, page_options, ranking
 from api.http.pages.render import label, page_lang, render
+from api.http.params import reads_query
 from api.services.analysis import Analysis
+from api.services.exports import in_regions, parse_regions
 from api.services.planning import public_offering
+from api.services.regions import RegionNotFoundError, known_regions
 from web.formats import format_people, format_share
 from web.i18n import catalogue
 
@@ -38,6 +42,7 @@ def _messages(lang: str) -> Markup:
 
 
 @router.get("/planifier", response_class=HTMLResponse)
+@reads_query("service", "mode", "scenario", "level", "threshold_min", "region")
 def plan_page(
     request: Request, analysis: Annotated[Analysis | None, Depends(optional_analysis)]
 ) -> Response:
@@ -48,17 +53,18 @@ def plan_page(
     options, error = page_options(request, analysis, lang)
     query = {k: options[k] for k in ("service", "mode", "scenario")}
     t = options["threshold_min"]
+    keep, codes, region_error = _in_regions(request, analysis, options, lang)
+    error = error or region_error
     rows, total = ranking(
         analysis,
         lang,
         level=options["level"],
         **query,
         threshold_min=t,
-        limit=None if options["level"] == "adm1" else 25,
+        keep=keep,
+        limit=None if options["level"] == "adm1" or keep is not None else 25,
     )
     national = analysis.national(**query)
-    within = national[f"pop_within_{t}"]
-    share = national[f"share_within_{t}"]
     providers = request.app.state.layers.providers
     shown = public_offering(providers, options["service"])
     removable = sorted(
@@ -82,10 +88,47 @@ def plan_page(
         ranking_total=total,
         national={
             "population": format_people(national["population"], lang),
-            "beyond": format_people(national["population"] - within, lang),
-            "share_beyond": None if share is None else format_share(1.0 - share, lang),
+            "beyond": format_people(national[f"pop_beyond_{t}"], lang),
+            "share_beyond": format_share(national[f"share_beyond_{t}"], lang),
         },
         removable=removable,
+        regions=codes,
+        region_choices=sorted(
+            zip(
+                analysis.units("adm1")["pcode"].astype(str),
+                analysis.units("adm1")["name"].astype(str),
+                strict=True,
+            )
+        ),
+        download_query={
+            "level": options["level"],
+            **query,
+            "threshold_min": t,
+            **({"region": ",".join(codes)} if codes else {}),
+        },
         population_source=Path(national["meta"].get("population_source") or "").name,
         messages=_messages(lang),
     )
+
+
+def _in_regions(
+    request: Request, analysis: Analysis, options: dict, lang: str
+) -> tuple[set[str] | None, list[str], str | None]:
+    """The units of the régions asked (``region=``, repeated or comma-separated), their
+    P-codes, and the page's error when one names no région (all units then)."""
+    regions = parse_regions(request.query_params.getlist("region"))
+    if not regions:
+        return None, [], None
+    result = analysis.underserved(
+        level=options["level"],
+        service=options["service"],
+        mode=options["mode"],
+        scenario=options["scenario"],
+        threshold_min=options["threshold_min"],
+    )
+    try:
+        found, codes = in_regions(result, analysis, regions)
+    except RegionNotFoundError:
+        known = known_regions(analysis.units("adm1"))
+        return None, [], error_message("region_not_found", lang, known=known)
+    return set(found.table["pcode"].astype(str)), codes, None

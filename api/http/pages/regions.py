@@ -30,6 +30,7 @@ from api.http.pages._common import (
     scenarios,
 )
 from api.http.pages.render import PAGE_CSP_INLINE, label, page_lang, render
+from api.http.params import reads_query
 from api.services.analysis import Analysis
 from api.services.regions import RegionNotFoundError, known_regions, resolve_region
 from geo.coverage import coverage_layer
@@ -81,7 +82,7 @@ def _scenario_rows(
                 level="adm1", service=service, mode=options["mode"], scenario=scenario
             ).table
             row = table[table["pcode"].astype(str) == code].iloc[0]
-            beyond = float(row["population"]) - float(row["pop_within_120"])
+            beyond = int(row["pop_beyond_120"])
             base = beyond if base is None else base
             cells.append(
                 {
@@ -110,6 +111,7 @@ def _not_found(request: Request, analysis: Analysis) -> HTMLResponse:
 
 
 @router.get("/regions/{pcode}", response_class=HTMLResponse)
+@reads_query("service", "mode", "scenario", "threshold_min")
 def region_page(
     request: Request,
     pcode: str,
@@ -143,6 +145,8 @@ def region_page(
         analysis, lang, level="adm3", keep=communes, limit=COMMUNES_SHOWN, **ranking_args
     )
     meta = analysis.coverage(level="adm1").meta
+    listed = provider_rows(request, code, lang)
+    dated = [str(p["source_date"]) for p in listed if p["dated"]]
     return render(
         request,
         "region.html",
@@ -164,12 +168,16 @@ def region_page(
         cercles=cercle_rows,
         communes=commune_rows,
         communes_total=n_communes,
-        providers=provider_rows(request, code, lang),
+        download_query=ranking_args,
+        providers=listed,
+        # the directory dated by the région's own records, not the newest in Mali
+        providers_newest=max(dated) if dated else None,
         data=data_sources(request, analysis, meta),
     )
 
 
 @router.get("/regions/{pcode}/carte", response_class=HTMLResponse)
+@reads_query("service", "mode", "scenario", "threshold_min")
 def region_map(
     request: Request,
     pcode: str,

@@ -49,10 +49,20 @@ from markupsafe import Markup
 from starlette.routing import Match
 
 import web
+from api.http.params import UnknownParameters
 from geo.providers import public_providers
 from web.i18n import DEFAULT_LANG, LANGS, catalogue, translate
 
-__all__ = ["NAV", "PAGE_CSP", "PAGE_CSP_INLINE", "STATIC", "label", "page_lang", "render"]
+__all__ = [
+    "NAV",
+    "PAGE_CSP",
+    "PAGE_CSP_INLINE",
+    "STATIC",
+    "label",
+    "page_lang",
+    "parameter_error_page",
+    "render",
+]
 
 WEB = Path(web.__file__).resolve().parent
 TEMPLATES = WEB / "templates"
@@ -187,6 +197,19 @@ def render(
             LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax", httponly=True
         )
     return response
+
+
+def parameter_error_page(request: Request, refused: UnknownParameters) -> HTMLResponse:
+    """A page asked with a query parameter it does not take: 422, in the page language,
+    naming the parameters it takes and linking to the address without the others."""
+    lang = page_lang(request)
+    return render(
+        request,
+        "error.html",
+        status_code=422,
+        message=refused.error.message(lang),
+        clean_url=refused.clean_url,
+    )
 
 
 def _sources(request: Request) -> dict[str, Any]:

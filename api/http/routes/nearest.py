@@ -13,6 +13,8 @@ from api.errors import RequestError
 from api.http.deps import audience, built_layers
 from api.http.schemas import NearestAnswer, error_responses
 from api.services.audience import Audience
+from api.services.hotlines import complete_answer
+from api.services.places import resolve_place
 from geo.crs import MALI_BBOX
 
 __all__ = ["router"]
@@ -20,17 +22,17 @@ __all__ = ["router"]
 router = APIRouter(tags=["nearest"], responses=error_responses(404, 422, 503))
 
 
-def _resolve_place(request: Request, place: str) -> dict:
+def _resolve_place(request: Request, place: str) -> tuple[dict, list[dict]]:
     gaz = request.app.state.gazetteer
     if gaz is None:
         raise RequestError(503, "gazetteer_missing")
     try:
-        found = gaz.resolve(place)
+        found, others = resolve_place(gaz, place)
     except (ValueError, TypeError) as exc:
         raise RequestError(422, "no_letters", parameter="place") from exc
     if found is None:
         raise RequestError(404, "place_not_found", parameter="place")
-    return dict(found)
+    return dict(found), others
 
 
 def _check_in_mali(lon: float, lat: float) -> None:
@@ -56,7 +58,12 @@ async def nearest(
     ] = None,
     place: Annotated[
         str | None,
-        Query(max_length=100, description="Settlement name or P-code instead of lat/lon."),
+        Query(
+            max_length=100,
+            description="Settlement name or P-code instead of lat/lon; a name's answer says "
+            "which place it was taken for (query.place) and the others it could mean "
+            "(query.place_alternatives).",
+        ),
     ] = None,
     service: Annotated[Service | None, Query(description="The service; any if absent.")] = None,
     mode: Annotated[str, Query(description="A built travel mode.")] = "car",
@@ -72,9 +79,10 @@ async def nearest(
     if (mode, scenario.value) not in lay.graphs:
         built = [f"{m}/{s}" for m, s in lay.graphs]
         raise RequestError(422, "not_built_combination", parameter="scenario", allowed=built)
-    place_info = None
+    place_info: dict | None = None
+    others: list[dict] = []
     if place is not None:
-        place_info = _resolve_place(request, place)
+        place_info, others = _resolve_place(request, place)
         lat, lon = place_info["lat"], place_info["lon"]
     if lat is None or lon is None:
         raise RequestError(422, "point_or_place", parameter="lat" if lat is None else "lon")
@@ -96,6 +104,10 @@ async def nearest(
         )
     except ValueError as exc:
         raise RequestError(422, "invalid_request") from exc
+    # which place a name was taken for and what else it names; the national lines, dated
+    complete_answer(
+        answer, request.app.state.settings.providers, others if place_info is not None else None
+    )
     # already plain JSON data: a JSONResponse skips FastAPI's recursive
     # jsonable_encoder, which cost about as much CPU as the answer itself (0.4 ms)
     return JSONResponse(answer)

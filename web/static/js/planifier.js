@@ -206,11 +206,47 @@
     whatIfAdd(e.latlng.lng, e.latlng.lat);
   });
 
+  var placeInput = document.getElementById("w-place");
+  var addError = document.getElementById("whatif-add-error");
+
+  /** An error of the add form, in the page's language (never the browser's). */
+  function addFailed(key) {
+    addError.textContent = m(key);
+    addError.hidden = false;
+  }
+
+  /** A decimal number as people type it: any number of decimals, a comma or a point. */
+  function decimal(text) {
+    var value = String(text).trim().replace(/\s/g, "").replace(",", ".");
+    return /^[-+]?\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  }
+
   addForm.addEventListener("submit", function (e) {
     e.preventDefault();
-    var lon = parseFloat(lonInput.value);
-    var lat = parseFloat(latInput.value);
-    if (!isFinite(lon) || !isFinite(lat)) return;
+    addError.hidden = true;
+    var name = placeInput.value.trim();
+    if (!lonInput.value.trim() && !latInput.value.trim()) {
+      if (!name) { addFailed("js_need_point"); return; }
+      // a place name: the settlement the finder would pick, said in the result's title
+      getJSON("/api/v1/places?" + new URLSearchParams({ q: name, limit: "1" }).toString())
+        .then(function (body) {
+          var place = (body.results || [])[0];
+          if (!place) { addFailed("js_place_none"); return; }
+          var where = [place.adm3_name, place.adm2_name, place.adm1_name].filter(Boolean);
+          where = where.filter(function (w, i) { return where.indexOf(w) === i; });
+          var label = place.name + " (" + where.join(", ") + ")";
+          whatIfAdd(place.lon, place.lat, m("js_place_result", { place: label }));
+        })
+        .catch(fail);
+      return;
+    }
+    var lon = decimal(lonInput.value);
+    var lat = decimal(latInput.value);
+    if (!isFinite(lon) || !isFinite(lat)) { addFailed("js_bad_number"); return; }
+    if (lon < -12.3 || lon > 4.3 || lat < 10.1 || lat > 25.0) {
+      addFailed("js_outside_mali");
+      return;
+    }
     whatIfAdd(lon, lat);
   });
 

@@ -34,6 +34,9 @@
   var results = document.getElementById("results");
   var resultList = document.getElementById("result-list");
   var offroad = document.getElementById("results-offroad");
+  var placeNote = document.getElementById("results-place");
+  var modelNote = document.getElementById("results-model");
+  var linesBox = document.getElementById("national-lines");
   var referralList = document.getElementById("referral-list");
   var searchButton = document.getElementById("search");
   var tokenInput = document.getElementById("token");
@@ -52,6 +55,7 @@
   var suggestSeq = 0;
   var searchSeq = 0;
   var shown = []; // {result, marker, route} of the answer on screen
+  var lastData = {}; // the answer's data: the model's assumptions and the national lines
 
   // ---------------------------------------------------------------- caseworker token
   try {
@@ -256,6 +260,12 @@
         : t("conflict_warning_place", { level: t("class_" + level) });
       html += '<p class="' + css + '" role="note">' + O.escapeHtml(text) + "</p>";
     }
+    (result.time_flags || []).forEach(function (flag) {
+      var note = flag === "offroad" ? t("flag_offroad", { km: O.formatKm(result.offroad_km) })
+        : flag === "detour" ? t("flag_detour", { straight: O.formatKm(result.straight_km) })
+          : flag;
+      html += '<p class="notice notice--warning flag" role="note">' + O.escapeHtml(note) + "</p>";
+    });
     if (result.scenario_effect && result.scenario_effect !== "unchanged") {
       var effect = EFFECTS[result.scenario_effect] ? t(EFFECTS[result.scenario_effect])
         : result.scenario_effect;
@@ -273,9 +283,89 @@
     return when === "undated" ? t("popup_undated") : when;
   }
 
+  /** ``result`` with its display fields in the page's language (the directory's English
+   * where it has one; French otherwise). */
+  function inLanguage(result) {
+    if (O.lang !== "en") return result;
+    var out = Object.assign({}, result);
+    ["name", "town", "address", "opening_hours"].forEach(function (field) {
+      if (result[field + "_en"]) out[field] = result[field + "_en"];
+    });
+    return out;
+  }
+
+  /** One line on what the model assumes: the scenario and the conflict events' dates. */
+  function modelText(data) {
+    var assumes = data.scenario_assumes && data.scenario_assumes[O.lang];
+    if (assumes) return assumes; // it names the events' dates already
+    var window = data.conflict;
+    if (!window) return "";
+    return t("conflict_window", {
+      start: window.start, end: window.end, source: window.source ? " (" + window.source + ")" : "",
+    });
+  }
+
+  function placeText(place) {
+    var where = [place.adm3 || place.adm3_name, place.adm2 || place.adm2_name,
+      place.adm1 || place.adm1_name].filter(Boolean);
+    where = where.filter(function (w, i) { return where.indexOf(w) === i; });
+    return place.name + " (" + where.join(", ") + ")";
+  }
+
+  function showPlace(query) {
+    var place = query.place;
+    placeNote.innerHTML = "";
+    placeNote.hidden = !place;
+    if (!place) return;
+    placeNote.appendChild(document.createTextNode(t("place_used", { place: placeText(place) })));
+    var others = query.place_alternatives || [];
+    if (!others.length) return;
+    placeNote.appendChild(document.createTextNode(" " + t("place_others") + " "));
+    others.forEach(function (other, i) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "button button--link place-other";
+      button.textContent = placeText(other);
+      button.addEventListener("click", function () {
+        input.value = other.name;
+        chosen = { place: other.pcode };
+        search();
+      });
+      if (i) placeNote.appendChild(document.createTextNode(" · "));
+      placeNote.appendChild(button);
+    });
+  }
+
+  function statusText(status) {
+    var label = t("status_" + status);
+    return label === "status_" + status ? String(status || "") : label;
+  }
+
+  function linesHtml(lines) {
+    return lines.map(function (raw) {
+      var line = inLanguage(raw);
+      var dated = line.last_verified || line.source_date;
+      var when = !dated || dated === "undated"
+        ? t("line_undated", { status: statusText(line.status) })
+        : t("line_dated", { status: statusText(line.status), date: dated });
+      var hours = line.opening_hours ? " — " + line.opening_hours : "";
+      return "<li><strong>" + O.escapeHtml(line.phone) + "</strong> : " +
+        O.escapeHtml(line.name + hours) + ' <span class="muted">(' + O.escapeHtml(when) + ")</span></li>";
+    }).join("");
+  }
+
+  function showLines(data) {
+    var block = data.national_lines || { lines: [] };
+    linesBox.hidden = !block.lines.length;
+    linesBox.querySelector("ul").innerHTML = linesHtml(block.lines);
+    linesBox.querySelector(".national-lines__caveat").textContent =
+      (block.caveat && block.caveat[O.lang]) || "";
+    return block;
+  }
+
   function timeText(result) {
     if (!result.reachable) return t("result_unreachable");
-    if (result.travel_time_min === 0) return t("result_on_site");
+    if (result.same_site) return t("result_on_site");
     return O.formatMinutes(result.travel_time_min);
   }
 
@@ -295,9 +385,11 @@
     }
     row(t("popup_services"), O.labelList("service_", result.services));
     row(t("popup_address"), [result.address, result.town].filter(Boolean).join(", "));
-    row(t("popup_phone"), result.phone || t("popup_unknown"));
+    row(t("popup_phone"), result.phone || t("result_phone_missing"));
     row(t("popup_hours"), result.opening_hours || t("popup_unknown"));
     row(t("popup_languages"), result.languages);
+    row(t("popup_status"), statusText(result.status) +
+      (result.status_date ? " (" + result.status_date + ")" : ""));
     row(t("popup_precision"), O.precisionText(result.location_precision));
     row(t("popup_checked"), datedText(result));
     return list.html();
@@ -322,17 +414,23 @@
     }
     var closed = document.getElementById("results-closed");
     closed.hidden = query.snapped_to !== "closed area";
-    if (query.offroad_leg_km) {
+    if (query.road_km) { // to the road's line, not to a grid cell's centre
       offroad.textContent = t("result_offroad", {
-        km: O.formatKm(query.offroad_leg_km).replace(/\s?km$/, ""),
-        minutes: Math.round(query.offroad_leg_min),
+        km: O.formatKm(query.road_km),
+        minutes: O.formatMinutes(query.road_offroad_min),
       });
       offroad.hidden = false;
     } else {
       offroad.hidden = true;
     }
+    showPlace(query);
+    lastData = body.data || {};
+    modelNote.textContent = modelText(lastData);
+    modelNote.hidden = !modelNote.textContent;
+    showLines(lastData);
 
-    found.forEach(function (result, i) {
+    found.forEach(function (raw, i) {
+      var result = inLanguage(raw);
       var colour = ROUTE_COLOURS[i % ROUTE_COLOURS.length];
       var route = null;
       if (result.route && result.route.coordinates && result.route.coordinates.length > 1) {
@@ -409,7 +507,7 @@
       if (!item.querySelector(".include").checked) return;
       var r = shown[i].result;
       var travel = !r.reachable ? t("result_unreachable")
-        : r.travel_time_min === 0 ? t("referral_on_site")
+        : r.same_site ? t("referral_on_site")
           : t("referral_travel", {
             time: O.formatMinutes(r.travel_time_min),
             mode: modeLabel,
@@ -417,10 +515,20 @@
           });
       parts.push('<article class="result"><h2>' + O.escapeHtml(r.name) + "</h2>" +
         "<p><strong>" + O.escapeHtml(travel) + "</strong></p>" +
-        detailRows(r) + "</article>");
+        conflictWarnings(r) + detailRows(r) + "</article>");
     });
     referralList.innerHTML = parts.length ? parts.join("")
       : "<p>" + O.escapeHtml(t("referral_empty")) + "</p>";
+    // what the times assume, and the national numbers with their caveat (never the
+    // starting place: the sheet names the providers only)
+    var model = modelText(lastData);
+    document.getElementById("referral-notes").innerHTML = model
+      ? '<p class="muted">' + O.escapeHtml(model) + "</p>" : "";
+    var block = lastData.national_lines || { lines: [] };
+    document.getElementById("referral-lines").innerHTML = block.lines.length
+      ? "<h2>" + O.escapeHtml(t("national_lines_title")) + "</h2><ul>" + linesHtml(block.lines) +
+        '</ul><p class="muted">' + O.escapeHtml((block.caveat && block.caveat[O.lang]) || "") + "</p>"
+      : "";
   }
 
   document.getElementById("print-sheet").addEventListener("click", function () {
