@@ -375,7 +375,10 @@ def _added(
         threshold_min=threshold_min,
     )
     if not reach.entered[0]:
-        raise RequestError(422, "add_unreachable", parameter="add")
+        graph = layers.graphs[(mode, scenario)]
+        cell = graph.grid.locate_one(float(where.x.iloc[0]), float(where.y.iloc[0]))
+        closed = cell >= 0 and not np.isfinite(graph.cell_pace[cell])
+        raise RequestError(422, "add_closed" if closed else "add_unreachable", parameter="add")
     return what_if_add(before, reach.times(0)), {"add": [round(lon, 5), round(lat, 5)]}
 
 

@@ -245,3 +245,33 @@ def test_http_route_errors_name_the_parameter_not_the_value(
     for value in params.values():
         if len(value) > 3:
             assert value not in detail["message"]
+
+
+def test_a_what_if_centre_in_a_closed_zone_says_so(client, layers):
+    """Under ``avoid`` a centre added inside a closed conflict zone is refused as closed,
+    in the asker's language; a point off the grid is refused as unreachable."""
+    graph = layers.graphs[("car", "avoid")]
+    closed = np.flatnonzero(~np.isfinite(graph.cell_pace))
+    assert len(closed), "the avoid scenario closes no cell"
+    xs, ys = graph.grid.cell_centres()
+    middle = closed[len(closed) // 2]
+    lon, lat = graph_lonlat(float(xs[middle]), float(ys[middle]))
+    params = {"add": f"{lon:.5f},{lat:.5f}", "scenario": "avoid", "service": "medical"}
+    r = client.get("/api/v1/whatif", params=params)
+    assert r.status_code == 422, r.text
+    assert (r.json()["detail"]["code"], r.json()["detail"]["parameter"]) == ("add_closed", "add")
+    assert "zone fermée" in r.json()["detail"]["message"]
+    english = client.get("/api/v1/whatif", params=params, headers={"Accept-Language": "en"})
+    assert "closed" in english.json()["detail"]["message"]
+    # the same point under the baseline is a centre like any other
+    ok = client.get("/api/v1/whatif", params={**params, "scenario": "baseline"})
+    assert ok.status_code == 200, ok.text
+
+
+def graph_lonlat(x: float, y: float) -> tuple[float, float]:
+    from pyproj import Transformer
+
+    from geo.crs import GEOGRAPHIC_CRS, METRIC_CRS
+
+    lon, lat = Transformer.from_crs(METRIC_CRS, GEOGRAPHIC_CRS, always_xy=True).transform(x, y)
+    return float(lon), float(lat)
