@@ -193,6 +193,13 @@ def test_overview_figures_are_the_computed_ones(client, settings):
     directory = json.loads((REPO / "data" / "providers.geojson").read_text(encoding="utf-8"))
     public = [f for f in directory["features"] if not f["properties"]["confidential"]]
     assert f"<dd>{len(public)}<small>" in html
+    # and why the maps and briefings show fewer: the located ones that operate
+    located = [f for f in public if f["geometry"]]
+    active = [f for f in located if f["properties"]["status"] in ("operating", "reported")]
+    unplaced, inactive = len(public) - len(located), len(located) - len(active)
+    assert len(active) < len(public) and unplaced >= 2  # the national lines
+    assert f"{len(active)} situés et en activité" in html
+    assert f"{unplaced} sans lieu (lignes nationales), {inactive} historiques" in html
     english = client.get("/", params={"lang": "en"}).text
     beyond_2h = total - national["pop_within_120"]
     assert f"{beyond_2h:,}" in english

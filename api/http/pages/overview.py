@@ -25,7 +25,7 @@ from api.http.pages.render import page_lang, render
 from api.http.params import reads_query
 from api.services.analysis import Analysis
 from geo.boundaries import read_boundaries
-from geo.providers import public_providers
+from geo.providers import RESULT_STATUSES, public_providers
 from web.formats import format_people, format_share
 
 __all__ = ["router"]
@@ -81,6 +81,13 @@ def _national_figures(request: Request, analysis: Analysis | None, lang: str) ->
         public = public_providers(directory)
         figures["providers_public"] = len(public)
         figures["one_stop_centres"] = int((public["type"] == "one_stop_centre").sum())
+        # why the briefings and maps show fewer: only located records that operate (or are
+        # reported to) enter travel times; hotlines have no place
+        located = public.geometry.notna() & ~public.geometry.is_empty
+        active = public["status"].isin(RESULT_STATUSES)
+        figures["providers_in_results"] = int((located & active).sum())
+        figures["providers_unplaced"] = int((~located).sum())
+        figures["providers_inactive"] = int((located & ~active).sum())
     if analysis is None:
         return figures
     modes = analysis.choices["mode"]
