@@ -88,6 +88,10 @@ def test_mopti_pdf_names_mopti_its_cercles_percentages_and_sources(mopti_pdf):
     assert "Sources des données" in text
     for source in ("WorldPop", "OCHA", "ACLED", "providers.geojson"):
         assert source in text, source
+    # every data file is named whole on one line (no name split across lines)
+    lines = text.splitlines()
+    for name in ("mli_adm1_ocha_cod_2015.geojson", "worldpop2020_density_10arcmin_mli.tif"):
+        assert any(name in line for line in lines), name
     assert "Limites" in text and "18 km" in text  # the population grid, from the raster
     # accents survive the font: no replacement boxes, words intact
     for word in ("Accès", "Chiffres clés", "Évitement", "référence"):
