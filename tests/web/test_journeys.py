@@ -63,6 +63,7 @@ def test_caseworker_from_konna(offline_page, artifacts_dir):
     expect(page.locator("#results-offroad")).to_contain_text("de la route modélisée")
     model = page.locator("#results-model").inner_text()
     assert "ralenti" in model and "12,5" in model and re.search(r"du 20\d\d-\d\d-\d\d au", model)
+    assert model.startswith("Temps : ") and "saison" in model  # what the times mean (issue 19)
     results = page.locator("#result-list .result")
     assert results.count() >= 3
     for i in range(results.count()):
@@ -79,7 +80,7 @@ def test_caseworker_from_konna(offline_page, artifacts_dir):
     page.emulate_media(media="print")
     page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
     sheet = page.locator("#referral").inner_text()
-    assert "80333" in sheet and "confirmer" in sheet and "ralenti" in sheet
+    assert "80333" in sheet and "confirmer" in sheet and "ralenti" in sheet and "saison" in sheet
     assert "Statut" in sheet and "datée de non datée" not in sheet
     assert "Konna" not in sheet and "Kona" not in sheet
     page.screenshot(path=artifacts_dir / "journey-referral.png", full_page=True)

@@ -294,15 +294,17 @@
     return out;
   }
 
-  /** One line on what the model assumes: the scenario and the conflict events' dates. */
+  /** What the times mean (the speed model and season), then what the model assumes: the
+   * scenario and the conflict events' dates. */
   function modelText(data) {
+    var meaning = (data.time_meaning && data.time_meaning[O.lang]) || "";
+    var lead = meaning ? t("time_meaning", { meaning: meaning }) : "";
     var assumes = data.scenario_assumes && data.scenario_assumes[O.lang];
-    if (assumes) return assumes; // it names the events' dates already
     var window = data.conflict;
-    if (!window) return "";
-    return t("conflict_window", {
+    var rest = assumes || (window ? t("conflict_window", {
       start: window.start, end: window.end, source: window.source ? " (" + window.source + ")" : "",
-    });
+    }) : ""); // the scenario's line names the events' dates already
+    return [lead, rest].filter(Boolean).join(" ");
   }
 
   function placeText(place) {
