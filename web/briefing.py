@@ -209,6 +209,7 @@ class BriefingData:
     walk_missing: bool = True
     underserved_threshold_min: int = 120
     conflict_window: tuple[str, str] | None = None
+    time_meaning: str = ""
     notes: Sequence[str] = field(default_factory=list)
     windows: WindowFigures = field(default_factory=list)
 

@@ -32,7 +32,26 @@ from geo.speeds import read_speed_table
 from geo.store import load_graph
 from geo.zones import scenario_assumption
 
-__all__ = ["PUBLIC_FIELDS", "Layers", "NotBuiltError", "answer_nearest", "load_layers"]
+__all__ = [
+    "PUBLIC_FIELDS",
+    "Layers",
+    "NotBuiltError",
+    "answer_nearest",
+    "load_layers",
+    "time_meaning",
+]
+
+
+def time_meaning(manifest: dict, lang: str = "fr") -> str:
+    """What a build's travel times mean (its speed profile and season), in ``lang``: the
+    one sentence the finder, referral sheets, pathways and briefings print."""
+    speeds = manifest.get("inputs", {}).get("speeds", {})
+    try:
+        table = read_speed_table(speeds.get("path"), profile=speeds.get("profile"))
+    except (OSError, ValueError):  # the table moved: the default one's wording
+        table = read_speed_table()
+    season = manifest.get("parameters", {}).get("season", "dry")
+    return table.time_meaning(lang, season=season)
 
 
 @dataclass
@@ -115,13 +134,7 @@ class Layers:
         """What this build's travel times mean (speed profile and season), in ``lang``."""
         key = ("time_meaning", lang)
         if key not in self._cache:
-            speeds = self.manifest.get("inputs", {}).get("speeds", {})
-            try:
-                table = read_speed_table(speeds.get("path"), profile=speeds.get("profile"))
-            except (OSError, ValueError):  # the table moved: the default one's wording
-                table = read_speed_table()
-            season = self.manifest.get("parameters", {}).get("season", "dry")
-            self._cache[key] = table.time_meaning(lang, season=season)
+            self._cache[key] = time_meaning(self.manifest, lang)
         return self._cache[key]
 
     def freshness(self, include_confidential: bool) -> dict[str, dict]:

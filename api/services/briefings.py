@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import rasterio
 
+from api.build.layers import time_meaning
 from api.choices import SERVICE_KEYS
 from api.datasets import DATASETS, find_dataset
 from api.services.analysis import Analysis
@@ -475,14 +476,17 @@ def assemble_briefing(
         scenarios_missing=not scenarios,
         walk_missing="walk" not in modes,
         underserved_threshold_min=UNDERSERVED_MIN,
-        conflict_window=(
-            (analysis.manifest["conflict"]["start"], analysis.manifest["conflict"]["end"])
-            if analysis.manifest.get("conflict")
-            else None
-        ),
+        time_meaning=time_meaning(analysis.manifest, lang),
+        conflict_window=_conflict_window(analysis.manifest),
         notes=notes,
         windows=_window_rows(analysis, pcode, frame, name),
     )
+
+
+def _conflict_window(manifest: dict) -> tuple[str, str] | None:
+    """First and last day of the conflict events the build's zones rest on."""
+    conflict = manifest.get("conflict")
+    return (conflict["start"], conflict["end"]) if conflict else None
 
 
 def build_document(

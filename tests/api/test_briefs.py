@@ -93,6 +93,7 @@ def test_mopti_pdf_names_mopti_its_cercles_percentages_and_sources(mopti_pdf):
     for name in ("mli_adm1_ocha_cod_2015.geojson", "worldpop2020_density_10arcmin_mli.tif"):
         assert any(name in line for line in lines), name
     assert "Limites" in text and "18 km" in text  # the population grid, from the raster
+    assert "Temps : " in text and "saison sèche" in text  # what the times mean (issue 19)
     # accents survive the font: no replacement boxes, words intact
     for word in ("Accès", "Chiffres clés", "Évitement", "référence"):
         assert word in text, word
