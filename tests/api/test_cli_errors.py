@@ -63,7 +63,7 @@ def test_help_lists_the_choices():
     assert result.exit_code == 0
     for choices in (
         "adm1|adm2|adm3",
-        "table|csv|hxl|json|geojson",
+        "table|csv|hxl|xlsx|json|geojson",
         "baseline|slowed|avoid",
         "one_stop_centre|medical|psychosocial|legal|reintegration|shelter",
     ):
