@@ -101,7 +101,9 @@ def test_a_caseworker_layer_merges_confidential_sets(graph, tmp_path):
     tables = ProviderTables.split(_directory(True))
     save_sets(compute_sets(graph, tables, k=3), tmp_path / "sets")
     sets = load_sets(tmp_path / "sets")
-    assert isinstance(sets[("public", "medical")].source, np.memmap)
+    # memory-mapped (shared between forked workers), seen as a plain ndarray: no copy
+    source = sets[("public", "medical")].source
+    assert not source.flags.owndata and isinstance(source.base, np.memmap)
     layer = Layer(graph, sets)
     public = layer.visible("psychosocial", caseworker=False)
     worker = layer.visible("psychosocial", caseworker=True)
