@@ -10,6 +10,7 @@ Rich markup.  Exit codes: 2 when the command line itself is wrong (Click's usage
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -123,3 +124,39 @@ def write_output(out: Path, write: Callable[[Path], object], *, option: str = "-
             tmp.chmod(0o666 & ~umask)  # mkstemp's files are private (0600)
     except OSError as exc:
         raise fail(f"{option} {out}: cannot be written ({exc})") from exc
+
+
+def write_documents(
+    targets: list[str],
+    make: Callable[[str], tuple[str, str, bytes]],
+    out: Path,
+    *,
+    many: bool,
+    what: str,
+    file_name: Callable[[str, str], str],
+    started: float,
+) -> None:
+    """Write one document to ``out``, or (``many``) every target's into the folder ``out``
+    with a progress bar; ``make(target)`` gives (code, name, payload) and ``file_name(code,
+    name)`` the file's name in the folder.  Each file is written atomically."""
+    if not many:
+        code, name, payload = make(targets[0])
+        write_output(out, lambda tmp: tmp.write_bytes(payload))
+        say(
+            f"{name} ({code}): {out} "
+            f"({len(payload) / 1024:.0f} KB, {time.perf_counter() - started:.1f} s)"
+        )
+        return
+    out.mkdir(exist_ok=True)
+    with progress() as bar:
+        task = bar.add_task(what, total=len(targets))
+        for target in targets:
+            code, name, payload = make(target)
+            write_output(out / file_name(code, name), _bytes_writer(payload))
+            bar.advance(task)
+    say(f"{len(targets)} {what} in {out} ({time.perf_counter() - started:.1f} s)", err=True)
+
+
+def _bytes_writer(payload: bytes) -> Callable[[Path], object]:
+    """A writer of ``payload`` for :func:`write_output` (bound now, not in a loop)."""
+    return lambda tmp: tmp.write_bytes(payload)

@@ -13,7 +13,6 @@ The document is :func:`api.services.briefings.build_document`'s, the one
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +20,7 @@ import typer
 
 from api.build.manifest import NotBuiltError
 from api.choices import Lang
-from api.cli._console import check_writable, fail, progress, say, usage_error, write_output
+from api.cli._console import check_writable, fail, usage_error, write_documents
 from api.cli._options import BriefFormat, FrameOption
 from api.services.analysis import Analysis
 from api.services.briefings import build_document
@@ -63,11 +62,6 @@ def check_out(
         raise fail(f"--out {out}: is a directory; name a .{kind.value} file")
     check_writable(out)
     return kind
-
-
-def _writer(payload: bytes) -> Callable[[Path], object]:
-    """A writer of ``payload`` for :func:`api.cli._console.write_output`."""
-    return lambda tmp: tmp.write_bytes(payload)
 
 
 def brief(
@@ -118,29 +112,23 @@ def brief(
     except (NotBuiltError, DataFileError) as exc:
         raise fail(str(exc)) from exc
 
-    def make(pcode: str) -> tuple[str, bytes]:
+    def make(pcode: str) -> tuple[str, str, bytes]:
         try:
             data, payload = build_document(
                 analysis, pcode, lang=lang.value, fmt=kind.value, frame=chosen
             )
         except (DataFileError, ValueError) as exc:
             raise fail(str(exc)) from exc
-        return data.region_name, payload
+        return pcode, data.region_name, payload
 
-    if not all_regions:
-        name, payload = make(targets[0])
-        write_output(out, lambda tmp: tmp.write_bytes(payload))
-        say(
-            f"{name} ({targets[0]}): {out} "
-            f"({len(payload) / 1024:.0f} KB, {time.perf_counter() - started:.1f} s)"
-        )
-        return
-    out.mkdir(exist_ok=True)
-    with progress() as bar:
-        task = bar.add_task("briefings", total=len(targets))
-        for pcode in targets:
-            name, payload = make(pcode)
-            target = out / f"orienter-brief-{pcode}-{fold(name)}-{lang.value}.{kind.value}"
-            write_output(target, _writer(payload))
-            bar.advance(task)
-    say(f"{len(targets)} briefings in {out} ({time.perf_counter() - started:.1f} s)", err=True)
+    write_documents(
+        targets,
+        make,
+        out,
+        many=all_regions,
+        what="briefings",
+        file_name=lambda code, name: (
+            f"orienter-brief-{code}-{fold(name)}-{lang.value}.{kind.value}"
+        ),
+        started=started,
+    )

@@ -13,7 +13,6 @@ The document is :func:`api.services.pathways.build_pathway_document`'s, the one 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +21,7 @@ import typer
 from api.build.layers import Layers, load_layers
 from api.build.manifest import NotBuiltError
 from api.choices import Lang
-from api.cli._console import fail, progress, say, usage_error, write_output
+from api.cli._console import fail, usage_error, write_documents
 from api.cli._options import BriefFormat, FrameOption
 from api.cli.brief import check_out
 from api.services.analysis import Analysis
@@ -35,11 +34,6 @@ from geo.errors import DataFileError
 from geo.providers import read_providers
 
 __all__ = ["pathway"]
-
-
-def _writer(payload: bytes) -> Callable[[Path], object]:
-    """A writer of ``payload`` for :func:`api.cli._console.write_output`."""
-    return lambda tmp: tmp.write_bytes(payload)
 
 
 def _loaded(settings: Settings) -> tuple[Analysis, Layers]:
@@ -121,20 +115,14 @@ def pathway(
             raise fail(str(exc)) from exc
         return data.area_pcode, data.area_name, payload
 
-    if not all_areas:
-        code, name, payload = make(targets[0])
-        write_output(out, lambda tmp: tmp.write_bytes(payload))
-        say(
-            f"{name} ({code}): {out} "
-            f"({len(payload) / 1024:.0f} KB, {time.perf_counter() - started:.1f} s)"
-        )
-        return
-    out.mkdir(exist_ok=True)
-    with progress() as bar:
-        task = bar.add_task("pathways", total=len(targets))
-        for target in targets:
-            code, name, payload = make(target)
-            path = out / f"orienter-circuit-{code}-{fold(name)}-{lang.value}.{kind.value}"
-            write_output(path, _writer(payload))
-            bar.advance(task)
-    say(f"{len(targets)} pathways in {out} ({time.perf_counter() - started:.1f} s)", err=True)
+    write_documents(
+        targets,
+        make,
+        out,
+        many=all_areas,
+        what="pathways",
+        file_name=lambda code, name: (
+            f"orienter-circuit-{code}-{fold(name)}-{lang.value}.{kind.value}"
+        ),
+        started=started,
+    )
