@@ -376,36 +376,37 @@ def pred_offsets(indptr, indices, pred):  # type: ignore[no-untyped-def]
     return out
 
 
-@njit(cache=True)
-def edge_value(indptr, indices, data, a, b):  # type: ignore[no-untyped-def]
-    """``data`` of the CSR entry (a, b) (binary search in row ``a``); 0.0 when absent."""
-    lo = indptr[a]
-    hi = indptr[a + 1]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if indices[mid] < b:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < indptr[a + 1] and indices[lo] == b:
-        return data[lo]
-    return 0.0
-
-
 @njit(cache=True, nogil=True)
 def walk_labels(
-    lab_source, lab_pred, indptr, indices, metres, node_class, start, source, n_classes, keep_nodes
+    lab_source,
+    lab_pred,
+    indptr,
+    indices,
+    metres,
+    minutes,
+    n_cells,
+    node_class,
+    start,
+    source,
+    n_classes,
+    keep_nodes,
 ):  # type: ignore[no-untyped-def]
     """Follow ``source``'s labels from ``start`` to the seed node where the route leaves
-    the graph for the source itself.  ``lab_pred`` holds offsets (:func:`pred_offsets`).
+    the graph for the source itself.  ``lab_pred`` holds offsets (:func:`pred_offsets`);
+    ``metres`` and ``minutes`` are the CSR data of the same edges; nodes below
+    ``n_cells`` are grid cells, the others road vertices.
 
     Returns (metres per conflict class (float64, n_classes), worst class on the way
     (node classes, start included), the seed node, the path's nodes if ``keep_nodes``
-    else an empty array, status: 0 ok, 1 a node on the way lacks the label, 2 the
-    chain does not end).  Edges count in the higher class of their two ends.
+    else an empty array, metres and minutes on roads (edges between two road
+    vertices), status: 0 ok, 1 a node on the way lacks the label, 2 the chain does not
+    end).  Edges count in the higher class of their two ends.  One walk gives all of
+    it: a route's labels are read once.
     """
     k = lab_source.shape[1]
     per_class = np.zeros(n_classes)
+    road_m = 0.0
+    road_min = 0.0
     n = start
     worst = node_class[n] if n_classes > 1 else 0
     cap = 64 if keep_nodes else 1
@@ -421,13 +422,16 @@ def walk_labels(
                 slot = j
                 break
         if slot < 0:
-            return per_class, worst, n, path[:length], 1
+            return per_class, worst, n, path[:length], road_m, road_min, 1
         off = lab_pred[n, slot]
         if off == SEED_OFFSET:
-            return per_class, worst, n, path[:length], 0
+            return per_class, worst, n, path[:length], road_m, road_min, 0
         e = indptr[n] + off
         p = indices[e]
         m = metres[e]
+        if n >= n_cells and p >= n_cells:
+            road_m += m
+            road_min += minutes[e]
         if n_classes > 1:
             c = max(node_class[n], node_class[p])
             per_class[c] += m
@@ -442,4 +446,29 @@ def walk_labels(
                 path = bigger
             path[length] = n
             length += 1
-    return per_class, worst, n, path[:length], 2
+    return per_class, worst, n, path[:length], road_m, road_min, 2
+
+
+@njit(cache=True, nogil=True)
+def nearest_segment_m(indptr, indices, node_x, node_y, n_cells, vertices, x, y):  # type: ignore[no-untyped-def]
+    """Distance from (x, y) to the nearest of the road pieces touching ``vertices``
+    (graph nodes of road vertices): to each vertex, and to the line of each edge from
+    it to another road vertex (edges to nodes below ``n_cells``, grid cells, are not
+    roads).  ``inf`` without vertices."""
+    best = np.inf
+    for a in vertices:
+        ax = node_x[a]
+        ay = node_y[a]
+        best = min(best, np.hypot(ax - x, ay - y))
+        for e in range(indptr[a], indptr[a + 1]):
+            b = indices[e]
+            if b < n_cells:
+                continue
+            dx = node_x[b] - ax
+            dy = node_y[b] - ay
+            length2 = dx * dx + dy * dy
+            t = 0.0
+            if length2 > 0:
+                t = min(1.0, max(0.0, ((x - ax) * dx + (y - ay) * dy) / length2))
+            best = min(best, np.hypot(ax + t * dx - x, ay + t * dy - y))
+    return best

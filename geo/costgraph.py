@@ -32,6 +32,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.spatial import cKDTree
 
+from geo import _kernels
 from geo.crs import check_same_crs
 from geo.grid import Grid
 from geo.roads import SOURCE_SPEED_COLUMN
@@ -383,25 +384,13 @@ def road_distance_m(graph: CostGraph, x: float, y: float) -> float | None:
     nearest_m, _ = tree.query([float(x), float(y)], k=1)
     radius_m = float(np.hypot(nearest_m, graph.grid.cell_m / 2.0)) + 1.0
     near = tree.query_ball_point([float(x), float(y)], r=radius_m)
-    best = np.inf
+    vertices = graph.n_cells + np.asarray(near, dtype=np.int64)
     indptr, indices = graph.metres.indptr, graph.metres.indices
-    for v in near:
-        a = graph.n_cells + int(v)
-        ax, ay = graph.node_x[a], graph.node_y[a]
-        best = min(best, float(np.hypot(ax - x, ay - y)))
-        for b in indices[indptr[a] : indptr[a + 1]]:
-            if b < graph.n_cells:  # a connector to the cell: not a road
-                continue
-            bx, by = graph.node_x[b], graph.node_y[b]
-            dx, dy = bx - ax, by - ay
-            length2 = dx * dx + dy * dy
-            t = (
-                0.0
-                if length2 == 0
-                else min(1.0, max(0.0, ((x - ax) * dx + (y - ay) * dy) / length2))
-            )
-            best = min(best, float(np.hypot(ax + t * dx - x, ay + t * dy - y)))
-    return best
+    return float(
+        _kernels.nearest_segment_m(
+            indptr, indices, graph.node_x, graph.node_y, graph.n_cells, vertices, x, y
+        )
+    )
 
 
 def check_graph_crs(graph: CostGraph, layer: gpd.GeoDataFrame) -> None:

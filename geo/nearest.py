@@ -37,13 +37,13 @@ from geo.route_flags import (
     SAME_SITE_KM,
     SITE_PRECISIONS,
     road_leg,
-    route_road_part,
     time_flags,
 )
 from geo.routes import (
     DIRECT,
     Ranking,
     node_classes,
+    path_road_part,
     rank_by_dijkstra,
     rank_point,
     route_geometry,
@@ -322,8 +322,9 @@ def _route_of(
     node_class: np.ndarray | None,
     path: np.ndarray | None,
     keep_nodes: bool,
-) -> tuple[np.ndarray, int, np.ndarray]:
-    """Metres per class, worst class (start excluded) and nodes of ranked route ``i``."""
+) -> tuple[np.ndarray, int, np.ndarray, float, float]:
+    """Metres per class, worst class (start excluded), nodes, and metres and minutes on
+    roads of ranked route ``i``: one walk of its labels (or of the reference's path)."""
     position = labels.positions[int(ranking.ids[i])]
     end_x, end_y = float(labels.x[position]), float(labels.y[position])
     if ranking.entry_node[i] == DIRECT:
@@ -332,10 +333,10 @@ def _route_of(
         if node_class is not None:
             cell = graph.grid.locate_one(end_x, end_y)
             top = int(node_class[cell]) if cell >= 0 else 0
-        return per_class, top, np.empty(0, np.int64)
+        return per_class, top, np.empty(0, np.int64), 0.0, 0.0
     if path is not None:
         per_class, top = _path_walk(graph, path, end_x, end_y, node_class)
-        return per_class, top, path
+        return per_class, top, path, *path_road_part(graph, path)
     walk = walk_route(
         graph,
         labels,
@@ -344,7 +345,13 @@ def _route_of(
         node_class=node_class,
         keep_nodes=keep_nodes,
     )
-    return walk.metres_by_class, walk.worst_class, walk.nodes
+    return (
+        walk.metres_by_class,
+        walk.worst_class,
+        walk.nodes,
+        walk.road_metres,
+        walk.road_minutes,
+    )
 
 
 def _class_of(node_class: np.ndarray | None, node: int) -> int:
@@ -379,7 +386,7 @@ def _answer(
     for i in np.flatnonzero(reachable):
         labels = sets[int(ranking.sets[i])]
         path = None if paths is None else paths[i]
-        per_class, top, nodes = _route_of(
+        per_class, top, nodes, road_m[i], road_min[i] = _route_of(
             graph, labels, ranking, int(i), node_class, path, with_routes
         )
         # the first leg, from the point to where it enters the graph, counts in the higher
@@ -388,7 +395,6 @@ def _answer(
         leg_class = max(start_class, top if first == DIRECT else _class_of(node_class, first))
         per_class[leg_class if node_class is not None else 0] += float(ranking.leg_metres[i])
         metres[i] = float(per_class.sum())
-        road_m[i], road_min[i] = route_road_part(graph, labels, ranking, int(i), path)
         if node_class is not None:
             worst[i] = ZONE_CLASSES[max(top, start_class)]
             km_by_class[i] = {

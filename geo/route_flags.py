@@ -7,8 +7,6 @@ from __future__ import annotations
 import numpy as np
 
 from geo.costgraph import CostGraph, road_distance_m
-from geo.labels import NearestLabels
-from geo.routes import DIRECT, Ranking, path_road_part, road_part
 
 __all__ = [
     "DETOUR_MIN_KM",
@@ -17,7 +15,6 @@ __all__ = [
     "SAME_SITE_KM",
     "SITE_PRECISIONS",
     "road_leg",
-    "route_road_part",
     "time_flags",
 ]
 
@@ -32,22 +29,6 @@ DETOUR_MIN_KM = 10.0
 SAME_SITE_KM = 0.05
 #: Location precisions that place a provider at its own site (the others at a town).
 SITE_PRECISIONS = ("exact", "facility")
-
-
-def route_road_part(
-    graph: CostGraph,
-    labels: NearestLabels,
-    ranking: Ranking,
-    i: int,
-    path: np.ndarray | None,
-) -> tuple[float, float]:
-    """Metres and minutes of ranked route ``i`` on the modelled roads (the rest, the
-    first and last legs included, is off-road)."""
-    if ranking.entry_node[i] == DIRECT:
-        return 0.0, 0.0
-    if path is not None:
-        return path_road_part(graph, path)
-    return road_part(graph, labels, int(ranking.entry_node[i]), int(ranking.ids[i]))
 
 
 def time_flags(

@@ -40,11 +40,9 @@ __all__ = [
     "RouteWalk",
     "entries_or_raise",
     "node_classes",
-    "offroad_nodes",
     "path_road_part",
     "rank_by_dijkstra",
     "rank_point",
-    "road_part",
     "route_geometry",
     "walk_route",
 ]
@@ -209,55 +207,9 @@ def node_classes(graph: CostGraph, cell_zone: np.ndarray) -> np.ndarray:
     return out
 
 
-_OFFROAD: WeakKeyDictionary[CostGraph, np.ndarray] = WeakKeyDictionary()
-
-
-def offroad_nodes(graph: CostGraph) -> np.ndarray:
-    """1 for the grid-cell nodes, 0 for the road vertices (int8, cached per graph): as a
-    ``node_class`` of :func:`walk_route` (two classes), it splits a route's metres into
-    road (class 0: between two road vertices) and off-road (class 1: across cells and
-    between a road and its cell)."""
-    found = _OFFROAD.get(graph)
-    if found is None:
-        found = np.zeros(graph.n_nodes, dtype=np.int8)
-        found[: graph.n_cells] = 1
-        _OFFROAD[graph] = found
-    return found
-
-
-def road_part(
-    graph: CostGraph, labels: NearestLabels, start_node: int, source_id: int
-) -> tuple[float, float]:
-    """Metres and minutes of source ``source_id``'s route from ``start_node`` spent on
-    roads (edges between two road vertices, :func:`offroad_nodes`); the rest of the
-    route, legs included, is off-road."""
-    position = labels.positions.get(int(source_id))
-    if position is None:
-        raise ValueError(f"source_id={source_id!r} is not one source of the labels")
-    classes = offroad_nodes(graph)
-    csr = graph.minutes  # metres share its structure (one entry per edge, same order)
-    out = []
-    for data in (graph.metres.data, csr.data):
-        per_class, _, _, _, status = _kernels.walk_labels(
-            labels.source,
-            labels.pred,
-            csr.indptr,
-            csr.indices,
-            data,
-            classes,
-            int(start_node),
-            position,
-            2,
-            False,
-        )
-        if status != 0:
-            raise ValueError(f"node {start_node} holds no label of source {source_id}")
-        out.append(float(per_class[0]))
-    return out[0], out[1]
-
-
 def path_road_part(graph: CostGraph, nodes: np.ndarray) -> tuple[float, float]:
-    """:func:`road_part` of an explicit path of nodes (the reference's paths)."""
+    """Metres and minutes of an explicit path of nodes (the reference's paths) spent on
+    roads (edges between two road vertices), as :func:`walk_route` counts them."""
     road = np.asarray(nodes, dtype=np.int64) >= graph.n_cells
     metres = minutes = 0.0
     for j in np.flatnonzero(road[:-1] & road[1:]):
@@ -272,12 +224,16 @@ class RouteWalk:
     """One route from an entry node to a source: metres per conflict class (one class
     without zones), the worst class met, the seed node where it leaves the graph, and
     the nodes when asked for.  The last off-road leg to the source is included in the
-    metres (in the worse class of the seed node and the source's cell)."""
+    metres (in the worse class of the seed node and the source's cell).  ``road_metres``
+    and ``road_minutes``: the part on roads (edges between two road vertices); the rest,
+    legs included, is off-road."""
 
     metres_by_class: np.ndarray
     worst_class: int
     seed_node: int
     nodes: np.ndarray
+    road_metres: float = 0.0
+    road_minutes: float = 0.0
 
 
 _END_CELLS: WeakKeyDictionary[NearestLabels, np.ndarray] = WeakKeyDictionary()
@@ -312,12 +268,14 @@ def walk_route(
     classes = node_class if node_class is not None else _NO_CLASSES
     width = n_classes if node_class is not None else 1
     csr = graph.minutes  # metres share its structure (one entry per edge, same order)
-    per_class, worst, seed, nodes, status = _kernels.walk_labels(
+    per_class, worst, seed, nodes, road_m, road_min, status = _kernels.walk_labels(
         labels.source,
         labels.pred,
         csr.indptr,
         csr.indices,
         graph.metres.data,
+        csr.data,
+        graph.n_cells,
         classes,
         int(start_node),
         position,
@@ -339,7 +297,7 @@ def walk_route(
         worst = max(int(worst), end_class)
     else:
         per_class[0] += last
-    return RouteWalk(per_class, int(worst), int(seed), nodes)
+    return RouteWalk(per_class, int(worst), int(seed), nodes, float(road_m), float(road_min))
 
 
 _NO_CLASSES = np.zeros(1, dtype=np.int8)
