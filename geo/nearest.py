@@ -337,7 +337,7 @@ def _route_of(
     if path is not None:
         per_class, top = _path_walk(graph, path, end_x, end_y, node_class)
         return per_class, top, path, *path_road_part(graph, path)
-    walk = walk_route(
+    w = walk_route(
         graph,
         labels,
         int(ranking.entry_node[i]),
@@ -345,13 +345,7 @@ def _route_of(
         node_class=node_class,
         keep_nodes=keep_nodes,
     )
-    return (
-        walk.metres_by_class,
-        walk.worst_class,
-        walk.nodes,
-        walk.road_metres,
-        walk.road_minutes,
-    )
+    return w.metres_by_class, w.worst_class, w.nodes, w.road_metres, w.road_minutes
 
 
 def _class_of(node_class: np.ndarray | None, node: int) -> int:
