@@ -470,6 +470,8 @@ def _hxl_tag(column: str, level: int) -> str:
         "rank_share": "#indicator+rank+pct",
         "offroad_share": "#indicator+pct+offroad",
         "detour_share": "#indicator+pct+detour",
+        "pct_offroad": "#indicator+pct+offroad",
+        "pct_detour": "#indicator+pct+detour",
         "time_flags": "#indicator+flags+time",
     }
     if column in fixed:
