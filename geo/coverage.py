@@ -176,18 +176,31 @@ def coverage_table(
     if provider_unit is not None:
         pu = as_1d(provider_unit, "provider_unit", dtype=np.int64)
         out["n_providers"] = np.bincount(pu[pu >= 0], minlength=n)[:n]
-    if (offroad_per_cell is None) != (detour_per_cell is None):
-        raise ValueError("offroad_per_cell and detour_per_cell go together; give both or none")
-    if offroad_per_cell is not None and detour_per_cell is not None:
-        flagged = {}
-        for name, cells in (("offroad", offroad_per_cell), ("detour", detour_per_cell)):
-            flag = as_1d(cells, f"{name}_per_cell", dtype=bool)
-            if len(flag) != len(keep):
-                raise ValueError(f"{name}_per_cell has {len(flag)} values, expected {len(keep)}")
-            flagged[name] = _flag_share(flag[keep], minutes, pop, label, n)
-            out[f"{name}_share"] = flagged[name]
-        out["time_flags"] = pd.Series(_unit_flags(flagged), index=out.index, dtype=object)
+    if offroad_per_cell is not None or detour_per_cell is not None:
+        cells = {"offroad": offroad_per_cell, "detour": detour_per_cell}
+        _add_flag_columns(out, cells, keep, minutes, pop, label)
     return out
+
+
+def _add_flag_columns(
+    out: pd.DataFrame,
+    cells: dict[str, np.ndarray | None],
+    keep: np.ndarray,
+    minutes: np.ndarray,
+    pop: np.ndarray,
+    label: np.ndarray,
+) -> None:
+    """The :data:`FLAG_COLUMNS` of :func:`coverage_table` from per-cell flags."""
+    if any(values is None for values in cells.values()):
+        raise ValueError("offroad_per_cell and detour_per_cell go together; give both or none")
+    flagged = {}
+    for name, values in cells.items():
+        flag = as_1d(values, f"{name}_per_cell", dtype=bool)
+        if len(flag) != len(keep):
+            raise ValueError(f"{name}_per_cell has {len(flag)} values, expected {len(keep)}")
+        flagged[name] = _flag_share(flag[keep], minutes, pop, label, len(out))
+        out[f"{name}_share"] = flagged[name]
+    out["time_flags"] = pd.Series(_unit_flags(flagged), index=out.index, dtype=object)
 
 
 def _flag_share(
