@@ -472,3 +472,87 @@ def nearest_segment_m(indptr, indices, node_x, node_y, n_cells, vertices, x, y):
                 t = min(1.0, max(0.0, ((x - ax) * dx + (y - ay) * dy) / length2))
             best = min(best, np.hypot(ax + t * dx - x, ay + t * dy - y))
     return best
+
+
+@njit(cache=True, nogil=True)
+def first_label_routes(
+    lab_source,
+    lab_pred,
+    indptr,
+    indices,
+    minutes,
+    metres,
+    n_cells,
+    n_starts,
+    src_x,
+    src_y,
+    node_x,
+    node_y,
+):  # type: ignore[no-untyped-def]
+    """The route of nodes ``0..n_starts-1`` to their first label's source: minutes on
+    the roads (edges between two road vertices, ids ``>= n_cells``) and metres, the
+    last straight leg from the seed node to the source included (as :func:`walk_labels`
+    and :func:`geo.routes.walk_route` count them).  NaN for an empty label or a chain
+    that breaks.
+
+    Each (node, label) pair is walked once: a walk stops at the first pair already
+    known and the sums are filled back along it, parents before children, so the work
+    is the size of the predecessor tree, not the sum of the paths.
+    """
+    n, k = lab_source.shape
+    road = np.full((n, k), np.nan)
+    length = np.full((n, k), np.nan)
+    done = np.zeros((n, k), np.bool_)
+    on_node = np.empty(n, np.int64)
+    on_slot = np.empty(n, np.int64)
+    step_road = np.empty(n)
+    step_m = np.empty(n)
+    for start in range(n_starts):
+        s = lab_source[start, 0]
+        if s < 0 or done[start, 0]:
+            continue
+        node = start
+        slot = 0
+        depth = 0
+        base_road = np.nan
+        base_m = np.nan
+        while depth < n:
+            if done[node, slot]:
+                base_road = road[node, slot]
+                base_m = length[node, slot]
+                break
+            off = lab_pred[node, slot]
+            if off == NONE_OFFSET:
+                break
+            on_node[depth] = node
+            on_slot[depth] = slot
+            if off == SEED_OFFSET:
+                step_road[depth] = 0.0
+                step_m[depth] = np.hypot(node_x[node] - src_x[s], node_y[node] - src_y[s])
+                depth += 1
+                base_road = 0.0
+                base_m = 0.0
+                break
+            e = indptr[node] + off
+            p = indices[e]
+            step_road[depth] = minutes[e] if (node >= n_cells and p >= n_cells) else 0.0
+            step_m[depth] = metres[e]
+            depth += 1
+            nxt = -1
+            for j in range(k):
+                if lab_source[p, j] == s:
+                    nxt = j
+                    break
+            if nxt < 0:
+                break
+            node = p
+            slot = nxt
+        r = base_road
+        m = base_m
+        for d in range(depth - 1, -1, -1):
+            r += step_road[d]
+            m += step_m[d]
+            road[on_node[d], on_slot[d]] = r
+            length[on_node[d], on_slot[d]] = m
+            done[on_node[d], on_slot[d]] = True
+    return road[:n_starts, 0].copy(), length[:n_starts, 0].copy()

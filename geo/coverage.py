@@ -29,11 +29,13 @@ import pandas as pd
 
 from geo._validate import as_1d, check_thresholds, threshold_tag
 from geo.crs import GEOGRAPHIC_CRS
+from geo.route_flags import UNIT_FLAG_SHARE, UNIT_KIND_SHARE
 from geo.units import PointAssignment
 
 __all__ = [
     "CLINICAL_WINDOWS_MIN",
     "DEFAULT_THRESHOLDS_MIN",
+    "FLAG_COLUMNS",
     "coverage_layer",
     "coverage_table",
     "point_coverage_table",
@@ -47,6 +49,9 @@ DEFAULT_THRESHOLDS_MIN: tuple[int, ...] = (30, 60, 120, 300)
 #: Clinical time windows after a rape, minutes: post-exposure prophylaxis (PEP) must
 #: start within 72 h, emergency contraception (EC) within 120 h.
 CLINICAL_WINDOWS_MIN: dict[str, int] = {"pep": 72 * 60, "ec": 120 * 60}
+#: The columns :func:`coverage_table` adds from per-cell route flags, carried by
+#: :func:`underserved` (the flags of :mod:`geo.route_flags`).
+FLAG_COLUMNS: tuple[str, ...] = ("offroad_share", "detour_share", "time_flags")
 
 
 # ----------------------------------------------------------------------------- arithmetic
@@ -85,6 +90,8 @@ def coverage_table(
     allocation_per_cell: np.ndarray | None = None,
     provider_ids: Sequence[str | None] | None = None,
     provider_unit: np.ndarray | None = None,
+    offroad_per_cell: np.ndarray | None = None,
+    detour_per_cell: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Population within each travel time, per admin unit.
 
@@ -110,6 +117,10 @@ def coverage_table(
         Provider id per column.
     provider_unit
         Row of ``units`` holding each provider (-1 none): gives ``n_providers``.
+    offroad_per_cell, detour_per_cell
+        Booleans aligned with the cells: the cell's route to its nearest provider is
+        flagged ``offroad`` / ``detour`` (:func:`geo.route_flags.flag_arrays`).  Given
+        together, they add the :data:`FLAG_COLUMNS`.
 
     Returns
     -------
@@ -118,7 +129,13 @@ def coverage_table(
         ``pop_within_<t>``, ``share_within_<t>`` (0-1, NaN for an empty unit),
         ``median_time_min`` and ``p90_time_min`` (population-weighted; ``inf`` when more
         than half, resp. 10 %, of the people cannot reach any provider; NaN for an empty
-        unit), then ``nearest_provider_id`` and ``n_providers`` when asked.
+        unit), then ``nearest_provider_id`` and ``n_providers`` when asked, then with
+        the route flags ``offroad_share`` and ``detour_share`` (0-1: the share of the
+        unit's people *who reach a provider* whose route is so flagged; NaN when nobody
+        reaches one) and ``time_flags`` (``"offroad"``, ``"detour"``, ``"offroad;detour"``
+        or None: when :data:`geo.route_flags.UNIT_FLAG_SHARE` of those people or more
+        reach it on a flagged route, so most of its times rest on such routes, the flags
+        held by :data:`geo.route_flags.UNIT_KIND_SHARE` of them or more).
     """
     minutes = as_1d(minutes_per_cell, "minutes_per_cell")
     pop = as_1d(population_per_cell, "population_per_cell")
@@ -159,7 +176,54 @@ def coverage_table(
     if provider_unit is not None:
         pu = as_1d(provider_unit, "provider_unit", dtype=np.int64)
         out["n_providers"] = np.bincount(pu[pu >= 0], minlength=n)[:n]
+    if offroad_per_cell is not None or detour_per_cell is not None:
+        cells = {"offroad": offroad_per_cell, "detour": detour_per_cell}
+        _add_flag_columns(out, cells, keep, minutes, pop, label)
     return out
+
+
+def _add_flag_columns(
+    out: pd.DataFrame,
+    cells: dict[str, np.ndarray | None],
+    keep: np.ndarray,
+    minutes: np.ndarray,
+    pop: np.ndarray,
+    label: np.ndarray,
+) -> None:
+    """The :data:`FLAG_COLUMNS` of :func:`coverage_table` from per-cell flags."""
+    if any(values is None for values in cells.values()):
+        raise ValueError("offroad_per_cell and detour_per_cell go together; give both or none")
+    flagged, either = {}, np.zeros(int(keep.sum()), dtype=bool)
+    for name, values in cells.items():
+        flag = as_1d(values, f"{name}_per_cell", dtype=bool)
+        if len(flag) != len(keep):
+            raise ValueError(f"{name}_per_cell has {len(flag)} values, expected {len(keep)}")
+        flagged[name] = _flag_share(flag[keep], minutes, pop, label, len(out))
+        out[f"{name}_share"] = flagged[name]
+        either |= flag[keep]
+    any_share = _flag_share(either, minutes, pop, label, len(out))
+    out["time_flags"] = pd.Series(_unit_flags(flagged, any_share), index=out.index, dtype=object)
+
+
+def _flag_share(
+    flag: np.ndarray, minutes: np.ndarray, pop: np.ndarray, label: np.ndarray, n: int
+) -> np.ndarray:
+    """Per unit, the share of the people who reach a provider whose route is flagged."""
+    reach = np.isfinite(minutes)
+    reaching = np.bincount(label, weights=pop * reach, minlength=n)
+    flagged = np.bincount(label, weights=pop * (reach & flag), minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(reaching > 0, flagged / np.where(reaching > 0, reaching, 1), np.nan)
+
+
+def _unit_flags(shares: dict[str, np.ndarray], any_share: np.ndarray) -> list[str | None]:
+    """``"offroad;detour"``-style names of a unit's flags: when at least
+    :data:`UNIT_FLAG_SHARE` of its people who reach care have a flagged route, each flag
+    held by at least :data:`UNIT_KIND_SHARE` of them (None otherwise)."""
+    names = list(shares)
+    unit = any_share >= UNIT_FLAG_SHARE * (1 - 1e-12)
+    on = np.column_stack([unit & (shares[k] >= UNIT_KIND_SHARE * (1 - 1e-12)) for k in names])
+    return [";".join(k for k, hit in zip(names, row, strict=True) if hit) or None for row in on]
 
 
 def _check_cells(
@@ -300,7 +364,8 @@ def underserved(
     pandas.DataFrame
         ``pcode``, ``name``, ``population``, ``pop_beyond_<t>``, ``share_beyond_<t>``,
         ``rank_people`` and ``rank_share`` (1 = worst; ties share the lower rank),
-        ``max_class`` (None without ``conflict``), sorted by ``rank_people``.
+        ``max_class`` (None without ``conflict``), then the :data:`FLAG_COLUMNS` when
+        the table holds them, sorted by ``rank_people``.
     """
     col = f"pop_within_{threshold_tag(float(threshold_min))}"
     if col not in table.columns:
@@ -327,6 +392,9 @@ def underserved(
         classes = conflict.drop_duplicates("pcode").set_index(conflict["pcode"].astype(str))
         out["max_class"] = out["pcode"].astype(str).map(classes["max_class"]).astype(object)
         out["max_class"] = out["max_class"].where(out["max_class"].notna(), None)
+    for column in FLAG_COLUMNS:
+        if column in table.columns:
+            out[column] = table[column]
     return out.sort_values(["rank_people", "rank_share"], kind="stable")
 
 
@@ -391,6 +459,9 @@ def published_figures(table: pd.DataFrame) -> pd.DataFrame:
     for c in out.columns:
         if c.endswith("_min"):
             out[c] = np.round(out[c].astype(float))
+    for c in ("offroad_share", "detour_share"):
+        if c in out.columns:
+            out[c] = np.round(out[c].astype(float), 4)
     return out
 
 
@@ -414,6 +485,11 @@ def _hxl_tag(column: str, level: int) -> str:
         "cercle_name": "#adm2+name",
         "rank_people": "#indicator+rank+people",
         "rank_share": "#indicator+rank+pct",
+        "offroad_share": "#indicator+pct+offroad",
+        "detour_share": "#indicator+pct+detour",
+        "pct_offroad": "#indicator+pct+offroad",
+        "pct_detour": "#indicator+pct+detour",
+        "time_flags": "#indicator+flags+time",
     }
     if column in fixed:
         return fixed[column]

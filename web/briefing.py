@@ -30,6 +30,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from web.formats import format_people, format_share, format_signed_people
 from web.i18n import LANGS, translate
+from web.time_flags import flag_marks, flag_notes
 
 __all__ = [
     "THRESHOLDS_MIN",
@@ -75,6 +76,7 @@ class Figures:
     people_beyond: Mapping[int, float] | None = None
     shares_beyond: Mapping[int, float | None] | None = None
     offroad_median: bool = False
+    time_flags: str | None = None  # the table's: "offroad", "detour", both or None
 
     def beyond(self, minutes: int) -> float:
         """People farther than ``minutes``: the table's ``pop_beyond_<t>`` when given
@@ -270,6 +272,9 @@ def render_html(data: BriefingData) -> str:
         signed=lambda v: format_signed_people(v, lang),
         share=lambda v: format_share(v, lang),
         duration=lambda v: format_duration(v, lang),
+        marks=flag_marks,
+        service_figures=[f for _, by_mode in data.services for f in by_mode.values()],
+        flag_notes=lambda figures: flag_notes([f.time_flags for f in figures], lang),
         generated=_format_date(data.generated_at, lang),
     )
 

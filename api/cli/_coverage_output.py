@@ -23,6 +23,7 @@ from api.services.inputs import AnalysisInputs, demand_meta
 from geo.coverage import coverage_layer
 from geo.deserts import service_deserts
 from web.formats import format_people, format_share
+from web.time_flags import flag_marks, flag_notes
 
 __all__ = ["CLI_META", "emit_bytes", "emit_deserts", "emit_table", "population_text"]
 
@@ -122,6 +123,13 @@ def _percent(value: float) -> str:
     return "" if pd.isna(value) else f"{100 * value:.1f}"
 
 
+def _say_flag_notes(table: pd.DataFrame) -> None:
+    """The legend of the marks printed beside the times (:mod:`web.time_flags`)."""
+    if "time_flags" in table:
+        for note in flag_notes(table["time_flags"], "en"):
+            say(note)
+
+
 def _print_coverage(table: pd.DataFrame, meta: dict) -> None:
     window = meta.get("window_min")
     hours = f"{window / 60:g} h" if window else None
@@ -141,7 +149,8 @@ def _print_coverage(table: pd.DataFrame, meta: dict) -> None:
             _people(r["pop_within_120"]),
             _people(r["pop_within_300"]),
             _percent(r["share_within_120"]),
-            "unreachable" if med == np.inf else ("" if pd.isna(med) else f"{med:.0f}"),
+            ("unreachable" if med == np.inf else ("" if pd.isna(med) else f"{med:.0f}"))
+            + flag_marks(r.get("time_flags")),
         ]
         if window:
             cells += [_people(r[f"pop_within_{window:g}"]), _percent(r[f"share_within_{window:g}"])]
@@ -152,6 +161,7 @@ def _print_coverage(table: pd.DataFrame, meta: dict) -> None:
             cells.append(f"{r['region_2023']}{approx}")
         out.add_row(*cells)
     console.print(out)
+    _say_flag_notes(table)
     total = table["population"].sum()
     within = f"within {hours}" if window else "within 2 h"
     column = f"pop_within_{window:g}" if window else "pop_within_120"
@@ -177,12 +187,13 @@ def _print_underserved(table: pd.DataFrame, meta: dict) -> None:
             r["pcode"],
             r["name"],
             _people(r["population"]),
-            _people(r[beyond]),
+            _people(r[beyond]) + flag_marks(r.get("time_flags")),
             "" if pd.isna(r[share]) else format_share(r[share], "en"),
             str(r["rank_share"]),
             str(r["max_class"] or ""),
         )
     console.print(out)
+    _say_flag_notes(table)
     total = table["population"].sum()
     say(
         f"{meta['service']} by {meta['mode']} ({meta['scenario']}): {_people(table[beyond].sum())} "

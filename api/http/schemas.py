@@ -299,6 +299,21 @@ class CoverageUnit(BaseModel):
     nearest_provider_id: str | None
     nearest_provider_name: str | None
     n_providers: int
+    offroad_share: Number | None = Field(
+        default=None,
+        description="Share (0-1) of the people who reach a provider whose route rests mostly "
+        "on off-road legs (more than half of the time off the modelled roads).",
+    )
+    detour_share: Number | None = Field(
+        default=None,
+        description="Share (0-1) of the people who reach a provider whose route is a long "
+        "detour (at least twice a straight line of 10 km or more).",
+    )
+    time_flags: str | None = Field(
+        default=None,
+        description="offroad, detour or offroad;detour: at least half of the people who reach "
+        "a provider are so flagged, so the unit's times (its median) rest on such routes.",
+    )
     max_class: str | None = None
     pop_within_4320: Number | None = Field(
         default=None, description="Medical care: people within 72 h (PEP window)."

@@ -25,10 +25,12 @@ Usage::
 more than half, resp. 10 %, of the people cannot reach any provider),
 ``nearest_provider_id`` and ``nearest_provider_name`` (the *public* provider nearest to
 most of the unit's people), ``n_providers`` (public providers of the service located
-in the unit), and ``max_class`` (highest conflict class of the unit) when the build
-holds a conflict summary.  Figures are rounded as published, by the one rule of every
-output (:func:`geo.coverage.published_figures`): whole people (beyond = population -
-within), shares of those whole people to 1e-4, minutes to 1.
+in the unit), ``offroad_share``, ``detour_share`` and ``time_flags`` (people reaching
+care on a route flagged off-road or a long detour, and the unit's flags:
+:mod:`api.services.route_shares`), and ``max_class`` (highest conflict class of the
+unit) when the build holds a conflict summary.  Figures are rounded as published
+(:func:`geo.coverage.published_figures`): whole people (beyond = population - within),
+shares of those whole people to 1e-4, minutes to 1.
 
 Every figure is computed from public providers only: a confidential provider (shelter,
 safe house) changes no table, ranking or count, since aggregates over small units would
@@ -49,7 +51,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ import pandas as pd
 from api.build.manifest import read_manifest
 from api.choices import LEVELS, SERVICE_KEYS, check_choice
 from api.datasets import find_dataset
+from api.services.coverage_result import CoverageResult, to_records
 from api.services.frames import (
     FRAME_LEVEL,
     Frame2023,
@@ -69,6 +71,7 @@ from api.services.frames import (
     load_frame,
 )
 from api.services.inputs import AnalysisInputs, demand_meta, load_inputs, read_surface
+from api.services.route_shares import CellFlags
 from api.settings import Settings
 from geo.boundaries import read_boundaries
 from geo.coverage import (
@@ -76,7 +79,6 @@ from geo.coverage import (
     DEFAULT_THRESHOLDS_MIN,
     coverage_table,
     published_figures,
-    to_hxl,
     weighted_quantile,
 )
 from geo.coverage import underserved as rank_underserved
@@ -101,30 +103,6 @@ def table_thresholds(service: str) -> tuple[float, ...]:
     and for medical care the clinical windows (PEP 72 h, emergency contraception 120 h)."""
     windows = CLINICAL_WINDOWS_MIN.values() if service == "medical" else ()
     return tuple(float(t) for t in sorted({*DEFAULT_THRESHOLDS_MIN, *windows}))
-
-
-def to_records(table: pd.DataFrame) -> list[dict]:
-    """Rows as JSON-ready dicts: ``inf`` and NaN become None."""
-    clean = table.replace([np.inf, -np.inf], np.nan).astype(object)
-    return clean.where(clean.notna(), None).to_dict("records")
-
-
-@dataclass(frozen=True)
-class CoverageResult:
-    """One coverage table, its unit polygons and what it rests on."""
-
-    table: pd.DataFrame
-    units: gpd.GeoDataFrame
-    meta: dict = field(default_factory=dict)
-    level: str = "adm1"
-
-    def records(self) -> list[dict]:
-        """The rows as JSON-ready dicts (``inf`` and NaN as None)."""
-        return to_records(self.table)
-
-    def hxl(self) -> pd.DataFrame:
-        """The table with its HXL hashtag row first (write with ``to_csv(index=False)``)."""
-        return to_hxl(self.table, level=int(self.level[-1]))
 
 
 def _rounded(table: pd.DataFrame) -> pd.DataFrame:
@@ -154,6 +132,7 @@ class Analysis:
         self._inputs: AnalysisInputs | None = None
         self._national: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
         self._frame: Frame2023 | None = None
+        self._flags = CellFlags(settings.build_dir, limit=_SURFACE_CACHE)
 
     @classmethod
     def load(cls, settings: Settings) -> Analysis:
@@ -307,11 +286,13 @@ class Analysis:
         *,
         thresholds_min: Sequence[float] = DEFAULT_THRESHOLDS_MIN,
         named: np.ndarray | None = None,
+        flags: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> pd.DataFrame:
         """The raw (unrounded) coverage table of ``level`` for any surface.
 
         ``allocation`` holds a row of ``providers`` per cell (-1 none); only rows where
-        ``named`` is True (default: public providers) are named or counted per unit.
+        ``named`` is True (default: public providers) are named or counted per unit;
+        ``flags`` (offroad, detour per cell) add the route flag columns.
         """
         units, pieces = self.units(level), self.pieces(level)
         if named is None:
@@ -331,6 +312,8 @@ class Analysis:
             allocation_per_cell=np.asarray(allocation, dtype=np.int64)[pieces.cell],
             provider_ids=[pid if ok else None for pid, ok in zip(ids, named, strict=True)],
             provider_unit=np.where(offering & named, where, -1),
+            offroad_per_cell=None if flags is None else flags[0][pieces.cell],
+            detour_per_cell=None if flags is None else flags[1][pieces.cell],
         )
         names = dict(zip(ids, providers["name"].astype(str), strict=True))
         position = table.columns.get_loc("nearest_provider_id") + 1
@@ -357,8 +340,9 @@ class Analysis:
             minutes, alloc = self.surface(service, mode, scenario)
             providers = self.inputs.providers
             offering = providers_offering(providers, service)
+            flags = self._flags.get(self.inputs.grid, service=service, mode=mode, scenario=scenario)
             table = self.table_from_surface(
-                level, minutes, alloc, providers, offering, thresholds_min=thresholds
+                level, minutes, alloc, providers, offering, thresholds_min=thresholds, flags=flags
             )
             return table, self._meta(level, service, mode, scenario, offering, thresholds)
 

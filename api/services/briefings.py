@@ -90,6 +90,7 @@ def _figures(row: pd.Series, label: str | None = None) -> Figures:
         n_providers=None if opt("n_providers") is None else int(row["n_providers"]),
         nearest_provider_name=opt("nearest_provider_name"),
         max_class=opt("max_class"),
+        time_flags=opt("time_flags"),
     )
 
 

@@ -169,6 +169,8 @@ def export_frame(
         if column.startswith("share_"):
             kind, tag = column.removeprefix("share_").split("_", 1)
             out[f"pct_{kind}_{tag}"] = [_percent(v) for v in table[column]]
+        elif column in ("offroad_share", "detour_share"):  # route flags, per cent
+            out[f"pct_{column.removesuffix('_share')}"] = [_percent(v) for v in table[column]]
         else:
             out[column] = table[column]
     if ranking is not None:
@@ -229,7 +231,7 @@ def _xlsx(frame: pd.DataFrame, lang: str) -> bytes:
         {
             translate("planning.xlsx_about_col", lang): [
                 translate(f"planning.xlsx_about_{k}", lang)
-                for k in ("people", "shares", "ranks", "median", "source")
+                for k in ("people", "shares", "ranks", "median", "flags", "source")
             ]
         }
     )

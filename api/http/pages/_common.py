@@ -23,6 +23,7 @@ from api.services.analysis import Analysis
 from api.services.planning import plain_text
 from geo.providers import localized_frame, public_providers
 from web.formats import format_people, format_share
+from web.time_flags import flag_marks
 
 __all__ = [
     "COMMUNES_SHOWN",
@@ -163,6 +164,8 @@ def ranking(
                 "rank_people": int(r["rank_people"]),
                 "rank_share": int(r["rank_share"]),
                 "max_class": r.get("max_class"),
+                "time_flags": r.get("time_flags"),
+                "marks": flag_marks(r.get("time_flags")),
             }
         )
     return rows, len(table)

@@ -52,6 +52,7 @@ import web
 from api.http.params import UnknownParameters
 from geo.providers import public_providers
 from web.i18n import DEFAULT_LANG, LANGS, catalogue, translate
+from web.time_flags import flag_notes
 
 __all__ = [
     "NAV",
@@ -185,6 +186,7 @@ def render(
         "nav": [(path, key) for path, key in NAV if _has_page(request.app, path)],
         "current_path": request.url.path,
         "js_messages": js_messages,
+        "flag_notes": lambda values: flag_notes(values, lang),
         "sources": _sources(request),
         "today": date.today().isoformat(),
     }
