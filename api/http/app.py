@@ -25,6 +25,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
+from fastapi.telemetry import TelemetryConfig
 
 from api.build.layers import Layers, answer_nearest, load_layers
 from api.build.manifest import NotBuiltError
@@ -173,6 +174,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         # every route refuses a query parameter it does not read (api.http.params)
         dependencies=[Depends(refuse_unknown_parameters)],
+        # FastAPI's own OpenTelemetry spans, metrics and logs would carry the request's
+        # address, a nearest query's point or place among it, to whatever exporter the
+        # environment configures (FASTAPI_OTEL_AUTO_CONFIGURE): never on
+        telemetry=NO_TELEMETRY,
     )
     app.add_middleware(RequestGuard, max_body=MAX_BODY_BYTES, max_url=MAX_URL_CHARS)
     install_error_handlers(app)
@@ -190,6 +195,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_pages(app)
     install_openapi(app, settings)
     return app
+
+
+#: FastAPI's native telemetry, off in every part (see :func:`create_app`).
+NO_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+    "auto_configure": False,
+}
 
 
 def preload_app(settings: Settings | None = None) -> FastAPI:

@@ -271,6 +271,17 @@ def test_no_query_in_any_log(client, caplog):
         assert secret not in text
 
 
+def test_fastapi_telemetry_stays_off_whatever_the_environment_asks(settings, monkeypatch):
+    """FastAPI's native OpenTelemetry would put each request's address (a point, a
+    place) in spans and logs for an exporter: off, even when the environment turns it on."""
+    monkeypatch.setenv("FASTAPI_OTEL_AUTO_CONFIGURE", "true")
+    app = create_app(settings)
+    config = app._telemetry
+    assert not any(config[k] for k in ("tracing", "metrics", "logs", "operation_spans"))
+    assert config["auto_configure"] is False
+    assert not app._native_telemetry.enabled()
+
+
 # ------------------------------------------------------------------ providers, places, zones
 
 
