@@ -106,29 +106,16 @@ def site(
         raise usage_error("give one", option="--add / --add-at / --add-facility / --remove")
     point = None if add is None else parse_lonlat(add)
     settings = get_settings()
-    token = os.environ.get("ORIENTER_CASEWORKER_TOKEN")
-    try:
-        planning.check_audience(service, audience_of(token, settings.caseworker_token_hashes))
-    except RequestError as exc:
-        raise request_failed(exc) from exc
-    analysis = analysis_or_fail(settings)
-    try:
-        analysis.check(mode=mode, scenario=scenario.value)
-    except ChoiceError as exc:
-        raise built_choice_failed(exc, settings.build_dir) from exc
-    inputs_or_fail(analysis)
-    try:
-        layers = load_layers(settings, only=[(mode, scenario.value)], freeze=False)
-    except NotBuiltError as exc:
-        raise fail(str(exc)) from exc
+    analysis, layers = _built(settings, service, mode, scenario)
     what = {"service": service.value, "mode": mode, "scenario": scenario.value}
     as_json = as_json or fmt is TableFormat.json
-    if point is not None or remove is not None:
-        _what_if(analysis, layers, what, threshold_min, level.value, (point, remove), as_json)
-        return
-    if add_at is not None or add_facility is not None:
-        at = _pick(settings, layers, add_at, add_facility, service.value)
-        _what_if(analysis, layers, what, threshold_min, level.value, at, as_json)
+    if any(v is not None for v in (point, remove, add_at, add_facility)):
+        change = (
+            (point, remove)
+            if add_at is None and add_facility is None
+            else _pick(settings, layers, add_at, add_facility, service.value)
+        )
+        _what_if(analysis, layers, what, threshold_min, level.value, change, as_json)
         return
     sites = _candidates(settings, analysis, candidates)
     try:
@@ -148,6 +135,29 @@ def site(
         typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
         return
     _print_sites(answer, demand_meta(analysis.inputs))
+
+
+def _built(
+    settings: Settings, service: Service, mode: str, scenario: Scenario
+) -> tuple[Analysis, Layers]:
+    """The analysis and the layers of (``mode``, ``scenario``), when ``service`` may be
+    planned by whoever runs the command; exits with the reason otherwise."""
+    token = os.environ.get("ORIENTER_CASEWORKER_TOKEN")
+    try:
+        planning.check_audience(service, audience_of(token, settings.caseworker_token_hashes))
+    except RequestError as exc:
+        raise request_failed(exc) from exc
+    analysis = analysis_or_fail(settings)
+    try:
+        analysis.check(mode=mode, scenario=scenario.value)
+    except ChoiceError as exc:
+        raise built_choice_failed(exc, settings.build_dir) from exc
+    inputs_or_fail(analysis)
+    try:
+        layers = load_layers(settings, only=[(mode, scenario.value)], freeze=False)
+    except NotBuiltError as exc:
+        raise fail(str(exc)) from exc
+    return analysis, layers
 
 
 def _caseworker(settings: Settings) -> bool:
