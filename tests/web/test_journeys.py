@@ -110,6 +110,31 @@ def test_planner_what_if_takes_decimals_and_a_place(offline_page, artifacts_dir)
     page.screenshot(path=artifacts_dir / "journey-planner.png", full_page=True)
 
 
+def test_planner_what_if_at_an_existing_site(offline_page, artifacts_dir):
+    """A psychosocial service where a legal NGO already is (located at its cercle's town:
+    the page says so), then a health facility found by its name; errors in French."""
+    page = offline_page
+    page.goto(page.base + "/planifier?service=psychosocial")
+    error = page.locator("#whatif-at-error")
+    page.click("#whatif-at button[type=submit]")
+    expect(error).to_contain_text("Choisissez un prestataire")
+    page.select_option("#w-at", "pro-sahel-douentza")
+    page.click("#whatif-at button[type=submit]")
+    result = page.locator("#whatif-result")
+    expect(result).to_contain_text("Nouveau centre chez", timeout=90_000)
+    expect(result.locator(".whatif-approx")).to_contain_text("chef-lieu de cercle")
+    expect(result).to_contain_text("Personnes à moins de")
+    page.fill("#w-facility", "Bandiagara Referral")
+    page.click("#whatif-at button[type=submit]")
+    expect(result).to_contain_text("Nouveau centre à Bandiagara Referral", timeout=90_000)
+    assert result.locator(".whatif-approx").count() == 0
+    assert page.locator("#w-at").input_value() == ""  # one site at a time
+    page.fill("#w-facility", "zzzz")
+    page.click("#whatif-at button[type=submit]")
+    expect(error).to_contain_text("Aucun établissement de santé")
+    page.screenshot(path=artifacts_dir / "journey-planner-site.png", full_page=True)
+
+
 def test_advocate_reads_gao_in_english(offline_page, artifacts_dir):
     """The advocate's région page in English: the directory's English, the road network
     in words, no pointer to a file of the code, the ranking's files and the PDF briefing
