@@ -75,16 +75,30 @@ def test_caseworker_from_konna(offline_page, artifacts_dir):
     assert "80333" in lines.inner_text() and "confirmer" in lines.inner_text()
     page.screenshot(path=artifacts_dir / "journey-caseworker.png", full_page=True)
 
-    # the referral sheet carries the scenario, the conflict note and the national lines,
-    # never the starting place
+    # the referral sheet carries the scenario, the conflict note, the national lines and
+    # the place the times start from (unless the caseworker leaves it off)
     page.emulate_media(media="print")
     page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
     sheet = page.locator("#referral").inner_text()
     assert "80333" in sheet and "confirmer" in sheet and "ralenti" in sheet and "saison" in sheet
     assert "Statut" in sheet and "datée de non datée" not in sheet
-    assert "Konna" not in sheet and "Kona" not in sheet
+    assert "Temps calculés depuis : Konna (Konna, Mopti)." in sheet
     page.screenshot(path=artifacts_dir / "journey-referral.png", full_page=True)
     page.emulate_media(media="screen")
+    page.locator("#sheet-no-place").check()
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    sheet = page.locator("#referral").inner_text()
+    assert "Konna" not in sheet and "Kona" not in sheet
+    assert "lieu de départ des temps n'est volontairement pas imprimé" in sheet
+    # a point clicked on the map: its coordinates to 0.01 degree, nothing finer
+    page.locator("#sheet-no-place").uncheck()
+    page.evaluate("document.getElementById('results').removeAttribute('data-answer-ms')")
+    page.locator("#finder-map").click(position={"x": 400, "y": 300})
+    page.locator("#results[data-answer-ms]").wait_for(state="attached", timeout=60_000)
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    sheet = page.locator("#referral").inner_text()
+    assert re.search(r"depuis un point saisi \(lat\. \d+,\d\d, lon\. −?-?\d+,\d\d,", sheet)
+    assert not re.search(r"\d+[.,]\d{3,}", sheet)
 
 
 def test_planner_what_if_takes_decimals_and_a_place(offline_page, artifacts_dir):
