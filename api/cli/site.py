@@ -1,7 +1,7 @@
-"""`orienter site`: where N new centres would help most, and what-ifs (one centre added,
-one provider removed).  The computation of ``GET /api/v1/site`` and ``GET
-/api/v1/whatif`` (:mod:`api.services.planning`): the same answers, as JSON with
-``--format json``.
+"""`orienter site`: where N new centres would help most, and what-ifs (one centre added
+at a point, at a public provider's site or at a health facility; or one provider
+removed).  The computation of ``GET /api/v1/site`` and ``GET /api/v1/whatif``
+(:mod:`api.services.planning`): the same answers, as JSON with ``--format json``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from api.cli._options import (
 )
 from api.cli.coverage import analysis_or_fail, built_choice_failed, inputs_or_fail
 from api.errors import RequestError
-from api.services import planning
+from api.services import picks, planning
 from api.services.analysis import Analysis
 from api.services.audience import Audience, audience_of
 from api.services.inputs import demand_meta
@@ -69,6 +69,24 @@ def site(
             "threshold nationally and per unit of --level before and after (no rebuild).",
         ),
     ] = None,
+    add_at: Annotated[
+        str | None,
+        typer.Option(
+            "--add-at",
+            metavar="PROVIDER_ID",
+            help="What-if: a new centre at this public provider's site (see --add); an "
+            "approximate location (its town's point) is said.",
+        ),
+    ] = None,
+    add_facility: Annotated[
+        str | None,
+        typer.Option(
+            "--add-facility",
+            metavar="FACILITY_ID",
+            help="What-if: a new centre at this WHO/KEMRI health facility (its id, "
+            "for example from GET /api/v1/facilities?q=NAME).",
+        ),
+    ] = None,
     remove: Annotated[
         str | None,
         typer.Option("--remove", help="What-if: without this public provider (see --add)."),
@@ -84,29 +102,20 @@ def site(
     covered, not yet covered people are most, and reports that gain.  Planning for
     shelters needs ORIENTER_CASEWORKER_TOKEN (every shelter is confidential).
     """
-    if add is not None and remove is not None:
-        raise usage_error("give one", option="--add / --remove")
+    if sum(v is not None for v in (add, add_at, add_facility, remove)) > 1:
+        raise usage_error("give one", option="--add / --add-at / --add-facility / --remove")
     point = None if add is None else parse_lonlat(add)
     settings = get_settings()
-    token = os.environ.get("ORIENTER_CASEWORKER_TOKEN")
-    try:
-        planning.check_audience(service, audience_of(token, settings.caseworker_token_hashes))
-    except RequestError as exc:
-        raise request_failed(exc) from exc
-    analysis = analysis_or_fail(settings)
-    try:
-        analysis.check(mode=mode, scenario=scenario.value)
-    except ChoiceError as exc:
-        raise built_choice_failed(exc, settings.build_dir) from exc
-    inputs_or_fail(analysis)
-    try:
-        layers = load_layers(settings, only=[(mode, scenario.value)], freeze=False)
-    except NotBuiltError as exc:
-        raise fail(str(exc)) from exc
+    analysis, layers = _built(settings, service, mode, scenario)
     what = {"service": service.value, "mode": mode, "scenario": scenario.value}
     as_json = as_json or fmt is TableFormat.json
-    if point is not None or remove is not None:
-        _what_if(analysis, layers, what, threshold_min, level.value, point, remove, as_json)
+    if any(v is not None for v in (point, remove, add_at, add_facility)):
+        change = (
+            (point, remove)
+            if add_at is None and add_facility is None
+            else _pick(settings, layers, add_at, add_facility, service.value)
+        )
+        _what_if(analysis, layers, what, threshold_min, level.value, change, as_json)
         return
     sites = _candidates(settings, analysis, candidates)
     try:
@@ -126,6 +135,29 @@ def site(
         typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
         return
     _print_sites(answer, demand_meta(analysis.inputs))
+
+
+def _built(
+    settings: Settings, service: Service, mode: str, scenario: Scenario
+) -> tuple[Analysis, Layers]:
+    """The analysis and the layers of (``mode``, ``scenario``), when ``service`` may be
+    planned by whoever runs the command; exits with the reason otherwise."""
+    token = os.environ.get("ORIENTER_CASEWORKER_TOKEN")
+    try:
+        planning.check_audience(service, audience_of(token, settings.caseworker_token_hashes))
+    except RequestError as exc:
+        raise request_failed(exc) from exc
+    analysis = analysis_or_fail(settings)
+    try:
+        analysis.check(mode=mode, scenario=scenario.value)
+    except ChoiceError as exc:
+        raise built_choice_failed(exc, settings.build_dir) from exc
+    inputs_or_fail(analysis)
+    try:
+        layers = load_layers(settings, only=[(mode, scenario.value)], freeze=False)
+    except NotBuiltError as exc:
+        raise fail(str(exc)) from exc
+    return analysis, layers
 
 
 def _caseworker(settings: Settings) -> bool:
@@ -156,18 +188,40 @@ def _candidates(settings: Settings, analysis: Analysis, spec: str) -> planning.C
     return found
 
 
+def _pick(
+    settings: Settings,
+    layers: Layers,
+    add_at: str | None,
+    add_facility: str | None,
+    service: str,
+) -> picks.Pick:
+    """The existing site ``--add-at`` or ``--add-facility`` names."""
+    try:
+        if add_at is not None:
+            return picks.provider_pick(layers.providers, add_at, service=service)
+        try:
+            table = picks.read_facilities(settings)
+        except DataFileError as exc:
+            raise fail(f"--add-facility: {exc}") from exc
+        return picks.facility_pick(table, str(add_facility))
+    except RequestError as exc:
+        raise request_failed(exc) from exc
+
+
 def _what_if(
     analysis: Analysis,
     layers: Layers,
     what: dict[str, str],
     threshold_min: float,
     level: str,
-    add: tuple[float, float] | None,
-    remove: str | None,
+    change: tuple[tuple[float, float] | None, str | None] | picks.Pick,
     as_json: bool,
 ) -> None:
-    """People within the threshold before and after adding or removing one provider."""
+    """People within the threshold before and after adding or removing one provider:
+    ``change`` is (point added, provider id removed), one of them None, or a site picked."""
     plan = planning.Planner(analysis, planning.CandidateSites.none())
+    at = change if isinstance(change, picks.Pick) else None
+    add, remove = (None, None) if isinstance(change, picks.Pick) else change
     try:
         point = None if add is None else planning.check_point(plan, *add)
         answer = planning.what_if(
@@ -180,6 +234,7 @@ def _what_if(
             level=level,
             add=point,
             remove=remove,
+            at=at,
             caseworker=_caseworker(get_settings()),
         )
     except RequestError as exc:
@@ -220,12 +275,20 @@ def _print_what_if(answer: dict[str, Any], demand: dict[str, Any]) -> None:
         if "add" in meta
         else f"removing {meta['remove']}"
     )
+    picked = meta.get("picked")
+    if picked:
+        where = f"{picked['lon']},{picked['lat']}"
+        change = f"adding a provider at {picked['name']} ({picked['id']}, {where})"
+        if picked.get("offers_service"):
+            change += ", which offers this service already"
     say(
         f"{meta['service']} by {meta['mode']} ({meta['scenario']}), within "
         f"{meta['threshold_min']:g} min, {change}: {format_share(meta['share_before'], 'en')} "
         f"-> {format_share(meta['share_after'], 'en')} of {_people(meta['population_total'])} "
         f"people ({meta['seconds']:.1f} s).  Population: {population_text({**meta, **demand})}."
     )
+    if picked and picked.get("note"):
+        say(f"Location: {picked['note']}.")
 
 
 def _print_sites(answer: dict[str, Any], demand: dict[str, Any]) -> None:

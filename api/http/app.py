@@ -159,7 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         # the layers were frozen out of the cyclic collector for the server's lifetime
         # (api.build.layers.load_layers); a process that goes on (tests) gets them back
-        for name in ("layers", "analysis", "planner", "gazetteer", "directory"):
+        for name in ("layers", "analysis", "planner", "gazetteer", "directory", "facilities"):
             setattr(app.state, name, None)
         gc.unfreeze()
 

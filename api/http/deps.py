@@ -3,7 +3,8 @@
 Loaded in the lifespan (:func:`api.http.app.create_app`): the settings, the built layers,
 the gazetteer and the provider directory.  Created on first use, once, under one lock:
 the coverage :class:`~api.services.analysis.Analysis` (every figure of the API, the
-pages and the briefings) and the :class:`~api.services.planning.Planner`.
+pages and the briefings), the :class:`~api.services.planning.Planner` and the health
+facilities a what-if may pick.
 
 Heavy work (what-if, siting, briefings, coverage tables computed on demand) runs inside
 :func:`heavy_work`: the one place where a bound on concurrent heavy work belongs.
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import geopandas as gpd
+import pandas as pd
 from fastapi import Header, Request
 
 from api.build.layers import Layers
@@ -25,6 +27,7 @@ from api.errors import RequestError
 from api.http.budget import Busy, WorkBudget
 from api.services.analysis import Analysis
 from api.services.audience import Audience, audience_of, bearer_token
+from api.services.picks import read_facilities
 from api.services.planning import Planner, facility_candidates
 from api.settings import Settings
 from geo.errors import DataFileError
@@ -34,6 +37,7 @@ __all__ = [
     "audience",
     "built_layers",
     "directory",
+    "facilities",
     "gazetteer",
     "heavy_work",
     "optional_analysis",
@@ -109,6 +113,26 @@ def planner(request: Request) -> Planner:
                 raise RequestError(503, "not_built") from exc
             found = Planner(analysis, facility_candidates(state.settings, adm1))
             state.planner = found
+    return found
+
+
+def facilities(request: Request) -> pd.DataFrame:
+    """The WHO/KEMRI health facilities a what-if may add a centre at
+    (:func:`api.services.picks.read_facilities`), read on first use; 503 when the data
+    directory has no list."""
+    state = request.app.state
+    found: pd.DataFrame | None = getattr(state, "facilities", None)
+    if found is None:
+        with _STATE_LOCK:
+            found = getattr(state, "facilities", None)
+            if found is None:
+                try:
+                    found = read_facilities(state.settings)
+                except (DataFileError, OSError, ValueError) as exc:
+                    raise RequestError(503, "no_candidates") from exc
+                if found is None:
+                    raise RequestError(503, "no_candidates")
+                state.facilities = found
     return found
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 __all__ = [
     "CoverageAnswer",
     "ErrorBody",
+    "FacilitiesAnswer",
     "FeatureCollection",
     "Health",
     "NearestAnswer",
@@ -256,6 +257,20 @@ class PlacesAnswer(BaseModel):
     results: list[Place]
 
 
+class Facility(BaseModel):
+    id: str
+    name: str
+    type: str
+    adm1_name: str | None
+    lon: Number
+    lat: Number
+
+
+class FacilitiesAnswer(BaseModel):
+    query: str
+    results: list[Facility]
+
+
 # ----------------------------------------------------------------------------- coverage
 
 
@@ -356,6 +371,22 @@ class FeatureCollection(BaseModel):
 # ----------------------------------------------------------------------------- planning
 
 
+class Picked(BaseModel):
+    kind: str = Field(description="provider or facility")
+    id: str
+    name: str
+    lon: Number
+    lat: Number
+    location_precision: str
+    approximate: bool = Field(
+        description="The site's point is its town's (or commune's...), not the site itself."
+    )
+    offers_service: bool | None = Field(
+        default=None, description="A provider that offers the service already."
+    )
+    note: str | None = Field(default=None, description="Said when approximate.")
+
+
 class WhatIfMeta(BaseModel):
     service: str
     mode: str
@@ -365,6 +396,9 @@ class WhatIfMeta(BaseModel):
     add: list[Number] | None = Field(default=None, description="[lon, lat] of the new centre.")
     remove: str | None = Field(default=None, description="Id of the provider removed.")
     name: str | None = Field(default=None, description="Name of the provider removed.")
+    picked: Picked | None = Field(
+        default=None, description="The existing site the centre is added at (add_at, add_facility)."
+    )
     existing_providers: int = Field(description="Public providers of the service.")
     note: str
     population_source: str

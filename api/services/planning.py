@@ -46,6 +46,7 @@ from api.datasets import find_dataset
 from api.errors import RequestError
 from api.services.analysis import Analysis, CoverageResult
 from api.services.audience import Audience
+from api.services.picks import Pick
 from api.settings import Settings
 from geo.crs import METRIC_CRS
 from geo.errors import DataFileError
@@ -363,6 +364,7 @@ def _added(
     mode: str,
     scenario: str,
     threshold_min: float,
+    parameter: str = "add",
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Minutes after adding a centre at ``point`` (lon, lat): the cell-wise minimum of the
     surface and the centre's own bounded run (exact up to the threshold)."""
@@ -378,7 +380,8 @@ def _added(
         graph = layers.graphs[(mode, scenario)]
         cell = graph.grid.locate_one(float(where.x.iloc[0]), float(where.y.iloc[0]))
         closed = cell >= 0 and not np.isfinite(graph.cell_pace[cell])
-        raise RequestError(422, "add_closed" if closed else "add_unreachable", parameter="add")
+        code = "add_closed" if closed else "add_unreachable"
+        raise RequestError(422, code, parameter=parameter)
     return what_if_add(before, reach.times(0)), {"add": [round(lon, 5), round(lat, 5)]}
 
 
@@ -393,18 +396,25 @@ def what_if(
     level: str,
     add: tuple[float, float] | None = None,
     remove: str | None = None,
+    at: Pick | None = None,
     caseworker: bool = False,
 ) -> dict[str, Any]:
     """People within ``threshold_min`` before and after one added centre or one removed
     public provider: national figures in ``meta``, the units of ``level`` that change in
-    ``units``.  Give ``add`` (lon, lat inside Mali, see :func:`parse_point`) or ``remove``.
+    ``units``.  Give ``add`` (lon, lat inside Mali, see :func:`parse_point`), ``at`` (an
+    existing site, :mod:`api.services.picks`: named in ``meta.picked``) or ``remove``.
     Public providers only, unless ``caseworker`` (the answer then says so)."""
     started = time.perf_counter()
-    if (add is None) == (remove is None):
+    if sum(v is not None for v in (add, remove, at)) != 1:
         raise RequestError(422, "add_or_remove", parameter="add")
+    parameter = "add"
+    if at is not None:
+        add, parameter = at.point, at.parameter
     if add is not None:
         before = plan.surface(service, mode, scenario, caseworker=caseworker)
-        after, change = _added(plan, layers, before, add, mode, scenario, threshold_min)
+        after, change = _added(plan, layers, before, add, mode, scenario, threshold_min, parameter)
+        if at is not None:
+            change["picked"] = at.meta()
     elif remove is not None:
         before, after, change = _removed(plan, layers, service, mode, scenario, remove, caseworker)
     pop = plan.population

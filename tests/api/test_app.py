@@ -263,6 +263,11 @@ def test_no_query_in_any_log(client, caplog):
     client.get("/api/v1/nearest", params={"place": "Douentza"})
     client.get("/api/v1/nearest", params={"lat": 44.4935, "lon": -4.1987})  # an error
     client.get("/api/v1/places", params={"q": "Douentza"})
+    # the finder's form without JavaScript (its place in the URL), and the referral sheet's
+    # option, which is no parameter at all: whatever a URL of the finder holds
+    client.get("/trouver", params={"place": "Douentza", "service": "medical"})
+    client.get("/trouver", params={"lat": 14.4935, "lon": -4.1987, "sheet-no-place": "on"})
+    client.get("/api/v1/facilities", params={"q": "Douentza"})
     client.get("/api/v1/providers", headers={"Authorization": f"Bearer {TOKEN}"})
     client_side = [r for r in caplog.records if r.name.startswith("httpx")]
     assert any("14.4935" in r.getMessage() for r in client_side)  # capture works

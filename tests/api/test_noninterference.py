@@ -144,6 +144,15 @@ def _values() -> dict[str, list]:
         "threshold_min": [30, 60, 120, 300],
         "add": [f"{lon:.5f},{lat:.5f}" for lon, lat in points],
         "remove": near_shelters,
+        # a centre at an existing site: public providers, confidential ids (refused as
+        # unknown ones) and health facilities (no value: the other changes are asked)
+        "add_at": [
+            None,
+            *near_shelters[:2],
+            *[f["properties"]["id"] for f in _confidential()][:3],
+            "no-such-provider",
+        ],
+        "add_facility": [None, *FACILITIES],
         "format": ["json", "csv", "hxl"],
         # one région, several, or a name (coverage files, /planifier)
         "region": [None, "ML05", "ML04,ML07", "Gao"],
@@ -168,6 +177,12 @@ def _values() -> dict[str, list]:
         "frame": ["2015", "2023"],
     }
 
+
+#: A health facility of the WHO/KEMRI list (Bandiagara's referral centre, by its stable
+#: id) and an unknown id, for ``add_facility``.
+FACILITIES = ["who:517a99b6db", "who:0000000000"]
+#: The what-if parameters, of which a request gives one (the first present).
+CHANGES = ("add_at", "add_facility", "remove", "add")
 
 #: The cercles and communes of the confidential sites (and Bandiagara): the referral
 #: pathways around them, by P-code (a pathway names the providers nearest the area's
@@ -252,18 +267,20 @@ def _requests(route: APIRoute, rng: random.Random) -> list[tuple[str, dict]]:
                 params["lon"], params["lat"] = v
             else:
                 params[n] = v
-        if "add" in params and "remove" in params:
-            params.pop("remove")
+        given = [n for n in CHANGES if n in params]
+        for n in given[1:]:  # a what-if makes one change: the first given
+            params.pop(n)
         return path, params
 
     base = {n: vs[0] if vs[0] is not None or len(vs) == 1 else vs[1] for n, vs in grid.items()}
-    if "add" in grid and "remove" in grid:
-        base["remove"] = None
+    changes = [n for n in CHANGES if n in grid]
+    if len(changes) > 1:
+        base.update({n: None for n in changes if n != "add"})
     out = [make(base)]
     for n, vs in grid.items():  # every value of every parameter, the others at base
         for v in vs:
-            # a what-if removes or adds, not both: sweep removals without the added centre
-            out.append(make({**base, n: v, **({"add": None} if n == "remove" else {})}))
+            # a what-if makes one change: sweep each without the added centre
+            out.append(make({**base, n: v, **({"add": None} if n in changes[:-1] else {})}))
     keys = list(grid)
     for _ in range(SAMPLE):
         out.append(make({n: rng.choice(grid[n]) for n in keys}))
@@ -443,6 +460,12 @@ CLI_PUBLIC = {
     "site": [
         ["--service", "psychosocial", "--n", "2", "--json"],
         ["--service", "medical", "--add", "-6.26,13.44", "--json"],
+        ["--service", "medical", "--add-facility", FACILITIES[0], "--json"],
+        ["--service", "legal", "--add-at", "osc-gao", "--level", "adm3"],
+        *[
+            ["--service", "psychosocial", "--add-at", f["properties"]["id"]]
+            for f in _confidential()[:3]
+        ],
     ],
     "nearest": [
         ["--place", p, "--service", s, "--json", "--k", "5"]

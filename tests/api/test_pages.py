@@ -183,6 +183,22 @@ def test_finder_has_an_aria_combobox_and_the_built_choices(client):
     assert "walk" not in values
 
 
+@pytest.mark.parametrize(
+    ("lang", "label"),
+    [("fr", "Ne pas imprimer le lieu de départ"), ("en", "Do not print the starting place")],
+)
+def test_finder_offers_to_leave_the_starting_place_off_the_sheet(client, lang, label):
+    html = client.get("/trouver", params={"lang": lang}).text
+    page = _parse(html)
+    box = next(attrs for tag, attrs in page.tags if attrs.get("id") == "sheet-no-place")
+    assert box["type"] == "checkbox" and "checked" not in box
+    assert "name" not in box  # the choice is never sent anywhere
+    assert label in html
+    # the sheet has a line for the place; its intro no longer says the place is absent
+    assert any(attrs.get("id") == "referral-place" for tag, attrs in page.tags)
+    assert "ni sur son lieu de départ" not in html and "nor where they start" not in html
+
+
 def test_overview_figures_are_the_computed_ones(client, settings):
     national = Analysis.load(settings).national(service="one_stop_centre", mode="car")
     html = client.get("/").text

@@ -121,7 +121,7 @@ def test_finder_answers_sevare_within_a_second(offline_page, artifacts_dir):
     _only_tiles_blocked(page)
 
 
-def test_referral_sheet_holds_no_survivor_information(offline_page, artifacts_dir):
+def test_referral_sheet_says_where_the_times_start_unless_told_not_to(offline_page, artifacts_dir):
     page = offline_page
     page.goto(page.base + "/trouver")
     page.fill("#place", "Niono")
@@ -138,9 +138,18 @@ def test_referral_sheet_holds_no_survivor_information(offline_page, artifacts_di
     text = sheet.inner_text()
     assert "Fiche d'orientation" in text
     assert chosen in text and "Temps de trajet estimé" in text
-    assert "Niono" not in text
-    assert not re.search(r"\d+[.,]\d{3,}", text)  # no coordinates
+    # times without their origin mislead: the sheet names the place (issue 20)
+    assert "Temps calculés depuis : Niono (" in text
+    assert not re.search(r"\d+[.,]\d{3,}", text)  # no precise coordinates
     page.screenshot(path=artifacts_dir / "trouver-print.png", full_page=True)
+    # the caseworker may leave it off: the sheet then says it was left off on purpose
+    page.emulate_media(media="screen")
+    page.locator("#sheet-no-place").check()
+    assert page.locator("#sheet-no-place").get_attribute("name") is None  # never in a URL
+    page.emulate_media(media="print")
+    text = sheet.inner_text()
+    assert "Niono" not in text and "volontairement pas imprimé" in text
+    assert chosen in text
     page.emulate_media(media="screen")
     # nothing about the query kept in the browser
     assert page.evaluate("window.localStorage.length") == 0

@@ -75,16 +75,30 @@ def test_caseworker_from_konna(offline_page, artifacts_dir):
     assert "80333" in lines.inner_text() and "confirmer" in lines.inner_text()
     page.screenshot(path=artifacts_dir / "journey-caseworker.png", full_page=True)
 
-    # the referral sheet carries the scenario, the conflict note and the national lines,
-    # never the starting place
+    # the referral sheet carries the scenario, the conflict note, the national lines and
+    # the place the times start from (unless the caseworker leaves it off)
     page.emulate_media(media="print")
     page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
     sheet = page.locator("#referral").inner_text()
     assert "80333" in sheet and "confirmer" in sheet and "ralenti" in sheet and "saison" in sheet
     assert "Statut" in sheet and "datée de non datée" not in sheet
-    assert "Konna" not in sheet and "Kona" not in sheet
+    assert "Temps calculés depuis : Konna (Konna, Mopti)." in sheet
     page.screenshot(path=artifacts_dir / "journey-referral.png", full_page=True)
     page.emulate_media(media="screen")
+    page.locator("#sheet-no-place").check()
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    sheet = page.locator("#referral").inner_text()
+    assert "Konna" not in sheet and "Kona" not in sheet
+    assert "lieu de départ des temps n'est volontairement pas imprimé" in sheet
+    # a point clicked on the map: its coordinates to 0.01 degree, nothing finer
+    page.locator("#sheet-no-place").uncheck()
+    page.evaluate("document.getElementById('results').removeAttribute('data-answer-ms')")
+    page.locator("#finder-map").click(position={"x": 400, "y": 300})
+    page.locator("#results[data-answer-ms]").wait_for(state="attached", timeout=60_000)
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    sheet = page.locator("#referral").inner_text()
+    assert re.search(r"depuis un point saisi \(lat\. \d+,\d\d, lon\. −?-?\d+,\d\d,", sheet)
+    assert not re.search(r"\d+[.,]\d{3,}", sheet)
 
 
 def test_planner_what_if_takes_decimals_and_a_place(offline_page, artifacts_dir):
@@ -108,6 +122,31 @@ def test_planner_what_if_takes_decimals_and_a_place(offline_page, artifacts_dir)
     expect(result).to_contain_text("Nouveau centre à Bandiagara", timeout=90_000)
     expect(result).to_contain_text("Personnes à moins de")
     page.screenshot(path=artifacts_dir / "journey-planner.png", full_page=True)
+
+
+def test_planner_what_if_at_an_existing_site(offline_page, artifacts_dir):
+    """A psychosocial service where a legal NGO already is (located at its cercle's town:
+    the page says so), then a health facility found by its name; errors in French."""
+    page = offline_page
+    page.goto(page.base + "/planifier?service=psychosocial")
+    error = page.locator("#whatif-at-error")
+    page.click("#whatif-at button[type=submit]")
+    expect(error).to_contain_text("Choisissez un prestataire")
+    page.select_option("#w-at", "pro-sahel-douentza")
+    page.click("#whatif-at button[type=submit]")
+    result = page.locator("#whatif-result")
+    expect(result).to_contain_text("Nouveau centre chez", timeout=90_000)
+    expect(result.locator(".whatif-approx")).to_contain_text("chef-lieu de cercle")
+    expect(result).to_contain_text("Personnes à moins de")
+    page.fill("#w-facility", "Bandiagara Referral")
+    page.click("#whatif-at button[type=submit]")
+    expect(result).to_contain_text("Nouveau centre à Bandiagara Referral", timeout=90_000)
+    assert result.locator(".whatif-approx").count() == 0
+    assert page.locator("#w-at").input_value() == ""  # one site at a time
+    page.fill("#w-facility", "zzzz")
+    page.click("#whatif-at button[type=submit]")
+    expect(error).to_contain_text("Aucun établissement de santé")
+    page.screenshot(path=artifacts_dir / "journey-planner-site.png", full_page=True)
 
 
 def test_advocate_reads_gao_in_english(offline_page, artifacts_dir):

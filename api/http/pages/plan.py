@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import geopandas as gpd
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2.utils import htmlsafe_json_dumps
@@ -25,6 +26,7 @@ from api.services.analysis import Analysis
 from api.services.exports import in_regions, parse_regions
 from api.services.planning import public_offering
 from api.services.regions import RegionNotFoundError, known_regions
+from geo.providers import public_mask
 from web.formats import format_people, format_share
 from web.i18n import catalogue
 
@@ -92,6 +94,7 @@ def plan_page(
             "share_beyond": format_share(national[f"share_beyond_{t}"], lang),
         },
         removable=removable,
+        pickable=_pickable(providers),
         regions=codes,
         region_choices=sorted(
             zip(
@@ -109,6 +112,20 @@ def plan_page(
         population_source=Path(national["meta"].get("population_source") or "").name,
         messages=_messages(lang),
     )
+
+
+def _pickable(providers: gpd.GeoDataFrame) -> list[tuple[str, str]]:
+    """(id, "name (town)") of the public, located providers a what-if may add a centre
+    at (``add_at``), by name."""
+    located = ~(providers.geometry.isna() | providers.geometry.is_empty).to_numpy()
+    keep = located & public_mask(providers)
+    out = []
+    for pid, name, town in zip(
+        providers["id"][keep], providers["name"][keep], providers["town"][keep], strict=True
+    ):
+        label = f"{name} ({town})" if isinstance(town, str) and town and town not in name else name
+        out.append((str(pid), str(label)))
+    return sorted(out, key=lambda p: p[1])
 
 
 def _in_regions(

@@ -1,4 +1,5 @@
-"""``GET /api/v1/whatif`` and ``GET /api/v1/site``: planning new centres.
+"""``GET /api/v1/whatif`` and ``GET /api/v1/site``: planning new centres; ``GET
+/api/v1/facilities``: the health facilities a what-if may add a centre at, by name.
 
 The computation is :mod:`api.services.planning` (the one behind ``orienter site``);
 these routes check the parameters, who asks, and run it as heavy work.
@@ -8,15 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.build.layers import Layers
 from api.choices import THRESHOLDS_MIN, Level, Scenario, Service
 from api.errors import RequestError
-from api.http.deps import audience, built_layers, heavy_work, planner
-from api.http.schemas import SiteAnswer, WhatIfAnswer, error_responses
-from api.services import planning
+from api.http.deps import audience, built_layers, facilities, heavy_work, planner
+from api.http.schemas import FacilitiesAnswer, SiteAnswer, WhatIfAnswer, error_responses
+from api.services import picks, planning
 from api.services.audience import Audience
 
 __all__ = ["MAX_SITES", "router"]
@@ -56,19 +58,36 @@ def what_if(
     threshold_min: Annotated[float, _THRESHOLD] = 120,
     level: Annotated[Level, Query(description="Units listed (those that change).")] = Level.adm2,
     add: Annotated[str | None, Query(max_length=60, description="lon,lat")] = None,
+    add_at: Annotated[
+        str | None,
+        Query(max_length=100, description="A centre at this public provider's site (its id)."),
+    ] = None,
+    add_facility: Annotated[
+        str | None,
+        Query(max_length=100, description="A centre at this health facility (WHO/KEMRI id)."),
+    ] = None,
     remove: Annotated[str | None, Query(max_length=100, description="provider id")] = None,
     lang: Annotated[str | None, Query(max_length=5, description="fr or en (errors).")] = None,
 ) -> JSONResponse:
     """People within the threshold before and after one added centre or one removed provider.
 
-    Give ``add=lon,lat`` (degrees, longitude first, inside Mali) or ``remove=<id>`` (a
-    public provider offering ``service``).  Per unit of ``level``, only the units whose
-    figure changes; national totals in ``meta``.
+    Give exactly one of ``add=lon,lat`` (degrees, longitude first, inside Mali),
+    ``add_at=<id>`` (a centre at the site of a public provider of the directory: where it
+    is located approximately, at its town's point, ``meta.picked`` says so),
+    ``add_facility=<id>`` (a centre at a health facility of the WHO/KEMRI list, ids from
+    ``GET /api/v1/facilities``) or ``remove=<id>`` (a public provider offering
+    ``service``).  Per unit of ``level``, only the units whose figure changes; national
+    totals in ``meta``, and what was picked in ``meta.picked`` (id, name, lon, lat).
     """
     _check(lay, who, service, mode, scenario)
     threshold = _threshold(threshold_min)
-    if (add is None) == (remove is None):
+    if sum(v is not None for v in (add, add_at, add_facility, remove)) != 1:
         raise RequestError(422, "add_or_remove", parameter="add")
+    at = None
+    if add_at is not None:
+        at = picks.provider_pick(lay.providers, add_at, service=service.value)
+    elif add_facility is not None:
+        at = picks.facility_pick(facilities(request), add_facility)
     plan = planner(request)
     with heavy_work(request):
         point = None if add is None else planning.parse_point(add, plan)
@@ -82,9 +101,26 @@ def what_if(
             level=level.value,
             add=point,
             remove=remove,
+            at=at,
             caseworker=who is Audience.caseworker,
         )
     return JSONResponse(answer)
+
+
+@router.get("/api/v1/facilities", response_model=FacilitiesAnswer)
+def facilities_named(
+    table: Annotated[pd.DataFrame, Depends(facilities)],
+    q: Annotated[str, Query(min_length=1, max_length=100, description="Name typed so far.")],
+    limit: Annotated[int, Query(ge=1, le=20, description="How many facilities.")] = 8,
+    lang: Annotated[str | None, Query(max_length=5, description="fr or en (errors).")] = None,
+) -> JSONResponse:
+    """Health facilities of the WHO/KEMRI list whose name holds every word of ``q``
+    (accents and case ignored), for ``GET /api/v1/whatif?add_facility=<id>``."""
+    try:
+        found = picks.search_facilities(table, q, limit=limit)
+    except ValueError as exc:
+        raise RequestError(422, "no_letters", parameter="q") from exc
+    return JSONResponse({"query": q, "results": found})
 
 
 @router.get("/api/v1/site", response_model=SiteAnswer)

@@ -1,7 +1,8 @@
 /* /planifier: what-if siting on the map.
  *
- * Click the map (or type lon/lat, or pick a suggested site) to add a centre, or pick a
- * public provider to remove; the page asks /api/v1/whatif and shows the people newly
+ * Click the map (or type lon/lat or a place name, or pick a suggested site, a public
+ * provider's site or a health facility found by name) to add a centre, or pick a public
+ * provider to remove; the page asks /api/v1/whatif and shows the people newly
  * within the threshold, nationally and per unit, and colours the cercles that change.
  * Suggested sites come from /api/v1/site.  Nothing is stored in the browser.
  */
@@ -148,9 +149,24 @@
     });
   }
 
+  /** What the answer says about the site picked (add_at, add_facility), as notices. */
+  function pickedNotes(picked) {
+    if (!picked) return "";
+    var html = "";
+    if (picked.approximate) {
+      var key = "js_approx_" + picked.location_precision;
+      var text = Object.prototype.hasOwnProperty.call(MESSAGES, key) ? m(key) : m("js_approx_other");
+      html += '<p class="notice notice--warning whatif-approx">' + O.escapeHtml(text) + "</p>";
+    }
+    if (picked.offers_service) {
+      html += '<p class="notice">' + O.escapeHtml(m("js_offers_already")) + "</p>";
+    }
+    return html;
+  }
+
   function show(body, title) {
     var meta = body.meta;
-    var html = "<h4>" + O.escapeHtml(title) + "</h4>";
+    var html = "<h4>" + O.escapeHtml(title) + "</h4>" + pickedNotes(meta.picked);
     html +=
       '<p class="whatif-national">' +
       O.escapeHtml(
@@ -249,6 +265,95 @@
     }
     whatIfAdd(lon, lat);
   });
+
+  // ------------------------------------------------------------------ existing sites
+  var atForm = document.getElementById("whatif-at");
+  var atSelect = document.getElementById("w-at");
+  var facilityInput = document.getElementById("w-facility");
+  var facilityList = document.getElementById("w-facility-list");
+  var atError = document.getElementById("whatif-at-error");
+  var facilityIds = {}; // suggestion label -> facility id
+  var facilityTimer = null;
+
+  function facilityLabel(f) {
+    return f.adm1_name ? f.name + " (" + f.adm1_name + ")" : f.name;
+  }
+
+  /** A centre at an existing site: ``params`` is {add_at: id} or {add_facility: id}. */
+  function whatIfAt(params, title) {
+    added.clearLayers();
+    busy();
+    getJSON("/api/v1/whatif?" + query(Object.assign({ level: opts.level }, params)))
+      .then(function (body) {
+        var p = body.meta.picked;
+        L.circleMarker([p.lat, p.lon], {
+          radius: 9, color: "#073f61", weight: 3, fillColor: "#f2a900", fillOpacity: 0.9,
+          dashArray: p.approximate ? "4 4" : null,
+        }).bindTooltip(p.name).addTo(added);
+        show(body, title(p));
+      })
+      .catch(fail);
+  }
+
+  if (atForm) {
+    facilityInput.addEventListener("input", function () {
+      if (facilityInput.value && atSelect) atSelect.value = "";
+      clearTimeout(facilityTimer);
+      var q = facilityInput.value.trim();
+      if (q.length < 2 || facilityIds[q]) return;
+      facilityTimer = setTimeout(function () {
+        getJSON("/api/v1/facilities?" + new URLSearchParams({ q: q, limit: "8", lang: lang }))
+          .then(function (body) {
+            facilityList.innerHTML = "";
+            (body.results || []).forEach(function (f) {
+              var option = document.createElement("option");
+              option.value = facilityLabel(f);
+              facilityIds[option.value] = f.id;
+              facilityList.appendChild(option);
+            });
+          })
+          .catch(function () {});
+      }, 150);
+    });
+    if (atSelect) {
+      atSelect.addEventListener("change", function () {
+        if (atSelect.value) facilityInput.value = "";
+      });
+    }
+    atForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      atError.hidden = true;
+      var text = facilityInput.value.trim();
+      if (text) {
+        var known = facilityIds[text];
+        var found = known ? Promise.resolve(known)
+          : getJSON("/api/v1/facilities?" + new URLSearchParams({ q: text, limit: "1", lang: lang }))
+            .then(function (body) {
+              var first = (body.results || [])[0];
+              return first ? first.id : null;
+            });
+        found.then(function (id) {
+          if (!id) {
+            atError.textContent = m("js_facility_none");
+            atError.hidden = false;
+            return;
+          }
+          whatIfAt({ add_facility: id }, function (p) {
+            return m("js_facility_result", { name: p.name });
+          });
+        }).catch(fail);
+        return;
+      }
+      if (!atSelect || !atSelect.value) {
+        atError.textContent = m("js_need_site");
+        atError.hidden = false;
+        return;
+      }
+      whatIfAt({ add_at: atSelect.value }, function (p) {
+        return m("js_at_result", { name: p.name });
+      });
+    });
+  }
 
   if (removeForm) {
     removeForm.addEventListener("submit", function (e) {

@@ -3,8 +3,9 @@
  *
  * Privacy: the query lives in this page only.  Nothing is written to localStorage or
  * cookies; the optional caseworker token is kept in sessionStorage (this tab only) and
- * sent as "Authorization: Bearer".  The referral sheet names the providers only: no
- * place name, no coordinates of the query.
+ * sent as "Authorization: Bearer".  The referral sheet says which place the times were
+ * computed from (a settlement's name, or a point's coordinates rounded to 0.01 degree),
+ * unless "Do not print the starting place" is ticked: then it says it was left off.
  */
 (function () {
   "use strict";
@@ -56,6 +57,7 @@
   var searchSeq = 0;
   var shown = []; // {result, marker, route} of the answer on screen
   var lastData = {}; // the answer's data: the model's assumptions and the national lines
+  var lastQuery = {}; // the answer's query: the place or point the times start from
 
   // ---------------------------------------------------------------- caseworker token
   try {
@@ -426,6 +428,7 @@
       offroad.hidden = true;
     }
     showPlace(query);
+    lastQuery = query;
     lastData = body.data || {};
     modelNote.textContent = modelText(lastData);
     modelNote.hidden = !modelNote.textContent;
@@ -501,7 +504,27 @@
   }
 
   // ---------------------------------------------------------------- referral sheet
+  /** Degrees rounded to 0.01 in the page's language (a typed or clicked point). */
+  function roundedDegrees(value) {
+    return new Intl.NumberFormat(O.lang === "en" ? "en-GB" : "fr-FR", {
+      minimumFractionDigits: 2, maximumFractionDigits: 2,
+    }).format(value);
+  }
+
+  /** Where the sheet's times start from, or that it is left off on purpose. */
+  function referralPlace() {
+    if (document.getElementById("sheet-no-place").checked) return t("referral_place_omitted");
+    if (lastQuery.place) return t("referral_place", { place: placeText(lastQuery.place) });
+    if (lastQuery.lat !== undefined && lastQuery.lat !== null) {
+      return t("referral_point", {
+        lat: roundedDegrees(lastQuery.lat), lon: roundedDegrees(lastQuery.lon),
+      });
+    }
+    return "";
+  }
+
   function buildReferral() {
+    document.getElementById("referral-place").textContent = referralPlace();
     var modeSelect = document.getElementById("mode");
     var modeLabel = modeSelect.options[modeSelect.selectedIndex].text;
     var parts = [];
@@ -521,8 +544,7 @@
     });
     referralList.innerHTML = parts.length ? parts.join("")
       : "<p>" + O.escapeHtml(t("referral_empty")) + "</p>";
-    // what the times assume, and the national numbers with their caveat (never the
-    // starting place: the sheet names the providers only)
+    // what the times assume, and the national numbers with their caveat
     var model = modelText(lastData);
     document.getElementById("referral-notes").innerHTML = model
       ? '<p class="muted">' + O.escapeHtml(model) + "</p>" : "";
@@ -537,5 +559,6 @@
     buildReferral();
     window.print();
   });
+  document.getElementById("sheet-no-place").addEventListener("change", buildReferral);
   window.addEventListener("beforeprint", buildReferral);
 })();
