@@ -410,10 +410,18 @@ def machine() -> str:
 
 
 def git_rev() -> str:
+    """The commit, and whether tracked files differ from it (RESULTS.md aside)."""
     out = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
     )
-    return out.stdout.strip() or "unknown"
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!*RESULTS.md"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    ).stdout.strip()
+    rev = out.stdout.strip() or "unknown"
+    return f"{rev} (with uncommitted changes)" if changed else rev
 
 
 def fmt_ms(us: float) -> str:
@@ -436,7 +444,7 @@ def render(res: dict, args, command: str) -> str:
         "",
         "Produced by `benchmarks/bench_api_load.py` on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-        f"code at git {res['git']} (plus uncommitted work of other sessions in the tree).",
+        f"code at git {res['git']}.",
         "",
         "```",
         command,
@@ -474,7 +482,7 @@ def render(res: dict, args, command: str) -> str:
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in (
-        ("`orienter serve` (matrix + route index)", fast),
+        ("`orienter serve` (nearest labels)", fast),
         ("naive: full Dijkstra per request", naive),
     ):
         L.append(
@@ -499,10 +507,9 @@ def render(res: dict, args, command: str) -> str:
         f"(numpy seed {args.seed}); service cycling through none, one_stop_centre, medical, "
         "psychosocial, legal, reintegration, shelter; `k=5`, car, baseline, no token.  Each "
         f"wrk thread draws from the list with its own seeded generator (wrk seed {args.seed}); "
-        f"{args.warmup} s of wrk warm-up before the recorded run (not counted): it also fills "
-        "the route index of the sources the queries reach (about 0.15 s per source, once per "
-        "worker).  The pages' coverage warm-up (`ORIENTER_WARM_UP`) is off: it is a one-off "
-        "start-up job, not request load.",
+        f"{args.warmup} s of wrk warm-up before the recorded run (not counted): it also brings "
+        "the memory-mapped labels the queries read into the page cache.  The pages' coverage "
+        "warm-up (`ORIENTER_WARM_UP`) is off: it is a one-off start-up job, not request load.",
         "",
         "CPU during the recorded runs (user + system seconds; 2 cores give at most "
         f"{2 * args.duration} s per 60 s):",
