@@ -161,6 +161,11 @@ def test_advocate_reads_gao_in_english(offline_page, artifacts_dir):
     assert "Région de Gao" not in text and "Gao région" in text  # the directory's English
     assert "docs/" not in text and "'segments'" not in text
     assert "reference road network" in text
+    # times resting on off-road legs or long detours are marked, and the marks explained
+    rows = page.locator("tr")
+    assert "†" in rows.filter(has_text="Bourem").first.inner_text()
+    assert "†‡" in rows.filter(has_text="Menaka").first.inner_text()
+    assert "† Read with care" in text and "‡ Read with care" in text
     links = page.locator("a.download")
     assert links.count() == 6
     csv = page.request.get(page.base + links.first.get_attribute("href"))
