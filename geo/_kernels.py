@@ -376,6 +376,15 @@ def pred_offsets(indptr, indices, pred):  # type: ignore[no-untyped-def]
     return out
 
 
+@njit(cache=True, inline="always")
+def _slot_of(lab_source, node, source):  # type: ignore[no-untyped-def]
+    """The slot of ``source`` among ``node``'s labels; -1 when it holds none."""
+    for j in range(lab_source.shape[1]):
+        if lab_source[node, j] == source:
+            return j
+    return -1
+
+
 @njit(cache=True, nogil=True)
 def walk_labels(
     lab_source,
@@ -403,7 +412,6 @@ def walk_labels(
     end).  Edges count in the higher class of their two ends.  One walk gives all of
     it: a route's labels are read once.
     """
-    k = lab_source.shape[1]
     per_class = np.zeros(n_classes)
     road_m = 0.0
     road_min = 0.0
@@ -416,11 +424,7 @@ def walk_labels(
         path[0] = n
         length = 1
     for _ in range(len(indptr)):
-        slot = -1
-        for j in range(k):
-            if lab_source[n, j] == source:
-                slot = j
-                break
+        slot = _slot_of(lab_source, n, source)
         if slot < 0:
             return per_class, worst, n, path[:length], road_m, road_min, 1
         off = lab_pred[n, slot]
@@ -538,11 +542,7 @@ def first_label_routes(
             step_road[depth] = minutes[e] if (node >= n_cells and p >= n_cells) else 0.0
             step_m[depth] = metres[e]
             depth += 1
-            nxt = -1
-            for j in range(k):
-                if lab_source[p, j] == s:
-                    nxt = j
-                    break
+            nxt = _slot_of(lab_source, p, s)
             if nxt < 0:
                 break
             node = p
