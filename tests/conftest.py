@@ -56,6 +56,29 @@ def car_build(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_dir
 
 
+@pytest.fixture(scope="session")
+def car_settings(data_dir: Path, car_build: Path):
+    """Settings of the shared car build with the repository's provider directory and no
+    user boundaries: ``car_settings()``, or ``car_settings(token)`` with one caseworker
+    token, or other settings by keyword."""
+    import hashlib
+
+    from api.settings import Settings
+
+    def make(token: str | None = None, **more):
+        if token is not None:
+            more["caseworker_token_hashes"] = [hashlib.sha256(token.encode()).hexdigest()]
+        return Settings(
+            data_dir=data_dir,
+            build_dir=car_build,
+            providers=REPO / "data" / "providers.geojson",
+            boundaries_dir=car_build / "no-user-boundaries",
+            **more,
+        )
+
+    return make
+
+
 #: Grid of the all-modes test build, metres (coarse: the three modes build in ~20 s).
 MODES_BUILD_CELL_M = 5000
 

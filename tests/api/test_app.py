@@ -7,7 +7,6 @@ query reaches a log.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -38,14 +37,8 @@ def _confidential_ids() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def settings(data_dir, car_build) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        build_dir=car_build,
-        providers=REPO / "data" / "providers.geojson",
-        boundaries_dir=car_build / "no-user-boundaries",
-        caseworker_token_hashes=[hashlib.sha256(TOKEN.encode()).hexdigest()],
-    )
+def settings(car_settings) -> Settings:
+    return car_settings(TOKEN)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ from api.http.app import create_app
 from api.services.analysis import Analysis
 from api.services.briefings import assemble_briefing
 from api.settings import Settings, get_settings
-from tests.conftest import REPO
 from web.briefing import render_html
 
 pytestmark = pytest.mark.integration
@@ -29,13 +28,8 @@ BOUREM, ANSONGO, BAMAKO, MENAKA = "ML0703", "ML0702", "ML0901", "ML0704"
 
 
 @pytest.fixture(scope="module")
-def settings(data_dir, car_build) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        build_dir=car_build,
-        providers=REPO / "data" / "providers.geojson",
-        boundaries_dir=car_build / "no-user-boundaries",
-    )
+def settings(car_settings) -> Settings:
+    return car_settings()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ in-process over ASGI on the session car build.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from schemathesis.checks import (
 )
 
 from api.http.app import create_app
-from api.settings import Settings
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -36,16 +34,8 @@ schema = schemathesis.openapi.from_dict(create_app().openapi())
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(data_dir, car_build):
-    return create_app(
-        Settings(
-            data_dir=data_dir,
-            build_dir=car_build,
-            providers=REPO / "data" / "providers.geojson",
-            boundaries_dir=car_build / "no-user-boundaries",
-            caseworker_token_hashes=[hashlib.sha256(TOKEN.encode()).hexdigest()],
-        )
-    )
+def fuzz_app(car_settings):
+    return create_app(car_settings(TOKEN))
 
 
 def _header(response, name: str) -> str:

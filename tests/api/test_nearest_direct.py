@@ -5,7 +5,6 @@ the one plain queries take."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from test_noninterference import get_routes
 import api.http.routes.nearest as nearest_module
 from api.http.app import create_app
 from api.http.params import allowed_parameters
-from api.settings import Settings
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -74,14 +72,8 @@ CHECKED = [
 
 
 @pytest.fixture(scope="module")
-def client(data_dir, car_build):
-    settings = Settings(
-        data_dir=data_dir,
-        build_dir=car_build,
-        providers=REPO / "data" / "providers.geojson",
-        boundaries_dir=car_build / "no-user-boundaries",
-        caseworker_token_hashes=[hashlib.sha256(TOKEN.encode()).hexdigest()],
-    )
+def client(car_settings):
+    settings = car_settings(TOKEN)
     with TestClient(create_app(settings)) as c:
         yield c
 

@@ -18,7 +18,6 @@ from fastapi.testclient import TestClient
 from test_noninterference import PAGE_PARAMS, get_routes
 
 from api.http.app import create_app
-from api.settings import Settings
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -28,13 +27,8 @@ FREE_TEXT = {"q", "place", "from", "to"}
 
 
 @pytest.fixture(scope="module")
-def client(data_dir, car_build):
-    settings = Settings(
-        data_dir=data_dir,
-        build_dir=car_build,
-        providers=REPO / "data" / "providers.geojson",
-        boundaries_dir=car_build / "no-user-boundaries",
-    )
+def client(car_settings):
+    settings = car_settings()
     with TestClient(create_app(settings)) as c:
         yield c
 

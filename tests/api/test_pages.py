@@ -65,13 +65,8 @@ def _confidential() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def settings(data_dir, car_build) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        build_dir=car_build,
-        providers=REPO / "data" / "providers.geojson",
-        boundaries_dir=car_build / "no-user-boundaries",
-    )
+def settings(car_settings) -> Settings:
+    return car_settings()
 
 
 @pytest.fixture(scope="module")

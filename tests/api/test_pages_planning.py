@@ -7,7 +7,6 @@ existing providers with and without the added centre, on the built graph.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -41,14 +40,8 @@ def _public_points() -> set[tuple[float, float]]:
 
 
 @pytest.fixture(scope="module")
-def client(data_dir, car_build):
-    settings = Settings(
-        data_dir=data_dir,
-        build_dir=car_build,
-        providers=REPO / "data" / "providers.geojson",
-        boundaries_dir=car_build / "no-user-boundaries",
-        caseworker_token_hashes=[hashlib.sha256(TOKEN.encode()).hexdigest()],
-    )
+def client(car_settings):
+    settings = car_settings(TOKEN)
     with TestClient(create_app(settings)) as c:
         yield c
 

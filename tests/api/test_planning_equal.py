@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from api.http.app import create_app
-from api.settings import Settings, get_settings
+from api.settings import get_settings
 from web.formats import format_people
 
 pytestmark = pytest.mark.integration
@@ -25,13 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def settings(data_dir, car_build):
-    return Settings(
-        data_dir=data_dir,
-        build_dir=car_build,
-        providers=REPO / "data" / "providers.geojson",
-        boundaries_dir=car_build / "no-user-boundaries",
-    )
+def settings(car_settings):
+    return car_settings()
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli_app
 from api.http.app import create_app
-from api.settings import Settings, get_settings
+from api.settings import get_settings
 from web.formats import format_people, format_share
 
 pytestmark = pytest.mark.integration
@@ -33,13 +33,8 @@ THRESHOLDS = (60, 120, 300)
 
 
 @pytest.fixture(scope="module")
-def client(data_dir, car_build):
-    settings = Settings(
-        data_dir=data_dir,
-        build_dir=car_build,
-        providers=REPO / "data" / "providers.geojson",
-        boundaries_dir=car_build / "no-user-boundaries",
-    )
+def client(car_settings):
+    settings = car_settings()
     with TestClient(create_app(settings)) as c:
         yield c
 

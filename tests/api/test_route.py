@@ -164,18 +164,12 @@ def test_route_errors_are_typed(layers):
 
 
 @pytest.fixture(scope="module")
-def client(data_dir, car_build):
+def client(car_settings):
     from fastapi.testclient import TestClient
 
     from api.http.app import create_app
 
-    settings = Settings(
-        data_dir=data_dir,
-        build_dir=car_build,
-        providers=REPO / "data" / "providers.geojson",
-        boundaries_dir=car_build / "no-user-boundaries",
-        caseworker_token_hashes=[hashlib.sha256(TOKEN.encode()).hexdigest()],
-    )
+    settings = car_settings(TOKEN)
     with TestClient(create_app(settings)) as c:
         yield c
 

@@ -9,7 +9,6 @@ exactly as an unknown one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from html import unescape
 from pathlib import Path
@@ -20,7 +19,7 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from api.http.app import create_app
-from api.settings import Settings, get_settings
+from api.settings import get_settings
 
 pytestmark = pytest.mark.integration
 
@@ -45,14 +44,8 @@ def _confidential() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def settings(data_dir, car_build):
-    return Settings(
-        data_dir=data_dir,
-        build_dir=car_build,
-        providers=REPO / "data" / "providers.geojson",
-        boundaries_dir=car_build / "no-user-boundaries",
-        caseworker_token_hashes=[hashlib.sha256(TOKEN.encode()).hexdigest()],
-    )
+def settings(car_settings):
+    return car_settings(TOKEN)
 
 
 @pytest.fixture(scope="module")
