@@ -47,7 +47,7 @@ from rasterio.transform import array_bounds
 from api.build.layers import answer_nearest
 from api.choices import LEVELS, check_choice
 from api.errors import RequestError
-from api.services import planning
+from api.services import picks, planning
 from api.services.analysis import CoverageResult
 from api.services.audience import Audience
 from api.services.build_handle import (
@@ -380,9 +380,13 @@ def what_if(
     threshold_min: float = 120,
     level: str = "adm2",
     caseworker: bool = False,
+    add_at: str | None = None,
+    add_facility: str | None = None,
 ) -> dict[str, Any]:
     """People within ``threshold_min`` before and after one new centre or one provider
-    fewer (``orienter site --add/--remove``, ``GET /api/v1/whatif``), without a rebuild.
+    fewer (``orienter site --add/--add-at/--add-facility/--remove``,
+    ``GET /api/v1/whatif``), without a rebuild.  Give one of ``add``, ``add_at``,
+    ``add_facility`` and ``remove``.
 
     Parameters
     ----------
@@ -390,6 +394,11 @@ def what_if(
         (lon, lat) of a new centre, decimal degrees, inside Mali.
     remove
         Or: the id of a public provider offering ``service``.
+    add_at
+        Or: a new centre at the site of this public provider of the directory
+        (``meta.picked`` says which, and whether its location is approximate).
+    add_facility
+        Or: a new centre at this health facility of the WHO/KEMRI list (its ``id``).
     threshold_min
         Minutes, 1 to 1440.
     level
@@ -407,11 +416,16 @@ def what_if(
     """
     b = check_build(build)
     threshold = check_threshold(threshold_min)
-    if (add is None) == (remove is None):
-        raise ValueError("give add=(lon, lat) for a new centre or remove=<provider id>, not both")
+    given = {"add": add, "add_at": add_at, "add_facility": add_facility, "remove": remove}
+    if sum(v is not None for v in given.values()) != 1:
+        raise ValueError(
+            "give one of add=(lon, lat), add_at=<provider id>, add_facility=<facility id> "
+            "or remove=<provider id>"
+        )
     point = None if add is None else _point(add)
-    if remove is not None and not isinstance(remove, str):
-        raise TypeError(f"remove must be a provider id (str), got {type(remove).__name__}")
+    for name in ("remove", "add_at", "add_facility"):
+        if given[name] is not None and not isinstance(given[name], str):
+            raise TypeError(f"{name} must be an id (str), got {type(given[name]).__name__}")
     check_built(b, mode, scenario, service)
     check_choice("level", level, LEVELS)
     with plain_errors():
@@ -419,6 +433,11 @@ def what_if(
         plan = b._planner(None)
         if point is not None:
             point = planning.check_point(plan, *point)
+        at = None
+        if add_at is not None:
+            at = picks.provider_pick(b._loaded_layers().providers, add_at, service=service)
+        elif add_facility is not None:
+            at = picks.facility_pick(picks.read_facilities(b.settings), add_facility)
         return planning.what_if(
             plan,
             b._loaded_layers(),
@@ -430,6 +449,7 @@ def what_if(
             add=point,
             remove=remove,
             caseworker=caseworker,
+            at=at,
         )
 
 

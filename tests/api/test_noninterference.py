@@ -661,6 +661,12 @@ def _python_questions() -> list[tuple[str, dict]]:
             asked.append(("what_if", {"add": point, "service": service, "level": "adm3"}))
     for remove in v["remove"]:
         asked.append(("what_if", {"remove": remove, "service": "psychosocial"}))
+    for at in v["add_at"]:  # public, confidential and unknown ids alike
+        if at is not None:
+            asked.append(("what_if", {"add_at": at, "service": "psychosocial"}))
+    for facility in v["add_facility"]:
+        if facility is not None:
+            asked.append(("what_if", {"add_facility": facility, "service": "medical"}))
     for place in v["place"][:3]:
         asked.append(("nearest", {"place": place, "service": "psychosocial"}))
     asked += [

@@ -212,6 +212,26 @@ def test_what_if_and_site_are_the_command_lines(build: Build, cli_env) -> None:
 
 
 @pytest.mark.integration
+def test_what_if_at_an_existing_site_is_the_command_line(build: Build, cli_env) -> None:
+    at = what_if(build, add_at="pro-sahel-douentza", service="psychosocial", level="adm1")
+    cli = _cli_json(
+        "site", "--add-at", "pro-sahel-douentza", "--service", "psychosocial", "--level", "adm1"
+    )
+    assert _untimed(at) == _untimed(cli)
+    assert at["meta"]["picked"]["id"] == "pro-sahel-douentza" and at["meta"]["change"] > 0
+    assert at["meta"]["picked"]["approximate"] is True
+    facility = what_if(build, add_facility="who:517a99b6db", level="adm1")
+    assert facility["meta"]["picked"]["kind"] == "facility"
+    assert _untimed(facility) == _untimed(
+        _cli_json("site", "--add-facility", "who:517a99b6db", "--level", "adm1")
+    )
+    with pytest.raises(ValueError, match="add_at"):
+        what_if(build, add_at="no-such-provider")
+    with pytest.raises(ValueError, match="one of"):
+        what_if(build, add_at="pro-sahel-douentza", add=(-2.0, 15.3))
+
+
+@pytest.mark.integration
 def test_bad_arguments_name_the_parameter_and_never_the_point(build: Build) -> None:
     cases = [
         (lambda: coverage(build, service="shelters"), ValueError, "service"),
