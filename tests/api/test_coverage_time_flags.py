@@ -3,13 +3,15 @@ every coverage output: the table, the API, the exports, the command line, the ra
 pages and the région briefing (on the shared car build of the real data).
 
 What the real data says (car, baseline, One-Stop Centres): Bourem cercle's median
-(about 8 h 45) rests on off-road legs for most of its people; Ansongo's does not.
+(about 8 h 45) rests on off-road legs for most of its people; Ansongo's does not; Bamako's
+short town trips are not flagged; Ménaka's mix of off-road legs and detours is.
 """
 
 from __future__ import annotations
 
 import io
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -41,6 +43,26 @@ def analysis(settings) -> Analysis:
 def client(settings):
     with TestClient(create_app(settings)) as c:
         yield c
+
+
+def test_every_cell_route_is_the_finders_walk_on_the_real_build(settings):
+    """The per-cell routes the flags rest on are the routes the finder walks."""
+    from api.build.layers import load_layers
+    from geo.route_flags import nearest_routes
+    from geo.routes import walk_route
+
+    layer = load_layers(settings).layers[("car", "baseline")]
+    (labels,) = layer.visible("one_stop_centre", caseworker=False)
+    graph = layer.graph
+    routes = nearest_routes(graph, labels)
+    reached = np.flatnonzero(np.isfinite(routes.minutes))
+    assert len(reached) > 0.9 * graph.n_cells
+    for v in np.random.default_rng(20).choice(reached, 300, replace=False):
+        source = int(labels.ids[labels.source[v, 0]])
+        walk = walk_route(graph, labels, int(v), source)
+        minutes = float(labels.minutes[v, 0])
+        assert routes.offroad_min[v] == pytest.approx(minutes - walk.road_minutes, abs=1e-6)
+        assert routes.distance_km[v] == pytest.approx(walk.metres_by_class.sum() / 1e3)
 
 
 def test_bourem_median_rests_on_off_road_legs_ansongo_does_not(analysis):
