@@ -79,6 +79,30 @@ def car_settings(data_dir: Path, car_build: Path):
     return make
 
 
+@pytest.fixture
+def cli_settings(monkeypatch: pytest.MonkeyPatch):
+    """Point the command line, which reads its settings from the environment, at a
+    :class:`~api.settings.Settings`: ``cli_settings(settings)`` sets its data, build,
+    provider and boundaries paths and its grid cell, with no caseworker token; the
+    settings cache is cleared then and after the test."""
+    from api.settings import get_settings
+
+    def use(settings) -> None:
+        for key, value in {
+            "ORIENTER_DATA_DIR": settings.data_dir,
+            "ORIENTER_BUILD_DIR": settings.build_dir,
+            "ORIENTER_PROVIDERS": settings.providers,
+            "ORIENTER_BOUNDARIES_DIR": settings.boundaries_dir,
+            "ORIENTER_GRID_CELL_M": f"{settings.grid_cell_m:g}",
+        }.items():
+            monkeypatch.setenv(key, str(value))
+        monkeypatch.delenv("ORIENTER_CASEWORKER_TOKEN", raising=False)
+        get_settings.cache_clear()
+
+    yield use
+    get_settings.cache_clear()
+
+
 #: Grid of the all-modes test build, metres (coarse: the three modes build in ~20 s).
 MODES_BUILD_CELL_M = 5000
 

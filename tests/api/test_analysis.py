@@ -90,14 +90,8 @@ def test_figures_match_an_independent_count_of_the_raster(analysis, settings):
     assert table["pop_within_120"].sum() == pytest.approx(expected, rel=2e-3)
 
 
-def test_the_cli_prints_the_same_figures(analysis, settings, monkeypatch):
-    for key, value in {
-        "ORIENTER_DATA_DIR": settings.data_dir,
-        "ORIENTER_BUILD_DIR": settings.build_dir,
-        "ORIENTER_BOUNDARIES_DIR": settings.boundaries_dir,
-    }.items():
-        monkeypatch.setenv(key, str(value))
-    get_settings.cache_clear()
+def test_the_cli_prints_the_same_figures(analysis, settings, cli_settings):
+    cli_settings(settings)
     try:
         out = CliRunner().invoke(
             cli, ["coverage", "--level", "adm2", "--service", "medical", "--format", "json"]

@@ -60,16 +60,8 @@ def test_a_2023_region_briefing(analysis):
     assert len(mopti.cercles) == 8 and not any("2023" in n for n in mopti.notes)
 
 
-def test_cli_and_route_brief_by_the_2023_frame(modes_build, tmp_path, monkeypatch):
-    for key, value in {
-        "ORIENTER_DATA_DIR": modes_build.data_dir,
-        "ORIENTER_BUILD_DIR": modes_build.build_dir,
-        "ORIENTER_PROVIDERS": modes_build.providers,
-        "ORIENTER_BOUNDARIES_DIR": modes_build.boundaries_dir,
-        "ORIENTER_GRID_CELL_M": f"{modes_build.grid_cell_m:g}",
-    }.items():
-        monkeypatch.setenv(key, str(value))
-    get_settings.cache_clear()
+def test_cli_and_route_brief_by_the_2023_frame(modes_build, tmp_path, cli_settings):
+    cli_settings(modes_build)
     try:
         out = tmp_path / "douentza.html"
         args = ["brief", "--region", "Douentza", "--frame", "2023", "--out", str(out)]

@@ -79,20 +79,8 @@ def test_only_medical_tables_carry_the_windows(analysis):
     assert medical.meta["thresholds_min"][-2:] == [4320.0, 7200.0]
 
 
-def _env(monkeypatch, settings) -> None:
-    for key, value in {
-        "ORIENTER_DATA_DIR": settings.data_dir,
-        "ORIENTER_BUILD_DIR": settings.build_dir,
-        "ORIENTER_PROVIDERS": settings.providers,
-        "ORIENTER_BOUNDARIES_DIR": settings.boundaries_dir,
-        "ORIENTER_GRID_CELL_M": f"{settings.grid_cell_m:g}",
-    }.items():
-        monkeypatch.setenv(key, str(value))
-    get_settings.cache_clear()
-
-
-def test_cli_window_reports_medical_care_within_72_h(modes_build, analysis, monkeypatch):
-    _env(monkeypatch, modes_build)
+def test_cli_window_reports_medical_care_within_72_h(modes_build, analysis, cli_settings):
+    cli_settings(modes_build)
     try:
         result = CliRunner().invoke(
             cli, ["coverage", "--window", "pep", "--mode", "walk", "--format", "json"]

@@ -102,15 +102,8 @@ def test_api_and_exports_carry_the_flags(client):
     assert not bourem.empty and (bourem[flag_column] == "offroad").all()
 
 
-def test_command_line_marks_the_median_and_explains_it(settings, monkeypatch):
-    for key, value in {
-        "ORIENTER_DATA_DIR": settings.data_dir,
-        "ORIENTER_BUILD_DIR": settings.build_dir,
-        "ORIENTER_PROVIDERS": settings.providers,
-        "ORIENTER_BOUNDARIES_DIR": settings.boundaries_dir,
-    }.items():
-        monkeypatch.setenv(key, str(value))
-    get_settings.cache_clear()
+def test_command_line_marks_the_median_and_explains_it(settings, cli_settings):
+    cli_settings(settings)
     try:
         result = CliRunner().invoke(cli_app, ["coverage", "--level", "adm2", "--region", "Gao"])
     finally:

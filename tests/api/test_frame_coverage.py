@@ -95,16 +95,8 @@ def test_supplied_2023_boundaries_take_precedence(modes_build, analysis, tmp_pat
     assert len(read_boundaries(user / "mli_adm1_2023.geojson", level=1)) == 19
 
 
-def test_cli_and_api_report_by_the_2023_frame(modes_build, analysis, monkeypatch):
-    for key, value in {
-        "ORIENTER_DATA_DIR": modes_build.data_dir,
-        "ORIENTER_BUILD_DIR": modes_build.build_dir,
-        "ORIENTER_PROVIDERS": modes_build.providers,
-        "ORIENTER_BOUNDARIES_DIR": modes_build.boundaries_dir,
-        "ORIENTER_GRID_CELL_M": f"{modes_build.grid_cell_m:g}",
-    }.items():
-        monkeypatch.setenv(key, str(value))
-    get_settings.cache_clear()
+def test_cli_and_api_report_by_the_2023_frame(modes_build, analysis, cli_settings):
+    cli_settings(modes_build)
     try:
         result = CliRunner().invoke(cli, ["coverage", "--frame", "2023", "--format", "json"])
         assert result.exit_code == 0, result.output
@@ -122,24 +114,12 @@ def test_cli_and_api_report_by_the_2023_frame(modes_build, analysis, monkeypatch
         assert bad.status_code == 422 and bad.json()["detail"]["parameter"] == "frame"
 
 
-def _modes_env(monkeypatch, modes_build) -> None:
-    for key, value in {
-        "ORIENTER_DATA_DIR": modes_build.data_dir,
-        "ORIENTER_BUILD_DIR": modes_build.build_dir,
-        "ORIENTER_PROVIDERS": modes_build.providers,
-        "ORIENTER_BOUNDARIES_DIR": modes_build.boundaries_dir,
-        "ORIENTER_GRID_CELL_M": f"{modes_build.grid_cell_m:g}",
-    }.items():
-        monkeypatch.setenv(key, str(value))
-    get_settings.cache_clear()
-
-
 @pytest.mark.parametrize("fmt", ["csv", "hxl"])
-def test_planner_files_by_2023_region_and_clinical_window(modes_build, monkeypatch, fmt):
+def test_planner_files_by_2023_region_and_clinical_window(modes_build, fmt, cli_settings):
     """The file of the 2023 frame, its Mopti and Gao communes, medical care on foot ranked
     by the 72 h window: the command line's bytes are the API's, every row in those
     régions of 2023, the 72 h people and ranks beside them."""
-    _modes_env(monkeypatch, modes_build)
+    cli_settings(modes_build)
     args = ["coverage", "--level", "adm3", "--frame", "2023", "--region", "Mopti,Gao"]
     args += ["--window", "pep", "--mode", "walk", "--underserved", "--format", fmt]
     try:
@@ -192,10 +172,10 @@ def test_window_and_frame_in_the_api_json(modes_build):
 
 
 @pytest.mark.parametrize("extra", [["--frame", "2023"], ["--region", "ML07"]])
-def test_deserts_refuse_region_and_frame(modes_build, monkeypatch, extra):
+def test_deserts_refuse_region_and_frame(modes_build, extra, cli_settings):
     """Service deserts are areas of the whole grid: --region and --frame are refused by
     name (a usage error), not silently ignored."""
-    _modes_env(monkeypatch, modes_build)
+    cli_settings(modes_build)
     try:
         done = CliRunner().invoke(cli, ["coverage", "--deserts", *extra])
     finally:

@@ -22,7 +22,6 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from api.http.app import create_app
-from api.settings import get_settings
 from web.briefing import format_duration
 
 pytestmark = pytest.mark.integration
@@ -49,19 +48,9 @@ def _confidential() -> list[dict]:
 
 
 @pytest.fixture
-def env(modes_build, monkeypatch):
-    for key, value in {
-        "ORIENTER_DATA_DIR": modes_build.data_dir,
-        "ORIENTER_BUILD_DIR": modes_build.build_dir,
-        "ORIENTER_PROVIDERS": modes_build.providers,
-        "ORIENTER_BOUNDARIES_DIR": modes_build.boundaries_dir,
-        "ORIENTER_GRID_CELL_M": f"{modes_build.grid_cell_m:g}",
-    }.items():
-        monkeypatch.setenv(key, str(value))
-    monkeypatch.delenv("ORIENTER_CASEWORKER_TOKEN", raising=False)
-    get_settings.cache_clear()
-    yield modes_build
-    get_settings.cache_clear()
+def env(modes_build, cli_settings):
+    cli_settings(modes_build)
+    return modes_build
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from api.http.app import create_app
-from api.settings import get_settings
 from web.formats import format_people
 
 pytestmark = pytest.mark.integration
@@ -36,25 +35,16 @@ def client(settings):
 
 
 @pytest.fixture()
-def run(settings, monkeypatch):
+def run(settings, cli_settings):
     """``orienter <args> --format json`` on the same build, as parsed JSON."""
-    for key, value in {
-        "ORIENTER_DATA_DIR": settings.data_dir,
-        "ORIENTER_BUILD_DIR": settings.build_dir,
-        "ORIENTER_PROVIDERS": settings.providers,
-        "ORIENTER_BOUNDARIES_DIR": settings.boundaries_dir,
-    }.items():
-        monkeypatch.setenv(key, str(value))
-    monkeypatch.delenv("ORIENTER_CASEWORKER_TOKEN", raising=False)
-    get_settings.cache_clear()
+    cli_settings(settings)
 
     def invoke(*args: str) -> dict:
         result = CliRunner().invoke(cli, [*args, "--format", "json"])
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)
 
-    yield invoke
-    get_settings.cache_clear()
+    return invoke
 
 
 def _untimed(answer: dict) -> dict:

@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from api.http.app import create_app
-from api.settings import get_settings
 
 pytestmark = pytest.mark.integration
 
@@ -179,24 +178,15 @@ def test_the_page_offers_public_sites_only_in_its_language(client):
 
 
 @pytest.fixture()
-def run(settings, monkeypatch):
+def run(settings, cli_settings):
     """``orienter site <args> --format json`` on the same build, as parsed JSON."""
-    for key, value in {
-        "ORIENTER_DATA_DIR": settings.data_dir,
-        "ORIENTER_BUILD_DIR": settings.build_dir,
-        "ORIENTER_PROVIDERS": settings.providers,
-        "ORIENTER_BOUNDARIES_DIR": settings.boundaries_dir,
-    }.items():
-        monkeypatch.setenv(key, str(value))
-    monkeypatch.delenv("ORIENTER_CASEWORKER_TOKEN", raising=False)
-    get_settings.cache_clear()
+    cli_settings(settings)
 
     def invoke(*args: str) -> tuple[int, str]:
         result = CliRunner().invoke(cli, ["site", *args])
         return result.exit_code, result.output
 
-    yield invoke
-    get_settings.cache_clear()
+    return invoke
 
 
 @pytest.mark.parametrize(
