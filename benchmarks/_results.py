@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+import signal
 import socket
 import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -13,6 +21,54 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@dataclass
+class Served:
+    """A running ``orienter serve``: its process, base URL, command and how long it took
+    to be ready (seconds)."""
+
+    proc: subprocess.Popen
+    base: str
+    cmd: list[str]
+    ready_s: float
+
+
+@contextmanager
+def serving(
+    args: list[str],
+    env: dict,
+    *,
+    ready: Callable[[dict], bool] = lambda health: True,
+    stop_s: float = 30.0,
+) -> Iterator[Served]:
+    """``orienter serve --port <free port> <args>`` with ``env``, once ``/api/v1/health``
+    answers with a JSON that ``ready`` accepts; stopped with SIGINT on leaving (killed
+    after ``stop_s``).  SystemExit with its last error lines if it exits first."""
+    orienter = Path(sys.executable).with_name("orienter")
+    cmd = [str(orienter), "serve", "--port", str(free_port()), *args]
+    base = f"http://127.0.0.1:{cmd[3]}"
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        while True:
+            if proc.poll() is not None:
+                tail = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+                raise SystemExit(f"orienter serve exited: {tail}")
+            try:
+                with urllib.request.urlopen(f"{base}/api/v1/health", timeout=2) as r:
+                    if ready(json.loads(r.read())):
+                        break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        yield Served(proc, base, cmd, time.monotonic() - started)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=stop_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def tree_memory(pid: int) -> dict:

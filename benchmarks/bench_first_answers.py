@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,7 +26,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _results import free_port, run_info, write_section  # noqa: E402
+from _results import run_info, serving, write_section  # noqa: E402
 
 TARGET_WHATIF_S = 5.0
 ASKS = [
@@ -47,43 +45,21 @@ ASKS = [
 
 def run(build: Path, warm_up: bool) -> dict:
     """Start a server, time each first answer, stop it."""
-    port = free_port()
     env = {
         **os.environ,
         "ORIENTER_BUILD_DIR": str(build),
         "ORIENTER_WARM_UP": "true" if warm_up else "false",
     }
-    orienter = Path(sys.executable).with_name("orienter")
-    cmd = [str(orienter), "serve", "--port", str(port)]
-    started = time.monotonic()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(proc.stderr.read().decode()[-2000:] if proc.stderr else "exited")
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        ready = time.monotonic() - started
+    with serving([], env) as served:
         answers = []
-        with httpx.Client(base_url=base, timeout=300) as client:
+        with httpx.Client(base_url=served.base, timeout=300) as client:
             for label, path, params in ASKS:
                 t = time.perf_counter()
                 r = client.get(path, params=params)
                 answers.append(
                     {"ask": label, "status": r.status_code, "seconds": time.perf_counter() - t}
                 )
-        return {"warm_up": warm_up, "ready_seconds": ready, "answers": answers}
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    return {"warm_up": warm_up, "ready_seconds": served.ready_s, "answers": answers}
 
 
 def report(runs: list[dict], info: dict) -> str:

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -28,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _results import cpu_model, free_port, points_in_adm0, run_info, tree_memory  # noqa: E402
+from _results import cpu_model, points_in_adm0, run_info, serving, tree_memory  # noqa: E402
 
 
 def _get(url: str, timeout: float = 30.0) -> bytes:
@@ -46,27 +44,12 @@ def main() -> None:
     args = parser.parse_args()
     data = Path(os.environ.get("ORIENTER_DATA_DIR", REPO.parent / "shared" / "data")).resolve()
     info = run_info(sys.argv)
-    port = free_port()
     env = {**os.environ, "ORIENTER_DATA_DIR": str(data), "ORIENTER_BUILD_DIR": str(args.build)}
-    orienter = Path(sys.executable).with_name("orienter")
-    cmd = [str(orienter), "serve", "--port", str(port), "--workers", str(args.workers)]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"orienter serve exited: {proc.stderr.read().decode()[-2000:]}")
-            try:
-                health = json.loads(_get(f"{base}/api/v1/health", timeout=2))
-                if health.get("status") == "ok":
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
-        ready_s = time.perf_counter() - started
+    workers = ["--workers", str(args.workers)]
+    with serving(workers, env, ready=lambda health: health.get("status") == "ok") as served:
+        base, cmd, ready_s = served.base, served.cmd, served.ready_s
         time.sleep(args.settle_s)  # let the warm-up finish
-        idle = tree_memory(proc.pid)
+        idle = tree_memory(served.proc.pid)
         manifest = json.loads((args.build / "manifest.json").read_text())
         lon, lat = points_in_adm0(
             data / "boundaries" / "mli_adm0_ocha_cod_2015.geojson", args.queries, seed=3
@@ -80,13 +63,7 @@ def main() -> None:
                 f"&scenario={scenario}&k=5"
             )
         queries_s = time.perf_counter() - t
-        after = tree_memory(proc.pid)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        after = tree_memory(served.proc.pid)
     result = {
         "cpu": cpu_model(),
         "run": info,

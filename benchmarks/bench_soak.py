@@ -34,8 +34,6 @@ import argparse
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -48,7 +46,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _results import free_port, points_in_adm0, run_info, tree_memory, write_section  # noqa: E402
+from _results import points_in_adm0, run_info, serving, tree_memory, write_section  # noqa: E402
 
 SERVICES = ["one_stop_centre", "medical", "psychosocial", "legal", "reintegration", "shelter"]
 REGIONS = [f"ML0{i}" for i in range(1, 10)]
@@ -167,9 +165,13 @@ def _heavy_client(base, stop, rec, lon, lat, seed) -> None:
                 time.sleep(min(float(r.headers.get("retry-after", "1")), 5.0))
 
 
+def _warm(health: dict) -> bool:
+    """The start-up tables are computed: load starts on a warm server."""
+    return health.get("warm_up") != "running"
+
+
 def run(args) -> dict:
     data = Path(os.environ.get("ORIENTER_DATA_DIR", REPO.parent / "shared" / "data")).resolve()
-    port = free_port()
     env = {
         **os.environ,
         "ORIENTER_DATA_DIR": str(data),
@@ -178,52 +180,32 @@ def run(args) -> dict:
     }
     if args.providers:
         env["ORIENTER_PROVIDERS"] = str(args.providers.resolve())
-    orienter = Path(sys.executable).with_name("orienter")
-    cmd = [str(orienter), "serve", "--port", str(port), "--workers", str(args.workers)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    started = time.monotonic()
-    while True:
-        if proc.poll() is not None:
-            raise SystemExit(proc.stderr.read().decode()[-2000:] if proc.stderr else "exited")
-        try:
-            r = httpx.get(f"{base}/api/v1/health", timeout=2)
-            if r.status_code == 200 and r.json().get("warm_up") != "running":
-                break  # the start-up tables are computed: load starts on a warm server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    ready_s = time.monotonic() - started
-    lon, lat = points_in_adm0(data / "boundaries" / "mli_adm0_ocha_cod_2015.geojson", 5000, 11)
-    rec = Recorder()
-    samples: list[dict] = []
-    t0 = time.monotonic()
-    stop = t0 + args.duration
-    idle = tree_memory(proc.pid)
-    threads = [
-        threading.Thread(target=_nearest_client, args=(base, stop, rec, lon, lat, i))
-        for i in range(args.nearest)
-    ]
-    threads += [threading.Thread(target=_light_client, args=(base, stop, rec, 100))]
-    threads += [
-        threading.Thread(target=_heavy_client, args=(base, stop, rec, lon, lat, 200 + i))
-        for i in range(args.heavy)
-    ]
-    for t in threads:
-        t.start()
-    try:
+    workers = ["--workers", str(args.workers)]
+    with serving(workers, env, ready=_warm, stop_s=40) as served:
+        base, cmd, ready_s, proc = served.base, served.cmd, served.ready_s, served.proc
+        lon, lat = points_in_adm0(data / "boundaries" / "mli_adm0_ocha_cod_2015.geojson", 5000, 11)
+        rec = Recorder()
+        samples: list[dict] = []
+        t0 = time.monotonic()
+        stop = t0 + args.duration
+        idle = tree_memory(proc.pid)
+        threads = [
+            threading.Thread(target=_nearest_client, args=(base, stop, rec, lon, lat, i))
+            for i in range(args.nearest)
+        ]
+        threads += [threading.Thread(target=_light_client, args=(base, stop, rec, 100))]
+        threads += [
+            threading.Thread(target=_heavy_client, args=(base, stop, rec, lon, lat, 200 + i))
+            for i in range(args.heavy)
+        ]
+        for t in threads:
+            t.start()
         while time.monotonic() < stop:
             samples.append({"t": round(time.monotonic() - t0, 1), **tree_memory(proc.pid)})
             time.sleep(args.sample_s)
         for t in threads:
             t.join(240)
         health = httpx.get(f"{base}/api/v1/health", timeout=10).json()
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
     return _summary(args, cmd, ready_s, idle, samples, rec, health)
 
 
