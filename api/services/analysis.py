@@ -71,7 +71,7 @@ from api.services.frames import (
     load_frame,
 )
 from api.services.inputs import AnalysisInputs, demand_meta, load_inputs, read_surface
-from api.services.route_shares import CellFlags
+from api.services.route_shares import Flags, cell_route_flags
 from api.settings import Settings
 from geo.boundaries import read_boundaries
 from geo.coverage import (
@@ -132,7 +132,7 @@ class Analysis:
         self._inputs: AnalysisInputs | None = None
         self._national: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
         self._frame: Frame2023 | None = None
-        self._flags = CellFlags(settings.build_dir, limit=_SURFACE_CACHE)
+        self._flags: OrderedDict[tuple[str, str, str], Flags | None] = OrderedDict()
 
     @classmethod
     def load(cls, settings: Settings) -> Analysis:
@@ -252,6 +252,15 @@ class Analysis:
 
         return self._kept(self._surfaces, key, read, _SURFACE_CACHE)
 
+    def cell_flags(self, service: str, mode: str, scenario: str) -> Flags | None:
+        """:func:`~api.services.route_shares.cell_route_flags` of the build, kept."""
+
+        def compute() -> Flags | None:
+            build, grid = self.settings.build_dir, self.inputs.grid
+            return cell_route_flags(build, grid, service=service, mode=mode, scenario=scenario)
+
+        return self._kept(self._flags, (service, mode, scenario), compute, _SURFACE_CACHE)
+
     def _kept(self, cache: OrderedDict, key: tuple, compute: Callable[[], Any], limit: int) -> Any:
         """``cache[key]``, computed once by ``compute()`` if absent (least recently used
         entries beyond ``limit`` dropped).  Threads asking for the same key wait for one
@@ -340,7 +349,7 @@ class Analysis:
             minutes, alloc = self.surface(service, mode, scenario)
             providers = self.inputs.providers
             offering = providers_offering(providers, service)
-            flags = self._flags.get(self.inputs.grid, service=service, mode=mode, scenario=scenario)
+            flags = self.cell_flags(service, mode, scenario)
             table = self.table_from_surface(
                 level, minutes, alloc, providers, offering, thresholds_min=thresholds, flags=flags
             )
@@ -386,12 +395,15 @@ class Analysis:
                 sum(getattr(p, f).nbytes for f in ("cell", "unit", "population"))
                 for p in self._pieces.values()
             )
+            flags = sum(sum(a.nbytes for a in f) for f in self._flags.values() if f is not None)
             return {
                 "tables": len(self._tables),
                 "tables_limit": CACHE_SIZE,
                 "surfaces": len(self._surfaces),
                 "surfaces_limit": _SURFACE_CACHE,
-                "bytes": surfaces + tables + pieces,
+                "route_flags": len(self._flags),
+                "route_flags_limit": _SURFACE_CACHE,
+                "bytes": surfaces + tables + pieces + flags,
             }
 
     def coverage_ready(

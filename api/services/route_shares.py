@@ -5,13 +5,11 @@ who reach a provider do so on a route the finder would flag (:mod:`geo.route_fla
 this module reads the build's graph and *public* label set of one (service, mode,
 scenario) and flags every grid cell's route to its nearest public provider, computed
 lazily from the stored labels (no rebuild: about a second per set on a national 1 km
-graph) and kept.  Public only: a confidential provider changes no flag.
+graph; the analysis keeps them).  Public only: a confidential provider changes no flag.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,7 @@ from geo.grid import Grid
 from geo.route_flags import nearest_routes
 from geo.store import load_graph, load_labels
 
-__all__ = ["CellFlags", "cell_route_flags"]
+__all__ = ["Flags", "cell_route_flags"]
 
 #: (offroad, detour) booleans per active grid cell.
 Flags = tuple[np.ndarray, np.ndarray]
@@ -45,29 +43,3 @@ def cell_route_flags(
         none = np.zeros(grid.n_cells, dtype=bool)
         return none, none.copy()
     return nearest_routes(graph, load_labels(set_dir)).flags()
-
-
-class CellFlags:
-    """:func:`cell_route_flags` of one build, computed once per (service, mode, scenario)
-    and kept (the ``limit`` most recently used); safe to share between threads."""
-
-    def __init__(self, build_dir: Path, *, limit: int = 8) -> None:
-        self.build_dir = build_dir
-        self.limit = limit
-        self._lock = threading.Lock()
-        self._kept: OrderedDict[tuple[str, str, str], Flags | None] = OrderedDict()
-
-    def get(self, grid: Grid, *, service: str, mode: str, scenario: str) -> Flags | None:
-        """The flags of every active cell (None without a graph), computed on first use."""
-        key = (service, mode, scenario)
-        with self._lock:
-            if key in self._kept:
-                self._kept.move_to_end(key)
-                return self._kept[key]
-            found = cell_route_flags(
-                self.build_dir, grid, service=service, mode=mode, scenario=scenario
-            )
-            self._kept[key] = found
-            while len(self._kept) > self.limit:
-                self._kept.popitem(last=False)
-            return found
