@@ -23,6 +23,10 @@ and stored twice in CSR form: minutes and metres.
 
 from __future__ import annotations
 
+import hashlib
+import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -30,6 +34,7 @@ import geopandas as gpd
 import numpy as np
 import scipy.sparse as sp
 import shapely
+from scipy.ndimage import distance_transform_edt
 from scipy.spatial import cKDTree
 
 from geo import _kernels
@@ -40,11 +45,13 @@ from geo.speeds import SpeedTable
 
 __all__ = [
     "CostGraph",
+    "RoadIndex",
     "RoadVertices",
     "build_cost_graph",
     "densify_roads",
     "point_entries",
     "road_distance_m",
+    "road_index",
 ]
 
 _NEIGHBOURS = ((0, 1, 1.0), (1, 0, 1.0), (1, 1, np.sqrt(2.0)), (1, -1, np.sqrt(2.0)))
@@ -165,12 +172,74 @@ class CostGraph:
         return len(self.node_x)
 
     @cached_property
-    def road_tree(self) -> cKDTree | None:
-        """KD-tree of road vertices (for snapping points), None without roads."""
+    def _road_index(self) -> RoadIndex | None:
         if self.n_road == 0:
             return None
         sl = slice(self.n_cells, self.n_cells + self.n_road)
-        return cKDTree(np.column_stack([self.node_x[sl], self.node_y[sl]]))
+        return road_index(self.grid, self.node_x[sl], self.node_y[sl])
+
+    @property
+    def road_tree(self) -> cKDTree | None:
+        """KD-tree of road vertices (for snapping points), None without roads."""
+        index = self._road_index
+        return None if index is None else index.tree
+
+    @property
+    def road_reach_m(self) -> np.ndarray | None:
+        """:attr:`RoadIndex.reach_m` of the graph's road vertices, None without roads."""
+        index = self._road_index
+        return None if index is None else index.reach_m
+
+
+@dataclass(frozen=True, eq=False)
+class RoadIndex:
+    """Where the road vertices are: a KD-tree, and ``reach_m``: for every cell of the
+    grid's raster (``nrows`` x ``ncols``, float32) a distance within which any point of
+    the cell has a vertex (metres; the distance from the cell's centre to the centre of
+    the nearest cell holding one, plus the two half-diagonals between those centres and
+    the points), None when no vertex lies on the raster.  ``reach_m`` lets
+    :func:`road_distance_m` ask the tree once."""
+
+    tree: cKDTree
+    reach_m: np.ndarray | None
+
+
+#: Road indexes by grid and vertex positions: the graphs of every mode and scenario of
+#: a build share their road vertices, and so one index (a few, most recent kept).
+_ROAD_INDEXES: OrderedDict[tuple, RoadIndex] = OrderedDict()
+_ROAD_INDEXES_KEPT = 4
+_ROAD_INDEXES_LOCK = threading.Lock()
+
+
+def road_index(grid: Grid, x: np.ndarray, y: np.ndarray) -> RoadIndex:
+    """The :class:`RoadIndex` of road vertices at (x, y) on ``grid`` (made once for the
+    same grid and positions)."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    digest = hashlib.blake2b(x.tobytes() + y.tobytes(), digest_size=16).hexdigest()
+    key = (grid.crs.to_wkt(), grid.x0, grid.y0, grid.cell_m, grid.nrows, grid.ncols, digest)
+    with _ROAD_INDEXES_LOCK:
+        found = _ROAD_INDEXES.get(key)
+        if found is None:
+            found = RoadIndex(cKDTree(np.column_stack([x, y])), _reach_m(grid, x, y))
+            _ROAD_INDEXES[key] = found
+            while len(_ROAD_INDEXES) > _ROAD_INDEXES_KEPT:
+                _ROAD_INDEXES.popitem(last=False)
+        _ROAD_INDEXES.move_to_end(key)
+        return found
+
+
+def _reach_m(grid: Grid, x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """:attr:`RoadIndex.reach_m` of vertices at (x, y)."""
+    col = np.floor((x - grid.x0) / grid.cell_m).astype(np.int64)
+    row = np.floor((grid.y0 - y) / grid.cell_m).astype(np.int64)
+    inside = (row >= 0) & (row < grid.nrows) & (col >= 0) & (col < grid.ncols)
+    if not inside.any():
+        return None
+    empty = np.ones((grid.nrows, grid.ncols), dtype=bool)
+    empty[row[inside], col[inside]] = False
+    cells = distance_transform_edt(empty)
+    return ((cells + math.sqrt(2.0)) * grid.cell_m + 1.0).astype(np.float32)
 
 
 def _pace(speed_kph: np.ndarray | float) -> np.ndarray:
@@ -376,13 +445,23 @@ def road_distance_m(graph: CostGraph, x: float, y: float) -> float | None:
 
     Road pieces are at most half a cell long (:func:`densify_roads`): the nearest piece
     has a vertex within the nearest vertex's distance widened by half a cell, so only
-    the pieces touching those vertices are measured.
+    the pieces touching those vertices are measured.  The nearest vertex's distance is
+    bounded by the cell's :attr:`CostGraph.road_reach_m` (one question to the tree: an
+    exact nearest-neighbour search far from any road costs several times more); outside
+    the grid, asked of the tree.
     """
     tree = graph.road_tree
     if tree is None:
         return None
-    nearest_m, _ = tree.query([float(x), float(y)], k=1)
-    radius_m = float(np.hypot(nearest_m, graph.grid.cell_m / 2.0)) + 1.0
+    g = graph.grid
+    col = math.floor((x - g.x0) / g.cell_m)
+    row = math.floor((g.y0 - y) / g.cell_m)
+    reach = graph.road_reach_m
+    if reach is not None and 0 <= row < g.nrows and 0 <= col < g.ncols:
+        nearest_m = float(reach[row, col])  # at least the nearest vertex's distance
+    else:
+        nearest_m = float(tree.query([float(x), float(y)], k=1)[0])
+    radius_m = math.hypot(nearest_m, g.cell_m / 2.0) + 1.0
     near = tree.query_ball_point([float(x), float(y)], r=radius_m)
     vertices = graph.n_cells + np.asarray(near, dtype=np.int64)
     indptr, indices = graph.metres.indptr, graph.metres.indices
