@@ -38,6 +38,7 @@ from api.http.pages import install_pages
 from api.http.pages.render import parameter_error_page
 from api.http.params import install_parameter_check, refuse_unknown_parameters
 from api.http.routes import ROUTERS
+from api.http.routes.nearest import PlainNearest, check_plain_parameters
 from api.services.analysis import Analysis
 from api.services.places import find_gazetteer
 from api.settings import Settings, get_settings
@@ -179,6 +180,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # environment configures (FASTAPI_OTEL_AUTO_CONFIGURE): never on
         telemetry=NO_TELEMETRY,
     )
+    # the plain nearest queries are answered inside the guard, before the router
+    app.add_middleware(PlainNearest)
     app.add_middleware(RequestGuard, max_body=MAX_BODY_BYTES, max_url=MAX_URL_CHARS)
     install_error_handlers(app)
     install_parameter_check(
@@ -192,6 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    check_plain_parameters()
     install_pages(app)
     install_openapi(app, settings)
     return app

@@ -1,7 +1,7 @@
-"""``GET /api/v1/nearest`` reads a plain query directly and leaves anything else to
-FastAPI (:class:`api.http.routes.nearest.DirectRoute`): both paths must give the same
-answer, status, headers and error for every query, and the direct path must really be
-the one plain queries take."""
+"""``GET /api/v1/nearest`` answers a plain query directly, without the router
+(:class:`api.http.routes.nearest.PlainNearest`), and leaves anything else, and every
+error, to FastAPI: both paths must give the same answer, status, headers and error for
+every query, and the direct path must really be the one plain queries take."""
 
 from __future__ import annotations
 
@@ -139,8 +139,32 @@ def test_a_token_always_goes_through_fastapi(client, monkeypatch):
 
 def test_the_direct_path_reads_every_parameter_of_the_route(client):
     route = next(r for r in get_routes(client.app) if r.path == "/api/v1/nearest")
-    assert isinstance(route, nearest_module.DirectRoute)
     assert set(nearest_module._PLAIN) == set(allowed_parameters(route))
+    nearest_module.check_plain_parameters()
+
+
+def test_the_direct_path_runs_inside_the_request_guard(client):
+    """The guard (limits, security headers) wraps the plain path: it is added first, so
+    it sits inside the guard in the stack."""
+    names = [m.cls.__name__ for m in client.app.user_middleware]
+    assert names.index("RequestGuard") < names.index("PlainNearest")
+
+
+def test_a_plain_answer_does_not_reach_the_router(client, monkeypatch):
+    """The plain path answers by itself: the route's handler is not called for it."""
+    calls = []
+    kind = type(client.app.router)
+    original = kind.__call__
+
+    async def counting(self, scope, receive, send):
+        calls.append(scope["path"])
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(kind, "__call__", counting)
+    assert client.get("/api/v1/nearest?lat=14.4974&lon=-4.1967").status_code == 200
+    assert calls == []
+    assert client.get("/api/v1/nearest?lat=14.4974&lon=-4.1967&k=05").status_code == 200
+    assert calls == ["/api/v1/nearest"]
 
 
 @given(

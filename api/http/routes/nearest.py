@@ -1,17 +1,18 @@
 """``GET /api/v1/nearest``: providers ranked by travel time from a point or a settlement.
 
-The busiest address of the API.  Its route reads a plain query (each parameter once, in
-the plain form the pages, the CLI and scripts send) directly and calls the endpoint with
-it; anything else (a token, an unusual spelling, a value out of range, an unknown or
-repeated parameter) goes through FastAPI's own validation, so every error, and every
-answer, is the one FastAPI gives.  ``tests/api/test_nearest_direct.py`` checks both
-paths answer alike.  The answer is encoded with orjson.
+The busiest address of the API.  A plain query (each parameter once, in the plain form
+the pages, the CLI and scripts send) is read directly and answered by :class:`PlainNearest`,
+a middleware inside the request guard, without the router; anything else (a token, an
+unusual spelling, a value out of range, an unknown or repeated parameter) and every error
+go through the route and FastAPI's own validation, so every error, and every answer, is
+the one FastAPI gives.  ``tests/api/test_nearest_direct.py`` checks both paths answer
+alike.  The answer is encoded with orjson.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -19,6 +20,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.build.layers import Layers, answer_nearest
 from api.choices import Scenario, Service
@@ -31,7 +33,9 @@ from api.services.hotlines import complete_answer
 from api.services.places import resolve_place
 from geo.crs import MALI_BBOX
 
-__all__ = ["AnswerResponse", "DirectRoute", "plain_query", "router"]
+__all__ = ["AnswerResponse", "PlainNearest", "check_plain_parameters", "plain_query", "router"]
+
+PATH = "/api/v1/nearest"
 
 
 class AnswerResponse(JSONResponse):
@@ -95,27 +99,40 @@ def plain_query(request: Request) -> dict[str, Any] | None:
     return found
 
 
-class DirectRoute(APIRoute):
-    """:func:`nearest`'s route: a plain query (:func:`plain_query`) is read directly,
-    anything else goes through FastAPI's validation and dependencies."""
+class PlainNearest:
+    """Pure ASGI middleware, inside the request guard (:mod:`api.http.guard`): a plain
+    ``GET /api/v1/nearest`` query (:func:`plain_query`) is answered by :func:`nearest`
+    directly, without the router, its dependencies and FastAPI's validation: they cost
+    a fifth of the request.  Anything else, and every error the endpoint raises, goes
+    on to the app (the route below), so every error is the one FastAPI gives."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        checked = super().get_route_handler()
-        if set(_PLAIN) != set(allowed_parameters(self)):
-            raise RuntimeError("the direct path must read every parameter of the route")
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
-        async def handle(request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "GET":
+            request = Request(scope, receive)
             given = plain_query(request)
-            if given is None:
-                return await checked(request)
-            return await nearest(request, await built_layers(request), Audience.public, **given)
+            lay = request.app.state.layers
+            if given is not None and lay is not None:
+                try:
+                    response = await nearest(request, lay, Audience.public, **given)
+                except RequestError:
+                    pass  # the app answers it again, with FastAPI's own error
+                else:
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
-        return handle
+
+def check_plain_parameters() -> None:
+    """RuntimeError unless :func:`plain_query` reads every parameter of the route."""
+    route = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == PATH)
+    if set(_PLAIN) != set(allowed_parameters(route)):
+        raise RuntimeError("the plain path must read every parameter of /api/v1/nearest")
 
 
-router = APIRouter(
-    tags=["nearest"], responses=error_responses(404, 422, 503), route_class=DirectRoute
-)
+router = APIRouter(tags=["nearest"], responses=error_responses(404, 422, 503))
 
 
 def _resolve_place(request: Request, place: str) -> tuple[dict, list[dict]]:
@@ -139,7 +156,7 @@ def _check_in_mali(lon: float, lat: float) -> None:
         raise RequestError(422, "swapped" if swapped else "out_of_mali", parameter=outside)
 
 
-@router.get("/api/v1/nearest", response_model=NearestAnswer)
+@router.get(PATH, response_model=NearestAnswer)
 # async: the answer is about a millisecond of numpy work; run in the threadpool its GIL
 # hand-offs with the event loop cost more than that (benchmarks/RESULTS.md, API load)
 async def nearest(
