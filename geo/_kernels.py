@@ -454,6 +454,54 @@ def walk_labels(
 
 
 @njit(cache=True, nogil=True)
+def walk_many(
+    lab_source,
+    lab_pred,
+    indptr,
+    indices,
+    metres,
+    minutes,
+    n_cells,
+    node_class,
+    starts,
+    sources,
+    n_classes,
+):  # type: ignore[no-untyped-def]
+    """:func:`walk_labels` of several routes of the same labels (``starts[i]`` to source
+    ``sources[i]``) in one call, without their nodes: per route the metres per class
+    (rows), the worst class, the seed node, metres and minutes on roads, the status."""
+    m = len(starts)
+    per_class = np.zeros((m, n_classes))
+    worst = np.zeros(m, np.int64)
+    seed = np.zeros(m, np.int64)
+    road_m = np.zeros(m)
+    road_min = np.zeros(m)
+    status = np.zeros(m, np.int64)
+    for i in range(m):
+        pc, w, s, _, rm, rmin, st = walk_labels(
+            lab_source,
+            lab_pred,
+            indptr,
+            indices,
+            metres,
+            minutes,
+            n_cells,
+            node_class,
+            starts[i],
+            sources[i],
+            n_classes,
+            False,
+        )
+        per_class[i, :] = pc
+        worst[i] = w
+        seed[i] = s
+        road_m[i] = rm
+        road_min[i] = rmin
+        status[i] = st
+    return per_class, worst, seed, road_m, road_min, status
+
+
+@njit(cache=True, nogil=True)
 def nearest_segment_m(indptr, indices, node_x, node_y, n_cells, vertices, x, y):  # type: ignore[no-untyped-def]
     """Distance from (x, y) to the nearest of the road pieces touching ``vertices``
     (graph nodes of road vertices): to each vertex, and to the line of each edge from

@@ -8,7 +8,7 @@ so a public answer is computed from public providers alone and is the same whate
 confidential records the directory holds.
 
 :func:`nearest_answer` ranks (:func:`geo.routes.rank_point`) and walks each route
-(:func:`geo.routes.walk_route`); ``method="dijkstra"`` answers the same question with a
+(:func:`geo.routes.walk_routes`); ``method="dijkstra"`` answers the same question with a
 full Dijkstra from the point (:func:`geo.routes.rank_by_dijkstra`), the reference used
 by the tests and the benchmarks.
 """
@@ -48,6 +48,7 @@ from geo.routes import (
     rank_point,
     route_geometry,
     walk_route,
+    walk_routes,
 )
 from geo.zones import ZONE_CLASSES
 
@@ -314,42 +315,100 @@ def _path_walk(
     return per_class, worst
 
 
-def _route_of(
+def _label_walks(
     graph: CostGraph,
-    labels: NearestLabels,
+    sets: Sequence[NearestLabels],
     ranking: Ranking,
-    i: int,
     node_class: np.ndarray | None,
-    path: np.ndarray | None,
-    keep_nodes: bool,
-) -> tuple[np.ndarray, int, np.ndarray, float, float]:
-    """Metres per class, worst class (start excluded), nodes, and metres and minutes on
-    roads of ranked route ``i``: one walk of its labels (or of the reference's path)."""
-    position = labels.positions[int(ranking.ids[i])]
-    end_x, end_y = float(labels.x[position]), float(labels.y[position])
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Metres per class (rows), worst class (start excluded), metres and minutes on
+    roads of every reachable ranked route, walked along the labels: one compiled call
+    per label set (:func:`geo.routes.walk_routes`).  A source reached straight across
+    country has no route in the graph: its class is its cell's."""
+    n = len(ranking.ids)
+    per_class = np.zeros((n, len(ZONE_CLASSES) if node_class is not None else 1))
+    top = np.zeros(n, dtype=np.int64)
+    road_m = np.zeros(n)
+    road_min = np.zeros(n)
+    reachable = np.isfinite(ranking.minutes)
+    direct = reachable & (ranking.entry_node == DIRECT)
+    if node_class is not None:
+        for i in np.flatnonzero(direct):
+            labels = sets[int(ranking.sets[i])]
+            position = labels.positions[int(ranking.ids[i])]
+            cell = graph.grid.locate_one(float(labels.x[position]), float(labels.y[position]))
+            top[i] = int(node_class[cell]) if cell >= 0 else 0
+    walked = reachable & ~direct
+    for s in np.unique(ranking.sets[walked]):
+        rows = np.flatnonzero(walked & (ranking.sets == s))
+        w = walk_routes(
+            graph,
+            sets[int(s)],
+            ranking.entry_node[rows],
+            ranking.ids[rows],
+            node_class=node_class,
+        )
+        per_class[rows] = w.metres_by_class
+        top[rows] = w.worst_class
+        road_m[rows] = w.road_metres
+        road_min[rows] = w.road_minutes
+    return per_class, top, road_m, road_min
+
+
+def _path_walks(
+    graph: CostGraph,
+    sets: Sequence[NearestLabels],
+    ranking: Ranking,
+    node_class: np.ndarray | None,
+    paths: list[np.ndarray | None],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_label_walks` of the reference's explicit paths."""
+    n = len(ranking.ids)
+    per_class = np.zeros((n, len(ZONE_CLASSES) if node_class is not None else 1))
+    top = np.zeros(n, dtype=np.int64)
+    road_m = np.zeros(n)
+    road_min = np.zeros(n)
+    for i in np.flatnonzero(np.isfinite(ranking.minutes)):
+        labels = sets[int(ranking.sets[i])]
+        position = labels.positions[int(ranking.ids[i])]
+        end_x, end_y = float(labels.x[position]), float(labels.y[position])
+        path = paths[i]
+        if ranking.entry_node[i] == DIRECT:
+            if node_class is not None:
+                cell = graph.grid.locate_one(end_x, end_y)
+                top[i] = int(node_class[cell]) if cell >= 0 else 0
+        elif path is None:
+            w = walk_route(
+                graph,
+                labels,
+                int(ranking.entry_node[i]),
+                int(ranking.ids[i]),
+                node_class=node_class,
+            )
+            per_class[i], top[i], road_m[i], road_min[i] = (
+                w.metres_by_class,
+                w.worst_class,
+                w.road_metres,
+                w.road_minutes,
+            )
+        else:
+            per_class[i], top[i] = _path_walk(graph, path, end_x, end_y, node_class)
+            road_m[i], road_min[i] = path_road_part(graph, path)
+    return per_class, top, road_m, road_min
+
+
+def _route_nodes(
+    graph: CostGraph, labels: NearestLabels, ranking: Ranking, i: int, path: np.ndarray | None
+) -> np.ndarray:
+    """The graph nodes of ranked route ``i`` (for its line)."""
     if ranking.entry_node[i] == DIRECT:
-        per_class = np.zeros(len(ZONE_CLASSES) if node_class is not None else 1)
-        top = 0
-        if node_class is not None:
-            cell = graph.grid.locate_one(end_x, end_y)
-            top = int(node_class[cell]) if cell >= 0 else 0
-        return per_class, top, np.empty(0, np.int64), 0.0, 0.0
+        return np.empty(0, np.int64)
     if path is not None:
-        per_class, top = _path_walk(graph, path, end_x, end_y, node_class)
-        return per_class, top, path, *path_road_part(graph, path)
-    w = walk_route(
-        graph,
-        labels,
-        int(ranking.entry_node[i]),
-        int(ranking.ids[i]),
-        node_class=node_class,
-        keep_nodes=keep_nodes,
+        return path
+    walk = walk_route(
+        graph, labels, int(ranking.entry_node[i]), int(ranking.ids[i]), keep_nodes=True
     )
-    return w.metres_by_class, w.worst_class, w.nodes, w.road_metres, w.road_minutes
-
-
-def _class_of(node_class: np.ndarray | None, node: int) -> int:
-    return 0 if node_class is None else int(node_class[node])
+    return walk.nodes
 
 
 def _answer(
@@ -366,60 +425,61 @@ def _answer(
     lon, lat, x, y = where
     n = len(ranking.ids)
     reachable = np.isfinite(ranking.minutes)
-    metres = np.full(n, np.nan)
-    road_m = np.zeros(n)
-    road_min = np.zeros(n)
-    worst: list[str | None] = [None] * n
-    km_by_class: list[dict | None] = [None] * n
-    lines: list[shapely.LineString | None] = [None] * n
+    if paths is None:
+        per_class, top, road_m, road_min = _label_walks(graph, sets, ranking, node_class)
+    else:
+        per_class, top, road_m, road_min = _path_walks(graph, sets, ranking, node_class, paths)
     start_class = 0
     if node_class is not None:
         cell = graph.grid.locate_one(x, y)
         start_class = int(node_class[cell]) if cell >= 0 else 0
     ids = ranking.ids
-    for i in np.flatnonzero(reachable):
-        labels = sets[int(ranking.sets[i])]
-        path = None if paths is None else paths[i]
-        per_class, top, nodes, road_m[i], road_min[i] = _route_of(
-            graph, labels, ranking, int(i), node_class, path, with_routes
-        )
-        # the first leg, from the point to where it enters the graph, counts in the higher
-        # class of its two ends (for a direct leg: the point's and the provider's cells)
-        first = int(ranking.entry_node[i])
-        leg_class = max(start_class, top if first == DIRECT else _class_of(node_class, first))
-        per_class[leg_class if node_class is not None else 0] += float(ranking.leg_metres[i])
-        metres[i] = float(per_class.sum())
-        if node_class is not None:
-            worst[i] = ZONE_CLASSES[max(top, start_class)]
-            km_by_class[i] = {
-                name: round(float(per_class[c]) / 1000.0, 1) for c, name in enumerate(ZONE_CLASSES)
-            }
-        if with_routes:
+    # the first leg, from the point to where it enters the graph, counts in the higher
+    # class of its two ends (for a direct leg: the point's and the provider's cells)
+    first = ranking.entry_node
+    if node_class is not None:
+        entry_class = np.where(first == DIRECT, top, node_class[np.maximum(first, 0)])
+        leg_class = np.maximum(start_class, entry_class)
+    else:
+        leg_class = np.zeros(n, dtype=np.int64)
+    legs = np.where(reachable, ranking.leg_metres, 0.0)
+    np.add.at(per_class, (np.arange(n), leg_class), legs)
+    metres = np.where(reachable, per_class.sum(axis=1), np.nan)
+    lines: list[shapely.LineString | None] = [None] * n
+    if with_routes:
+        back = _transformer(graph.grid.crs, back=True)
+        for i in np.flatnonzero(reachable):
+            labels = sets[int(ranking.sets[i])]
+            path = None if paths is None else paths[i]
+            nodes = _route_nodes(graph, labels, ranking, int(i), path)
             position = labels.positions[int(ids[i])]
             line = route_geometry(graph, x, y, nodes, labels.x[position], labels.y[position])
-            back = _transformer(graph.grid.crs, back=True)
             coords = np.asarray(line.coords)
             glon, glat = back.transform(coords[:, 0], coords[:, 1])
             lines[i] = shapely.LineString(np.column_stack([glon, glat]))
-    distance = np.round(metres / 1000.0, 1)
-    offroad_km = np.round(np.maximum(metres - road_m, 0.0) / 1000.0, 1)
-    offroad_min = np.round(np.maximum(ranking.minutes - road_min, 0.0), 1)
+    distance = np.round(metres / 1000.0, 1).tolist()
+    offroad_km = np.round(np.maximum(metres - road_m, 0.0) / 1000.0, 1).tolist()
+    offroad_min = np.round(np.maximum(ranking.minutes - road_min, 0.0), 1).tolist()
     lons, lats = table.lon[ids], table.lat[ids]
-    straight = np.round(_geodesic_km(lon, lat, lons, lats), 1)
-    times = np.round(ranking.minutes, 1)
+    straight = np.round(_geodesic_km(lon, lat, lons, lats), 1).tolist()
+    times = np.round(ranking.minutes, 1).tolist()
+    km = (per_class / 1000.0).tolist()
+    worst = np.maximum(top, start_class).tolist()
+    ok_list = reachable.tolist()
+    lons_l, lats_l, ids_l = lons.tolist(), lats.tolist(), ids.tolist()
     records = []
     for r in range(n):
-        rec = dict(table.records[int(ids[r])])
-        ok = bool(reachable[r])
-        rec["travel_time_min"] = float(times[r]) if ok else None
+        rec = dict(table.records[ids_l[r]])
+        ok = ok_list[r]
+        rec["travel_time_min"] = times[r] if ok else None
         rec["reachable"] = ok
         rec["unreachable_reason"] = None if ok else CUT_OFF
-        rec["lon"] = float(lons[r])
-        rec["lat"] = float(lats[r])
-        rec["straight_km"] = float(straight[r])
-        rec["distance_km"] = float(distance[r]) if ok else None
-        rec["offroad_km"] = float(offroad_km[r]) if ok else None
-        rec["offroad_min"] = float(offroad_min[r]) if ok else None
+        rec["lon"] = lons_l[r]
+        rec["lat"] = lats_l[r]
+        rec["straight_km"] = straight[r]
+        rec["distance_km"] = distance[r] if ok else None
+        rec["offroad_km"] = offroad_km[r] if ok else None
+        rec["offroad_min"] = offroad_min[r] if ok else None
         rec["time_flags"] = time_flags(
             rec["travel_time_min"], rec["offroad_min"], rec["distance_km"], rec["straight_km"]
         )
@@ -429,15 +489,17 @@ def _answer(
             and rec.get("location_precision") in SITE_PRECISIONS
         )
         if node_class is not None:
-            rec["route_worst_class"] = worst[r]
-            rec["route_km_by_class"] = km_by_class[r]
+            rec["route_worst_class"] = ZONE_CLASSES[worst[r]] if ok else None
+            rec["route_km_by_class"] = (
+                {name: round(km[r][c], 1) for c, name in enumerate(ZONE_CLASSES)} if ok else None
+            )
         records.append(rec)
     return NearestAnswer(
         records=records,
         entry={**_entry(graph, ranking), **road_leg(graph, x, y)},
         ids=ids,
         minutes=ranking.minutes,
-        metres=np.where(reachable, metres, np.nan),
+        metres=metres,
         routes=lines if with_routes else None,
     )
 

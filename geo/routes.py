@@ -21,7 +21,6 @@ Ties (equal float32 minutes) are broken by source id, here and in the reference.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
@@ -38,6 +37,7 @@ __all__ = [
     "DIRECT",
     "Ranking",
     "RouteWalk",
+    "RouteWalks",
     "entries_or_raise",
     "node_classes",
     "path_road_part",
@@ -45,6 +45,7 @@ __all__ = [
     "rank_point",
     "route_geometry",
     "walk_route",
+    "walk_routes",
 ]
 
 #: ``entry_node`` of a source reached straight across country (no graph node).
@@ -248,6 +249,75 @@ def _end_cells(graph: CostGraph, labels: NearestLabels) -> np.ndarray:
     return found
 
 
+@dataclass(frozen=True)
+class RouteWalks:
+    """Several routes of one label set (:func:`walk_routes`): per route (rows) what a
+    :class:`RouteWalk` holds, without the nodes."""
+
+    metres_by_class: np.ndarray  # (n routes, n classes)
+    worst_class: np.ndarray
+    seed_node: np.ndarray
+    road_metres: np.ndarray
+    road_minutes: np.ndarray
+
+
+def walk_routes(
+    graph: CostGraph,
+    labels: NearestLabels,
+    start_nodes: Sequence[int] | np.ndarray,
+    source_ids: Sequence[int] | np.ndarray,
+    *,
+    node_class: np.ndarray | None = None,
+    n_classes: int = 3,
+) -> RouteWalks:
+    """Walk each source ``source_ids[i]``'s labels from ``start_nodes[i]`` to where it
+    leaves the graph (one compiled call for all), then the last off-road leg to the
+    source, in the worse class of the seed node and the source's cell.
+
+    ``node_class`` (:func:`node_classes`) adds the conflict class of every edge.
+    """
+    positions = np.empty(len(source_ids), dtype=np.int64)
+    for i, source_id in enumerate(source_ids):
+        position = labels.positions.get(int(source_id))
+        if position is None:
+            raise ValueError(f"source_id={source_id!r} is not one source of the labels")
+        positions[i] = position
+    classes = node_class if node_class is not None else _NO_CLASSES
+    width = n_classes if node_class is not None else 1
+    csr = graph.minutes  # metres share its structure (one entry per edge, same order)
+    starts = np.asarray(start_nodes, dtype=np.int64)
+    per_class, worst, seed, road_m, road_min, status = _kernels.walk_many(
+        labels.source,
+        labels.pred,
+        csr.indptr,
+        csr.indices,
+        graph.metres.data,
+        csr.data,
+        graph.n_cells,
+        classes,
+        starts,
+        positions,
+        width,
+    )
+    if (status == 1).any():
+        i = int(np.flatnonzero(status == 1)[0])
+        raise ValueError(f"node {int(starts[i])} holds no label of source {source_ids[i]}")
+    if (status == 2).any():
+        raise RuntimeError("the labels' predecessor chain does not end; rebuild the layers")
+    last = np.hypot(
+        graph.node_x[seed] - labels.x[positions], graph.node_y[seed] - labels.y[positions]
+    )
+    rows = np.arange(len(starts))
+    if node_class is not None:
+        cell = _end_cells(graph, labels)[positions]
+        end_class = np.where(cell >= 0, classes[np.maximum(cell, 0)], 0).astype(np.int64)
+        np.add.at(per_class, (rows, np.maximum(classes[seed], end_class)), last)
+        worst = np.maximum(worst, end_class)
+    else:
+        per_class[:, 0] += last
+    return RouteWalks(per_class, worst, seed, road_m, road_min)
+
+
 def walk_route(
     graph: CostGraph,
     labels: NearestLabels,
@@ -258,46 +328,40 @@ def walk_route(
     n_classes: int = 3,
     keep_nodes: bool = False,
 ) -> RouteWalk:
-    """Walk source ``source_id``'s labels from ``start_node`` to where it leaves the graph.
+    """Walk source ``source_id``'s labels from ``start_node`` to where it leaves the graph
+    (:func:`walk_routes` of one route, and its nodes when asked).
 
     ``node_class`` (:func:`node_classes`) adds the conflict class of every edge.
     """
-    position = labels.positions.get(int(source_id))
-    if position is None:
-        raise ValueError(f"source_id={source_id!r} is not one source of the labels")
-    classes = node_class if node_class is not None else _NO_CLASSES
-    width = n_classes if node_class is not None else 1
-    csr = graph.minutes  # metres share its structure (one entry per edge, same order)
-    per_class, worst, seed, nodes, road_m, road_min, status = _kernels.walk_labels(
-        labels.source,
-        labels.pred,
-        csr.indptr,
-        csr.indices,
-        graph.metres.data,
-        csr.data,
-        graph.n_cells,
-        classes,
-        int(start_node),
-        position,
-        width,
-        keep_nodes,
+    w = walk_routes(
+        graph, labels, [start_node], [source_id], node_class=node_class, n_classes=n_classes
     )
-    if status == 1:
-        raise ValueError(f"node {start_node} holds no label of source {source_id}")
-    if status == 2:
-        raise RuntimeError("the labels' predecessor chain does not end; rebuild the layers")
-    last = math.hypot(
-        float(graph.node_x[seed]) - float(labels.x[position]),
-        float(graph.node_y[seed]) - float(labels.y[position]),
+    nodes = np.empty(0, np.int64)
+    if keep_nodes:
+        csr = graph.minutes
+        classes = node_class if node_class is not None else _NO_CLASSES
+        nodes = _kernels.walk_labels(
+            labels.source,
+            labels.pred,
+            csr.indptr,
+            csr.indices,
+            graph.metres.data,
+            csr.data,
+            graph.n_cells,
+            classes,
+            int(start_node),
+            labels.positions[int(source_id)],
+            n_classes if node_class is not None else 1,
+            True,
+        )[3]
+    return RouteWalk(
+        w.metres_by_class[0],
+        int(w.worst_class[0]),
+        int(w.seed_node[0]),
+        nodes,
+        float(w.road_metres[0]),
+        float(w.road_minutes[0]),
     )
-    if node_class is not None:
-        cell = int(_end_cells(graph, labels)[position])
-        end_class = int(classes[cell]) if cell >= 0 else 0
-        per_class[max(int(classes[seed]), end_class)] += last
-        worst = max(int(worst), end_class)
-    else:
-        per_class[0] += last
-    return RouteWalk(per_class, int(worst), int(seed), nodes, float(road_m), float(road_min))
 
 
 _NO_CLASSES = np.zeros(1, dtype=np.int8)
