@@ -454,6 +454,88 @@ def walk_labels(
 
 
 @njit(cache=True, nogil=True)
+def point_candidates(
+    lab_source,
+    lab_minutes,
+    ids,
+    nodes,
+    leg_min,
+    leg_m,
+    by_x,
+    xs,
+    src_x,
+    src_y,
+    entered,
+    x,
+    y,
+    reach,
+    pace,
+):  # type: ignore[no-untyped-def]
+    """Every way a point reaches the sources of one label set: through each entry node
+    (``nodes``, reached off-road in ``leg_min`` minutes and ``leg_m`` metres) and its
+    labels, in entry then slot order; then straight across country to each entered
+    source within ``reach`` metres (``by_x``: the sources by x, ``xs`` their sorted x),
+    at ``pace`` minutes a metre.  Returns the candidates' ids, total minutes, entry node
+    (-1 straight across), leg minutes and leg metres."""
+    k = lab_source.shape[1]
+    lo = np.searchsorted(xs, x - reach)
+    hi = np.searchsorted(xs, x + reach + 1e-6)
+    cap = len(nodes) * k + (hi - lo)
+    cid = np.empty(cap, np.int64)
+    cmin = np.empty(cap)
+    centry = np.empty(cap, np.int64)
+    cleg = np.empty(cap)
+    clegm = np.empty(cap)
+    c = 0
+    for e in range(len(nodes)):
+        node = nodes[e]
+        for j in range(k):
+            src = lab_source[node, j]
+            if src >= 0:
+                cid[c] = ids[src]
+                cmin[c] = leg_min[e] + np.float64(lab_minutes[node, j])
+                centry[c] = node
+                cleg[c] = leg_min[e]
+                clegm[c] = leg_m[e]
+                c += 1
+    for q in range(lo, hi):
+        p = by_x[q]
+        if not entered[p]:
+            continue
+        d = np.hypot(src_x[p] - x, src_y[p] - y)
+        if d <= reach:
+            cid[c] = ids[p]
+            cmin[c] = d * pace
+            centry[c] = -1
+            cleg[c] = d * pace
+            clegm[c] = d
+            c += 1
+    return cid[:c], cmin[:c], centry[:c], cleg[:c], clegm[:c]
+
+
+@njit(cache=True, nogil=True)
+def pick_fastest(ids, total, k):  # type: ignore[no-untyped-def]
+    """Positions of the ``k`` fastest candidates, each id once (its fastest candidate):
+    by total, then id, then position (the order of ``np.lexsort((ids, total))``)."""
+    by_id = np.argsort(ids, kind="mergesort")
+    order = by_id[np.argsort(total[by_id], kind="mergesort")]
+    out = np.empty(min(k, len(ids)), np.int64)
+    c = 0
+    for q in order:
+        if c == len(out):
+            break
+        taken = False
+        for r in range(c):
+            if ids[out[r]] == ids[q]:
+                taken = True
+                break
+        if not taken:
+            out[c] = q
+            c += 1
+    return out[:c]
+
+
+@njit(cache=True, nogil=True)
 def walk_many(
     lab_source,
     lab_pred,

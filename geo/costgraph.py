@@ -185,24 +185,39 @@ class CostGraph:
         return None if index is None else index.tree
 
     @property
-    def road_reach_m(self) -> np.ndarray | None:
-        """:attr:`RoadIndex.reach_m` of the graph's road vertices, None without roads."""
-        index = self._road_index
-        return None if index is None else index.reach_m
+    def road_bounds(self) -> RoadIndex | None:
+        """The graph's :class:`RoadIndex` (bounds on the distance to the nearest road
+        vertex), None without roads."""
+        return self._road_index
 
 
 @dataclass(frozen=True, eq=False)
 class RoadIndex:
-    """Where the road vertices are: a KD-tree, and ``reach_m``: for every cell of the
-    grid's raster (``nrows`` x ``ncols``, float32) a distance within which any point of
-    the cell has a vertex (metres; the distance from the cell's centre to the centre of
-    the nearest cell holding one, plus the two half-diagonals between those centres and
-    the points), None when no vertex lies on the raster.  ``reach_m`` lets
-    :func:`road_distance_m` ask the tree once."""
+    """Where the road vertices are: a KD-tree, and ``gap_cells``: for every cell of the
+    grid's raster (``nrows`` x ``ncols``, float32) the distance from its centre to the
+    centre of the nearest cell holding a vertex, in cells (None when no vertex lies on
+    the raster).  :meth:`bounds` turns it into bounds on the distance from any point of
+    the cell to the nearest vertex, so :func:`point_entries` and
+    :func:`road_distance_m` ask the tree once, or not at all far from any road."""
 
     tree: cKDTree
-    reach_m: np.ndarray | None
+    gap_cells: np.ndarray | None
+    grid: Grid
 
+    def bounds(self, x: float, y: float) -> tuple[float, float] | None:
+        """(lower, upper) bounds, metres, of the distance from (x, y) to the nearest road
+        vertex: the cells' distance less or plus the two half-diagonals between the
+        cells' centres and the points, and a metre either way.  None off the raster."""
+        g = self.grid
+        col = math.floor((x - g.x0) / g.cell_m)
+        row = math.floor((g.y0 - y) / g.cell_m)
+        if self.gap_cells is None or not (0 <= row < g.nrows and 0 <= col < g.ncols):
+            return None
+        gap = float(self.gap_cells[row, col])
+        return (gap - _SQRT2) * g.cell_m - 1.0, (gap + _SQRT2) * g.cell_m + 1.0
+
+
+_SQRT2 = math.sqrt(2.0)
 
 #: Road indexes by grid and vertex positions: the graphs of every mode and scenario of
 #: a build share their road vertices, and so one index (a few, most recent kept).
@@ -221,7 +236,7 @@ def road_index(grid: Grid, x: np.ndarray, y: np.ndarray) -> RoadIndex:
     with _ROAD_INDEXES_LOCK:
         found = _ROAD_INDEXES.get(key)
         if found is None:
-            found = RoadIndex(cKDTree(np.column_stack([x, y])), _reach_m(grid, x, y))
+            found = RoadIndex(cKDTree(np.column_stack([x, y])), _gap_cells(grid, x, y), grid)
             _ROAD_INDEXES[key] = found
             while len(_ROAD_INDEXES) > _ROAD_INDEXES_KEPT:
                 _ROAD_INDEXES.popitem(last=False)
@@ -229,8 +244,8 @@ def road_index(grid: Grid, x: np.ndarray, y: np.ndarray) -> RoadIndex:
         return found
 
 
-def _reach_m(grid: Grid, x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """:attr:`RoadIndex.reach_m` of vertices at (x, y)."""
+def _gap_cells(grid: Grid, x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """:attr:`RoadIndex.gap_cells` of vertices at (x, y)."""
     col = np.floor((x - grid.x0) / grid.cell_m).astype(np.int64)
     row = np.floor((grid.y0 - y) / grid.cell_m).astype(np.int64)
     inside = (row >= 0) & (row < grid.nrows) & (col >= 0) & (col < grid.ncols)
@@ -238,8 +253,7 @@ def _reach_m(grid: Grid, x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
         return None
     empty = np.ones((grid.nrows, grid.ncols), dtype=bool)
     empty[row[inside], col[inside]] = False
-    cells = distance_transform_edt(empty)
-    return ((cells + math.sqrt(2.0)) * grid.cell_m + 1.0).astype(np.float32)
+    return distance_transform_edt(empty).astype(np.float32)
 
 
 def _pace(speed_kph: np.ndarray | float) -> np.ndarray:
@@ -431,9 +445,12 @@ def point_entries(
     if cell < 0 or not np.isfinite(graph.cell_pace[cell]):
         return np.empty(0, np.int64), np.empty(0), np.empty(0)
     nodes = [cell]
-    if graph.road_tree is not None:
-        near = graph.road_tree.query_ball_point([x, y], r=graph.grid.cell_m)
-        nodes += [graph.n_cells + i for i in near]
+    index = graph.road_bounds
+    if index is not None:
+        bounds = index.bounds(x, y)
+        if bounds is None or bounds[0] <= graph.grid.cell_m:  # else no vertex within reach
+            near = index.tree.query_ball_point([x, y], r=graph.grid.cell_m)
+            nodes += [graph.n_cells + i for i in near]
     nodes_arr = np.asarray(nodes, dtype=np.int64)
     dist = np.hypot(graph.node_x[nodes_arr] - x, graph.node_y[nodes_arr] - y)
     return nodes_arr, dist * graph.cell_pace[cell], dist
@@ -446,22 +463,17 @@ def road_distance_m(graph: CostGraph, x: float, y: float) -> float | None:
     Road pieces are at most half a cell long (:func:`densify_roads`): the nearest piece
     has a vertex within the nearest vertex's distance widened by half a cell, so only
     the pieces touching those vertices are measured.  The nearest vertex's distance is
-    bounded by the cell's :attr:`CostGraph.road_reach_m` (one question to the tree: an
+    bounded by :meth:`RoadIndex.bounds` (one question to the tree: an
     exact nearest-neighbour search far from any road costs several times more); outside
     the grid, asked of the tree.
     """
-    tree = graph.road_tree
-    if tree is None:
+    index = graph.road_bounds
+    if index is None:
         return None
-    g = graph.grid
-    col = math.floor((x - g.x0) / g.cell_m)
-    row = math.floor((g.y0 - y) / g.cell_m)
-    reach = graph.road_reach_m
-    if reach is not None and 0 <= row < g.nrows and 0 <= col < g.ncols:
-        nearest_m = float(reach[row, col])  # at least the nearest vertex's distance
-    else:
-        nearest_m = float(tree.query([float(x), float(y)], k=1)[0])
-    radius_m = math.hypot(nearest_m, g.cell_m / 2.0) + 1.0
+    tree = index.tree
+    bounds = index.bounds(x, y)  # the upper one: at least the nearest vertex's distance
+    nearest_m = bounds[1] if bounds is not None else float(tree.query([x, y], k=1)[0])
+    radius_m = math.hypot(nearest_m, graph.grid.cell_m / 2.0) + 1.0
     near = tree.query_ball_point([float(x), float(y)], r=radius_m)
     vertices = graph.n_cells + np.asarray(near, dtype=np.int64)
     indptr, indices = graph.metres.indptr, graph.metres.indices

@@ -87,24 +87,14 @@ class Ranking:
 _BY_X: WeakKeyDictionary[NearestLabels, tuple[np.ndarray, np.ndarray]] = WeakKeyDictionary()
 
 
-def _direct(
-    graph: CostGraph, labels: NearestLabels, x: float, y: float, pace: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sources of ``labels`` within two cells of (x, y): positions, metres, minutes."""
+def _by_x(labels: NearestLabels) -> tuple[np.ndarray, np.ndarray]:
+    """The sources of ``labels`` sorted by x (positions, and their x), once per set."""
     found = _BY_X.get(labels)
-    if found is None:  # the sources sorted by x, once per set
-        order = np.argsort(labels.x, kind="stable")
-        found = (order, np.asarray(labels.x)[order])
+    if found is None:
+        order = np.argsort(labels.x, kind="stable").astype(np.int64)
+        found = (order, np.asarray(labels.x, dtype=np.float64)[order])
         _BY_X[labels] = found
-    order, xs = found
-    reach = 2 * graph.grid.cell_m
-    lo, hi = np.searchsorted(xs, [x - reach, x + reach + 1e-6])
-    near = order[lo:hi]
-    if len(near):
-        near = near[labels.entered[near]]
-    metres = np.hypot(labels.x[near] - x, labels.y[near] - y)
-    keep = metres <= reach
-    return near[keep], metres[keep], metres[keep] * pace
+    return found
 
 
 def rank_point(
@@ -117,8 +107,11 @@ def rank_point(
 ) -> Ranking:
     """The ``k`` nearest sources of the label ``sets`` from (x, y) (graph CRS).
 
-    A source present in several sets (a provider offering several services) counts once.
-    Fewer than ``k`` reachable sources are followed by unreachable ones, lowest id first.
+    Candidates: each entry's labels (:func:`geo._kernels.point_candidates`), and each
+    source within two cells straight across country.  A source present in several sets
+    (a provider offering several services) counts once, by its fastest candidate
+    (ties: graph before straight across, the first set first).  Fewer than ``k``
+    reachable sources are followed by unreachable ones, lowest id first.
 
     Raises
     ------
@@ -130,57 +123,69 @@ def rank_point(
             raise ValueError(f"k={k} is above the {labels.k} labels kept per place")
     nodes, leg_min, leg_m = entries_or_raise(graph, x, y)
     pace = float(graph.cell_pace[nodes[0]])
-    if not sets:
-        empty = np.empty(0)
-        return Ranking(
-            empty.astype(np.int64),
-            empty.astype(np.int64),
-            empty,
-            empty.astype(np.int64),
-            empty,
-            empty,
+    reach = 2 * graph.grid.cell_m
+    found = []
+    for labels in sets:
+        by_x, xs = _by_x(labels)
+        found.append(
+            _kernels.point_candidates(
+                labels.source,
+                labels.minutes,
+                labels.ids,
+                nodes,
+                leg_min,
+                leg_m,
+                by_x,
+                xs,
+                labels.x,
+                labels.y,
+                labels.entered,
+                float(x),
+                float(y),
+                reach,
+                pace,
+            )
         )
-    cand_id, cand_set, cand_min, cand_entry, cand_leg, cand_legm = [], [], [], [], [], []
-    for s, labels in enumerate(sets):
-        src = np.asarray(labels.source[nodes])  # (n_entries, k)
-        mins = np.asarray(labels.minutes[nodes], dtype=np.float64)
-        ok = src >= 0
-        e_idx = np.nonzero(ok)[0]
-        cand_id.append(labels.ids[src[ok]])
-        cand_set.append(np.full(len(e_idx), s))
-        cand_min.append(leg_min[e_idx] + mins[ok])
-        cand_entry.append(nodes[e_idx])
-        cand_leg.append(leg_min[e_idx])
-        cand_legm.append(leg_m[e_idx])
-        pos, metres, minutes = _direct(graph, labels, x, y, pace)
-        cand_id.append(labels.ids[pos])
-        cand_set.append(np.full(len(pos), s))
-        cand_min.append(minutes)
-        cand_entry.append(np.full(len(pos), DIRECT))
-        cand_leg.append(minutes)
-        cand_legm.append(metres)
-    ids = np.concatenate(cand_id).astype(np.int64)
-    total = np.concatenate(cand_min)
-    order = np.lexsort((ids, total))  # by minutes, then id (stable: graph before direct)
-    _, first = np.unique(ids[order], return_index=True)  # each id's fastest candidate
-    best = order[first]
-    keep = best[np.lexsort((ids[best], total[best]))][:k]
+    if len(found) == 1:
+        ids, total, entry, leg, legm = found[0]
+        which = np.zeros(len(ids), dtype=np.int64)
+    else:
+        ids, total, entry, leg, legm = (
+            np.concatenate([f[j] for f in found]) if found else np.empty(0) for j in range(5)
+        )
+        which = np.repeat(np.arange(len(found)), [len(f[0]) for f in found])
+    keep = _kernels.pick_fastest(ids.astype(np.int64), total.astype(np.float64), k)
     ranking = Ranking(
-        ids=ids[keep],
-        sets=np.concatenate(cand_set)[keep],
-        minutes=total[keep],
-        entry_node=np.concatenate(cand_entry).astype(np.int64)[keep],
-        leg_minutes=np.concatenate(cand_leg)[keep],
-        leg_metres=np.concatenate(cand_legm)[keep],
+        ids=ids[keep].astype(np.int64),
+        sets=which[keep].astype(np.int64),
+        minutes=total[keep].astype(np.float64),
+        entry_node=entry[keep].astype(np.int64),
+        leg_minutes=leg[keep].astype(np.float64),
+        leg_metres=legm[keep].astype(np.float64),
     )
     if len(ranking.ids) < k:
         ranking = _fill_unreachable(ranking, sets, k)
     return ranking
 
 
+_SORTED_IDS: WeakKeyDictionary[NearestLabels, np.ndarray] = WeakKeyDictionary()
+
+
+def _sorted_ids(labels: NearestLabels) -> np.ndarray:
+    """The ids of ``labels``, sorted, once per set."""
+    found = _SORTED_IDS.get(labels)
+    if found is None:
+        found = np.unique(labels.ids)
+        _SORTED_IDS[labels] = found
+    return found
+
+
 def _fill_unreachable(ranking: Ranking, sets: Sequence[NearestLabels], k: int) -> Ranking:
     """Add unreachable sources (lowest id first) until there are ``k``."""
-    every = np.unique(np.concatenate([s.ids for s in sets])) if sets else np.empty(0, np.int64)
+    if len(sets) == 1:
+        every = _sorted_ids(sets[0])
+    else:
+        every = np.unique(np.concatenate([s.ids for s in sets])) if sets else np.empty(0, np.int64)
     rest = every[~np.isin(every, ranking.ids)][: k - len(ranking.ids)]
     n = len(rest)
     return Ranking(

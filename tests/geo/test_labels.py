@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.sparse.csgraph import dijkstra
 
+from geo import _kernels
 from geo.costgraph import build_cost_graph, densify_roads, point_entries
 from geo.crs import METRIC_CRS
 from geo.grid import Grid
@@ -30,7 +31,7 @@ from geo.labels import (
     source_seeds,
     surface_without,
 )
-from geo.routes import DIRECT, rank_by_dijkstra, rank_point, walk_route
+from geo.routes import DIRECT, rank_by_dijkstra, rank_point, walk_route, walk_routes
 from geo.speeds import read_speed_table
 
 SPEEDS = read_speed_table()
@@ -265,3 +266,53 @@ def test_input_errors_name_the_argument():
             1500.0,
             k=3,
         )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6), st.sampled_from([0.0, 1.5, 2.0, 2.0, 7.25, np.inf])),
+        max_size=40,
+    ),
+    st.integers(1, 8),
+)
+def test_the_fastest_pick_keeps_each_ids_first_candidate_in_lexsort_order(cands, k):
+    """:func:`geo._kernels.pick_fastest` is numpy's lexsort by (total, id), each id's
+    first candidate, the first ``k``: ties broken by id, then by position."""
+    ids = np.array([c[0] for c in cands], dtype=np.int64)
+    total = np.array([c[1] for c in cands], dtype=np.float64)
+    order = np.lexsort((ids, total))
+    _, first = np.unique(ids[order], return_index=True)
+    best = order[first]
+    want = best[np.lexsort((ids[best], total[best]))][:k]
+    assert _kernels.pick_fastest(ids, total, k).tolist() == want.tolist()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks())
+def test_a_batch_of_walks_equals_each_walk_along_its_nodes(net):
+    """:func:`walk_routes` of every (node, source) label at once: each route's metres per
+    class, worst class and road part are those of its own nodes, walked one by one."""
+    graph, x, y, k, rng = net
+    labels = nearest_labels(graph, x, y, k=k, ids=np.arange(10, 10 + len(x)))
+    classes = rng.integers(0, 3, graph.n_nodes).astype(np.int8)
+    starts, sources = np.nonzero(labels.source >= 0)
+    ids = labels.ids[labels.source[starts, sources]]
+    walks = walk_routes(graph, labels, starts, ids, node_class=classes)
+    for i, (start, sid) in enumerate(zip(starts.tolist(), ids.tolist(), strict=True)):
+        nodes = walk_route(graph, labels, start, sid, keep_nodes=True).nodes
+        per_class = np.zeros(3)
+        road_m = 0.0
+        for a, b in itertools.pairwise(nodes.tolist()):
+            per_class[max(classes[a], classes[b])] += graph.metres[a, b]
+            if a >= graph.n_cells and b >= graph.n_cells:
+                road_m += graph.metres[a, b]
+        j = int(sid) - 10
+        end = graph.grid.locate_one(x[j], y[j])
+        end_class = int(classes[end]) if end >= 0 else 0
+        last = np.hypot(graph.node_x[nodes[-1]] - x[j], graph.node_y[nodes[-1]] - y[j])
+        per_class[max(int(classes[nodes[-1]]), end_class)] += last
+        np.testing.assert_allclose(walks.metres_by_class[i], per_class, rtol=1e-9, atol=1e-6)
+        assert walks.road_metres[i] == pytest.approx(road_m, rel=1e-9, abs=1e-6)
+        assert walks.worst_class[i] == max(int(classes[nodes].max()), end_class)
+        assert walks.seed_node[i] == nodes[-1]

@@ -13,7 +13,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from geo.costgraph import build_cost_graph, densify_roads, road_distance_m
+from geo.costgraph import build_cost_graph, densify_roads, point_entries, road_distance_m
 from geo.crs import GEOGRAPHIC_CRS, METRIC_CRS
 from geo.grid import Grid
 from geo.labels import nearest_labels
@@ -271,3 +271,48 @@ def test_offroad_share_detour_and_same_site_flags(net):
     assert time_flags(100.0, 10.0, 50.0, 20.0) == ["detour"]
     assert time_flags(100.0, 10.0, 8.0, 3.0) == []  # a short hop is not a detour
     assert time_flags(None, None, None, 20.0) == []
+
+
+def test_road_bounds_hold_and_entries_are_every_vertex_within_a_cell(net):
+    """The road index's bounds hold for any point (on the raster, beside a road, far
+    from one), and the entries they let the query skip the tree for are the very
+    vertices within a cell width that a brute-force search finds."""
+    graph, *_ = net
+    index = graph.road_bounds
+    vx = graph.node_x[graph.n_cells :]
+    vy = graph.node_y[graph.n_cells :]
+    rng = np.random.default_rng(11)
+    xs = np.concatenate(
+        [rng.uniform(-3000, NCOLS * CELL + 3000, 400), vx + rng.normal(0, 700, len(vx))]
+    )
+    ys = np.concatenate(
+        [rng.uniform(-3000, NROWS * CELL + 3000, 400), vy + rng.normal(0, 700, len(vy))]
+    )
+    skipped = 0
+    for x, y in zip(xs, ys, strict=True):
+        d = np.hypot(vx - x, vy - y)
+        bounds = index.bounds(x, y)
+        inside = 0 <= x < NCOLS * CELL and 0 < y <= NROWS * CELL
+        assert (bounds is not None) == inside
+        if bounds is not None:
+            assert bounds[0] <= d.min() <= bounds[1]
+            skipped += bounds[0] > CELL
+        nodes, _, _ = point_entries(graph, x, y)
+        if len(nodes):
+            want = set((np.flatnonzero(d <= CELL) + graph.n_cells).tolist())
+            assert set(nodes[1:].tolist()) == want
+    assert skipped > 50  # far points do skip the tree
+
+
+def test_graphs_on_the_same_roads_share_one_road_index(net):
+    graph, *_ = net
+    again = build_cost_graph(
+        graph.grid, densify_roads(_roads(), max_segment_m=500), SPEEDS, mode="walk"
+    )
+    assert again.road_bounds is graph.road_bounds
+    moved = _roads()
+    moved["geometry"] = moved.translate(xoff=100.0)
+    other = build_cost_graph(
+        graph.grid, densify_roads(moved, max_segment_m=500), SPEEDS, mode="car"
+    )
+    assert other.road_bounds is not graph.road_bounds
