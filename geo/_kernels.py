@@ -548,18 +548,34 @@ def walk_many(
     starts,
     sources,
     n_classes,
+    node_x,
+    node_y,
+    src_x,
+    src_y,
+    end_cells,
 ):  # type: ignore[no-untyped-def]
-    """:func:`walk_labels` of several routes of the same labels (``starts[i]`` to source
-    ``sources[i]``) in one call, without their nodes: per route the metres per class
-    (rows), the worst class, the seed node, metres and minutes on roads, the status."""
+    """Several routes of the same labels in one call: :func:`walk_labels` from
+    ``starts[i]`` to source ``sources[i]`` (a position), then the last off-road leg to
+    the source at (``src_x``, ``src_y``), in the worse class of the seed node and the
+    source's cell (``end_cells``, -1 off the grid).  A start of -1 is a source reached
+    straight across country: no route, its class the source cell's.  Per route: metres
+    per class (rows), worst class, seed node (-1 without route), metres and minutes on
+    roads, status (:func:`walk_labels`)."""
     m = len(starts)
     per_class = np.zeros((m, n_classes))
     worst = np.zeros(m, np.int64)
-    seed = np.zeros(m, np.int64)
+    seed = np.full(m, -1, np.int64)
     road_m = np.zeros(m)
     road_min = np.zeros(m)
     status = np.zeros(m, np.int64)
     for i in range(m):
+        p = sources[i]
+        end_class = 0
+        if n_classes > 1 and end_cells[p] >= 0:
+            end_class = node_class[end_cells[p]]
+        if starts[i] < 0:
+            worst[i] = end_class
+            continue
         pc, w, s, _, rm, rmin, st = walk_labels(
             lab_source,
             lab_pred,
@@ -570,10 +586,16 @@ def walk_many(
             n_cells,
             node_class,
             starts[i],
-            sources[i],
+            p,
             n_classes,
             False,
         )
+        last = np.hypot(node_x[s] - src_x[p], node_y[s] - src_y[p])
+        if n_classes > 1:
+            pc[max(node_class[s], end_class)] += last
+            w = max(w, end_class)
+        else:
+            pc[0] += last
         per_class[i, :] = pc
         worst[i] = w
         seed[i] = s

@@ -331,16 +331,8 @@ def _label_walks(
     road_m = np.zeros(n)
     road_min = np.zeros(n)
     reachable = np.isfinite(ranking.minutes)
-    direct = reachable & (ranking.entry_node == DIRECT)
-    if node_class is not None:
-        for i in np.flatnonzero(direct):
-            labels = sets[int(ranking.sets[i])]
-            position = labels.positions[int(ranking.ids[i])]
-            cell = graph.grid.locate_one(float(labels.x[position]), float(labels.y[position]))
-            top[i] = int(node_class[cell]) if cell >= 0 else 0
-    walked = reachable & ~direct
-    for s in np.unique(ranking.sets[walked]):
-        rows = np.flatnonzero(walked & (ranking.sets == s))
+    for s in np.unique(ranking.sets[reachable]):
+        rows = np.flatnonzero(reachable & (ranking.sets == s))
         w = walk_routes(
             graph,
             sets[int(s)],

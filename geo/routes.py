@@ -277,7 +277,9 @@ def walk_routes(
 ) -> RouteWalks:
     """Walk each source ``source_ids[i]``'s labels from ``start_nodes[i]`` to where it
     leaves the graph (one compiled call for all), then the last off-road leg to the
-    source, in the worse class of the seed node and the source's cell.
+    source, in the worse class of the seed node and the source's cell.  A start of
+    :data:`DIRECT` (a source reached straight across country) has no route: its worst
+    class is the source cell's, its seed node -1.
 
     ``node_class`` (:func:`node_classes`) adds the conflict class of every edge.
     """
@@ -303,23 +305,17 @@ def walk_routes(
         starts,
         positions,
         width,
+        graph.node_x,
+        graph.node_y,
+        labels.x,
+        labels.y,
+        _end_cells(graph, labels),
     )
     if (status == 1).any():
         i = int(np.flatnonzero(status == 1)[0])
         raise ValueError(f"node {int(starts[i])} holds no label of source {source_ids[i]}")
     if (status == 2).any():
         raise RuntimeError("the labels' predecessor chain does not end; rebuild the layers")
-    last = np.hypot(
-        graph.node_x[seed] - labels.x[positions], graph.node_y[seed] - labels.y[positions]
-    )
-    rows = np.arange(len(starts))
-    if node_class is not None:
-        cell = _end_cells(graph, labels)[positions]
-        end_class = np.where(cell >= 0, classes[np.maximum(cell, 0)], 0).astype(np.int64)
-        np.add.at(per_class, (rows, np.maximum(classes[seed], end_class)), last)
-        worst = np.maximum(worst, end_class)
-    else:
-        per_class[:, 0] += last
     return RouteWalks(per_class, worst, seed, road_m, road_min)
 
 
