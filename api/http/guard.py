@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -29,6 +30,48 @@ def _framed(path: str) -> bool:
 
 
 log = logging.getLogger(__name__)
+
+#: The headers the guard sets or extends (lower case, as raw ASGI header names).
+_SET_HERE = frozenset(
+    {
+        b"x-content-type-options",
+        b"referrer-policy",
+        b"vary",
+        b"cache-control",
+        b"content-security-policy",
+        b"x-frame-options",
+    }
+)
+
+
+@functools.cache
+def _fixed_headers(framed: bool, token: bool) -> tuple[tuple[bytes, bytes], ...]:
+    """The guard's headers for an answer that has none of :data:`_SET_HERE`: what
+    :class:`RequestGuard`'s general path adds to such an answer, in its order."""
+    message: Message = {"type": "http.response.start", "headers": []}
+    out = MutableHeaders(scope=message)
+    _secure(out, framed=framed, token=token)
+    return tuple(message["headers"])
+
+
+def _secure(out: MutableHeaders, *, framed: bool, token: bool) -> None:
+    """Set the guard's headers on ``out`` (an answer's headers)."""
+    out["X-Content-Type-Options"] = "nosniff"
+    out["Referrer-Policy"] = "no-referrer"
+    # an answer may depend on the caseworker token: caches key on it, and
+    # nothing answered to a request carrying one is kept anywhere
+    out.add_vary_header("Authorization")
+    if token:
+        out["Cache-Control"] = "no-store"
+    # A page may set a wider policy of its own (map scripts); JSON keeps this one.
+    # No answer may be framed by another site; the région maps are framed by
+    # the région page, so they allow their own origin only.
+    ancestors = "'self'" if framed else "'none'"
+    policy = out.get("content-security-policy") or "default-src 'self'"
+    if "frame-ancestors" not in policy:
+        policy = f"{policy.rstrip('; ')}; frame-ancestors {ancestors}"
+    out["Content-Security-Policy"] = policy
+    out["X-Frame-Options"] = "SAMEORIGIN" if framed else "DENY"
 
 
 class RequestGuard:
@@ -58,23 +101,15 @@ class RequestGuard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                raw = message.setdefault("headers", [])
+                if isinstance(raw, list) and not any(k.lower() in _SET_HERE for k, _ in raw):
+                    # none of them yet (most answers): the very headers the general path
+                    # below would add, in its order, without its per-header scans
+                    raw.extend(_fixed_headers(_framed(scope["path"]), "authorization" in headers))
+                    await send(message)
+                    return
                 out = MutableHeaders(scope=message)
-                out["X-Content-Type-Options"] = "nosniff"
-                out["Referrer-Policy"] = "no-referrer"
-                # an answer may depend on the caseworker token: caches key on it, and
-                # nothing answered to a request carrying one is kept anywhere
-                out.add_vary_header("Authorization")
-                if "authorization" in headers:
-                    out["Cache-Control"] = "no-store"
-                # A page may set a wider policy of its own (map scripts); JSON keeps this one.
-                # No answer may be framed by another site; the région maps are framed by
-                # the région page, so they allow their own origin only.
-                ancestors = "'self'" if _framed(scope["path"]) else "'none'"
-                policy = out.get("content-security-policy") or "default-src 'self'"
-                if "frame-ancestors" not in policy:
-                    policy = f"{policy.rstrip('; ')}; frame-ancestors {ancestors}"
-                out["Content-Security-Policy"] = policy
-                out["X-Frame-Options"] = "SAMEORIGIN" if ancestors == "'self'" else "DENY"
+                _secure(out, framed=_framed(scope["path"]), token="authorization" in headers)
             await send(message)
 
         async def refuse(status: int, code: str, limit: int) -> None:
