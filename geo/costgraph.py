@@ -37,7 +37,7 @@ import shapely
 from scipy.ndimage import distance_transform_edt
 from scipy.spatial import cKDTree
 
-from geo import _kernels
+from geo import _walks
 from geo.crs import check_same_crs
 from geo.grid import Grid
 from geo.roads import SOURCE_SPEED_COLUMN
@@ -478,7 +478,7 @@ def road_distance_m(graph: CostGraph, x: float, y: float) -> float | None:
     vertices = graph.n_cells + np.asarray(near, dtype=np.int64)
     indptr, indices = graph.metres.indptr, graph.metres.indices
     return float(
-        _kernels.nearest_segment_m(
+        _walks.nearest_segment_m(
             indptr, indices, graph.node_x, graph.node_y, graph.n_cells, vertices, x, y
         )
     )

@@ -8,14 +8,13 @@ so a public answer is computed from public providers alone and is the same whate
 confidential records the directory holds.
 
 :func:`nearest_answer` ranks (:func:`geo.routes.rank_point`) and walks each route
-(:func:`geo.routes.walk_routes`); ``method="dijkstra"`` answers the same question with a
+(:func:`geo.routes.ranked_walks`); ``method="dijkstra"`` answers the same question with a
 full Dijkstra from the point (:func:`geo.routes.rank_by_dijkstra`), the reference used
 by the tests and the benchmarks.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,12 +42,11 @@ from geo.routes import (
     DIRECT,
     Ranking,
     node_classes,
-    path_road_part,
     rank_by_dijkstra,
     rank_point,
+    ranked_walks,
     route_geometry,
-    walk_route,
-    walk_routes,
+    route_nodes,
 )
 from geo.zones import ZONE_CLASSES
 
@@ -290,119 +288,6 @@ def _set_of(sets: Sequence[NearestLabels], source_id: int) -> int:
     return -1
 
 
-def _path_walk(
-    graph: CostGraph,
-    nodes: np.ndarray,
-    end_x: float,
-    end_y: float,
-    node_class: np.ndarray | None,
-) -> tuple[np.ndarray, int]:
-    """Metres per class and worst class of a path of nodes then a leg to (end_x, end_y):
-    the reference's own accounting, straight from the graph (no labels)."""
-    zones = node_class is not None
-    classes: np.ndarray = node_class if node_class is not None else np.zeros(graph.n_nodes, np.int8)
-    per_class = np.zeros(len(ZONE_CLASSES) if zones else 1)
-    edge_m = np.array(
-        [graph.metres[a, b] for a, b in itertools.pairwise(nodes.tolist())], dtype=np.float64
-    )
-    edge_c = np.maximum(classes[nodes[:-1]], classes[nodes[1:]]).astype(np.int64)
-    np.add.at(per_class, edge_c, edge_m)
-    cell = int(graph.grid.locate(np.array([end_x]), np.array([end_y]))[0])
-    end_class = int(classes[cell]) if (zones and cell >= 0) else 0
-    last = float(np.hypot(graph.node_x[nodes[-1]] - end_x, graph.node_y[nodes[-1]] - end_y))
-    per_class[max(int(classes[nodes[-1]]), end_class) if zones else 0] += last
-    worst = max(int(classes[nodes].max()), end_class) if zones else 0
-    return per_class, worst
-
-
-def _label_walks(
-    graph: CostGraph,
-    sets: Sequence[NearestLabels],
-    ranking: Ranking,
-    node_class: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Metres per class (rows), worst class (start excluded), metres and minutes on
-    roads of every reachable ranked route, walked along the labels: one compiled call
-    per label set (:func:`geo.routes.walk_routes`).  A source reached straight across
-    country has no route in the graph: its class is its cell's."""
-    n = len(ranking.ids)
-    per_class = np.zeros((n, len(ZONE_CLASSES) if node_class is not None else 1))
-    top = np.zeros(n, dtype=np.int64)
-    road_m = np.zeros(n)
-    road_min = np.zeros(n)
-    reachable = np.isfinite(ranking.minutes)
-    for s in np.unique(ranking.sets[reachable]):
-        rows = np.flatnonzero(reachable & (ranking.sets == s))
-        w = walk_routes(
-            graph,
-            sets[int(s)],
-            ranking.entry_node[rows],
-            ranking.ids[rows],
-            node_class=node_class,
-        )
-        per_class[rows] = w.metres_by_class
-        top[rows] = w.worst_class
-        road_m[rows] = w.road_metres
-        road_min[rows] = w.road_minutes
-    return per_class, top, road_m, road_min
-
-
-def _path_walks(
-    graph: CostGraph,
-    sets: Sequence[NearestLabels],
-    ranking: Ranking,
-    node_class: np.ndarray | None,
-    paths: list[np.ndarray | None],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_label_walks` of the reference's explicit paths."""
-    n = len(ranking.ids)
-    per_class = np.zeros((n, len(ZONE_CLASSES) if node_class is not None else 1))
-    top = np.zeros(n, dtype=np.int64)
-    road_m = np.zeros(n)
-    road_min = np.zeros(n)
-    for i in np.flatnonzero(np.isfinite(ranking.minutes)):
-        labels = sets[int(ranking.sets[i])]
-        position = labels.positions[int(ranking.ids[i])]
-        end_x, end_y = float(labels.x[position]), float(labels.y[position])
-        path = paths[i]
-        if ranking.entry_node[i] == DIRECT:
-            if node_class is not None:
-                cell = graph.grid.locate_one(end_x, end_y)
-                top[i] = int(node_class[cell]) if cell >= 0 else 0
-        elif path is None:
-            w = walk_route(
-                graph,
-                labels,
-                int(ranking.entry_node[i]),
-                int(ranking.ids[i]),
-                node_class=node_class,
-            )
-            per_class[i], top[i], road_m[i], road_min[i] = (
-                w.metres_by_class,
-                w.worst_class,
-                w.road_metres,
-                w.road_minutes,
-            )
-        else:
-            per_class[i], top[i] = _path_walk(graph, path, end_x, end_y, node_class)
-            road_m[i], road_min[i] = path_road_part(graph, path)
-    return per_class, top, road_m, road_min
-
-
-def _route_nodes(
-    graph: CostGraph, labels: NearestLabels, ranking: Ranking, i: int, path: np.ndarray | None
-) -> np.ndarray:
-    """The graph nodes of ranked route ``i`` (for its line)."""
-    if ranking.entry_node[i] == DIRECT:
-        return np.empty(0, np.int64)
-    if path is not None:
-        return path
-    walk = walk_route(
-        graph, labels, int(ranking.entry_node[i]), int(ranking.ids[i]), keep_nodes=True
-    )
-    return walk.nodes
-
-
 def _answer(
     graph: CostGraph,
     sets: Sequence[NearestLabels],
@@ -417,10 +302,9 @@ def _answer(
     lon, lat, x, y = where
     n = len(ranking.ids)
     reachable = np.isfinite(ranking.minutes)
-    if paths is None:
-        per_class, top, road_m, road_min = _label_walks(graph, sets, ranking, node_class)
-    else:
-        per_class, top, road_m, road_min = _path_walks(graph, sets, ranking, node_class, paths)
+    per_class, top, road_m, road_min = ranked_walks(
+        graph, sets, ranking, node_class, paths, n_classes=len(ZONE_CLASSES)
+    )
     start_class = 0
     if node_class is not None:
         cell = graph.grid.locate_one(x, y)
@@ -443,7 +327,7 @@ def _answer(
         for i in np.flatnonzero(reachable):
             labels = sets[int(ranking.sets[i])]
             path = None if paths is None else paths[i]
-            nodes = _route_nodes(graph, labels, ranking, int(i), path)
+            nodes = route_nodes(graph, labels, ranking, int(i), path)
             position = labels.positions[int(ids[i])]
             line = route_geometry(graph, x, y, nodes, labels.x[position], labels.y[position])
             coords = np.asarray(line.coords)

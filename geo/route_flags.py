@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo import _kernels
+from geo import _walks
 from geo.costgraph import CostGraph, road_distance_m
 from geo.labels import NearestLabels
 
@@ -154,7 +154,7 @@ def nearest_routes(graph: CostGraph, labels: NearestLabels) -> NodeRoutes:
         )
     csr = graph.minutes
     n = graph.n_cells
-    road_min, metres = _kernels.first_label_routes(
+    road_min, metres = _walks.first_label_routes(
         labels.source,
         labels.pred,
         csr.indptr,

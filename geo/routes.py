@@ -21,6 +21,7 @@ Ties (equal float32 minutes) are broken by source id, here and in the reference.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
@@ -29,7 +30,7 @@ import numpy as np
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
-from geo import _kernels
+from geo import _walks
 from geo.costgraph import CostGraph, point_entries
 from geo.labels import NearestLabels, source_seeds
 
@@ -43,7 +44,9 @@ __all__ = [
     "path_road_part",
     "rank_by_dijkstra",
     "rank_point",
+    "ranked_walks",
     "route_geometry",
+    "route_nodes",
     "walk_route",
     "walk_routes",
 ]
@@ -107,7 +110,7 @@ def rank_point(
 ) -> Ranking:
     """The ``k`` nearest sources of the label ``sets`` from (x, y) (graph CRS).
 
-    Candidates: each entry's labels (:func:`geo._kernels.point_candidates`), and each
+    Candidates: each entry's labels (:func:`geo._walks.point_candidates`), and each
     source within two cells straight across country.  A source present in several sets
     (a provider offering several services) counts once, by its fastest candidate
     (ties: graph before straight across, the first set first).  Fewer than ``k``
@@ -128,7 +131,7 @@ def rank_point(
     for labels in sets:
         by_x, xs = _by_x(labels)
         found.append(
-            _kernels.point_candidates(
+            _walks.point_candidates(
                 labels.source,
                 labels.minutes,
                 labels.ids,
@@ -154,7 +157,7 @@ def rank_point(
             np.concatenate([f[j] for f in found]) if found else np.empty(0) for j in range(5)
         )
         which = np.repeat(np.arange(len(found)), [len(f[0]) for f in found])
-    keep = _kernels.pick_fastest(ids.astype(np.int64), total.astype(np.float64), k)
+    keep = _walks.pick_fastest(ids.astype(np.int64), total.astype(np.float64), k)
     ranking = Ranking(
         ids=ids[keep].astype(np.int64),
         sets=which[keep].astype(np.int64),
@@ -293,7 +296,7 @@ def walk_routes(
     width = n_classes if node_class is not None else 1
     csr = graph.minutes  # metres share its structure (one entry per edge, same order)
     starts = np.asarray(start_nodes, dtype=np.int64)
-    per_class, worst, seed, road_m, road_min, status = _kernels.walk_many(
+    per_class, worst, seed, road_m, road_min, status = _walks.walk_many(
         labels.source,
         labels.pred,
         csr.indptr,
@@ -341,7 +344,7 @@ def walk_route(
     if keep_nodes:
         csr = graph.minutes
         classes = node_class if node_class is not None else _NO_CLASSES
-        nodes = _kernels.walk_labels(
+        nodes = _walks.walk_labels(
             labels.source,
             labels.pred,
             csr.indptr,
@@ -366,6 +369,127 @@ def walk_route(
 
 
 _NO_CLASSES = np.zeros(1, dtype=np.int8)
+
+
+def _path_walk(
+    graph: CostGraph,
+    nodes: np.ndarray,
+    end_x: float,
+    end_y: float,
+    node_class: np.ndarray | None,
+    n_classes: int,
+) -> tuple[np.ndarray, int]:
+    """Metres per class and worst class of a path of nodes then a leg to (end_x, end_y):
+    the reference's own accounting, straight from the graph (no labels)."""
+    zones = node_class is not None
+    classes: np.ndarray = node_class if node_class is not None else np.zeros(graph.n_nodes, np.int8)
+    per_class = np.zeros(n_classes if zones else 1)
+    edge_m = np.array(
+        [graph.metres[a, b] for a, b in itertools.pairwise(nodes.tolist())], dtype=np.float64
+    )
+    edge_c = np.maximum(classes[nodes[:-1]], classes[nodes[1:]]).astype(np.int64)
+    np.add.at(per_class, edge_c, edge_m)
+    cell = int(graph.grid.locate(np.array([end_x]), np.array([end_y]))[0])
+    end_class = int(classes[cell]) if (zones and cell >= 0) else 0
+    last = float(np.hypot(graph.node_x[nodes[-1]] - end_x, graph.node_y[nodes[-1]] - end_y))
+    per_class[max(int(classes[nodes[-1]]), end_class) if zones else 0] += last
+    worst = max(int(classes[nodes].max()), end_class) if zones else 0
+    return per_class, worst
+
+
+def ranked_walks(
+    graph: CostGraph,
+    sets: Sequence[NearestLabels],
+    ranking: Ranking,
+    node_class: np.ndarray | None,
+    paths: list[np.ndarray | None] | None = None,
+    *,
+    n_classes: int = 3,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Metres per class (rows), worst class (start excluded), metres and minutes on
+    roads of every reachable ranked route, walked along the labels: one compiled call
+    per label set (:func:`walk_routes`); or, given the reference's explicit ``paths``,
+    measured along them.  A source reached straight across country has no route in the
+    graph: its class is its cell's."""
+    if paths is not None:
+        return _path_walks(graph, sets, ranking, node_class, paths, n_classes)
+    n = len(ranking.ids)
+    per_class = np.zeros((n, n_classes if node_class is not None else 1))
+    top = np.zeros(n, dtype=np.int64)
+    road_m = np.zeros(n)
+    road_min = np.zeros(n)
+    reachable = np.isfinite(ranking.minutes)
+    for s in np.unique(ranking.sets[reachable]):
+        rows = np.flatnonzero(reachable & (ranking.sets == s))
+        w = walk_routes(
+            graph,
+            sets[int(s)],
+            ranking.entry_node[rows],
+            ranking.ids[rows],
+            node_class=node_class,
+        )
+        per_class[rows] = w.metres_by_class
+        top[rows] = w.worst_class
+        road_m[rows] = w.road_metres
+        road_min[rows] = w.road_minutes
+    return per_class, top, road_m, road_min
+
+
+def _path_walks(
+    graph: CostGraph,
+    sets: Sequence[NearestLabels],
+    ranking: Ranking,
+    node_class: np.ndarray | None,
+    paths: list[np.ndarray | None],
+    n_classes: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`ranked_walks` of the reference's explicit paths."""
+    n = len(ranking.ids)
+    per_class = np.zeros((n, n_classes if node_class is not None else 1))
+    top = np.zeros(n, dtype=np.int64)
+    road_m = np.zeros(n)
+    road_min = np.zeros(n)
+    for i in np.flatnonzero(np.isfinite(ranking.minutes)):
+        labels = sets[int(ranking.sets[i])]
+        position = labels.positions[int(ranking.ids[i])]
+        end_x, end_y = float(labels.x[position]), float(labels.y[position])
+        path = paths[i]
+        if ranking.entry_node[i] == DIRECT:
+            if node_class is not None:
+                cell = graph.grid.locate_one(end_x, end_y)
+                top[i] = int(node_class[cell]) if cell >= 0 else 0
+        elif path is None:
+            w = walk_route(
+                graph,
+                labels,
+                int(ranking.entry_node[i]),
+                int(ranking.ids[i]),
+                node_class=node_class,
+            )
+            per_class[i], top[i], road_m[i], road_min[i] = (
+                w.metres_by_class,
+                w.worst_class,
+                w.road_metres,
+                w.road_minutes,
+            )
+        else:
+            per_class[i], top[i] = _path_walk(graph, path, end_x, end_y, node_class, n_classes)
+            road_m[i], road_min[i] = path_road_part(graph, path)
+    return per_class, top, road_m, road_min
+
+
+def route_nodes(
+    graph: CostGraph, labels: NearestLabels, ranking: Ranking, i: int, path: np.ndarray | None
+) -> np.ndarray:
+    """The graph nodes of ranked route ``i`` (for its line)."""
+    if ranking.entry_node[i] == DIRECT:
+        return np.empty(0, np.int64)
+    if path is not None:
+        return path
+    walk = walk_route(
+        graph, labels, int(ranking.entry_node[i]), int(ranking.ids[i]), keep_nodes=True
+    )
+    return walk.nodes
 
 
 def route_geometry(

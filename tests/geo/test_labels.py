@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.sparse.csgraph import dijkstra
 
-from geo import _kernels
+from geo import _walks
 from geo.costgraph import build_cost_graph, densify_roads, point_entries
 from geo.crs import METRIC_CRS
 from geo.grid import Grid
@@ -277,7 +277,7 @@ def test_input_errors_name_the_argument():
     st.integers(1, 8),
 )
 def test_the_fastest_pick_keeps_each_ids_first_candidate_in_lexsort_order(cands, k):
-    """:func:`geo._kernels.pick_fastest` is numpy's lexsort by (total, id), each id's
+    """:func:`geo._walks.pick_fastest` is numpy's lexsort by (total, id), each id's
     first candidate, the first ``k``: ties broken by id, then by position."""
     ids = np.array([c[0] for c in cands], dtype=np.int64)
     total = np.array([c[1] for c in cands], dtype=np.float64)
@@ -285,7 +285,7 @@ def test_the_fastest_pick_keeps_each_ids_first_candidate_in_lexsort_order(cands,
     _, first = np.unique(ids[order], return_index=True)
     best = order[first]
     want = best[np.lexsort((ids[best], total[best]))][:k]
-    assert _kernels.pick_fastest(ids, total, k).tolist() == want.tolist()
+    assert _walks.pick_fastest(ids, total, k).tolist() == want.tolist()
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
