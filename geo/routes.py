@@ -269,6 +269,26 @@ class RouteWalks:
     road_minutes: np.ndarray
 
 
+def _walk_arrays(
+    graph: CostGraph, labels: NearestLabels, node_class: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
+    """The arrays every walk along ``labels`` reads, in the compiled walks' order: the
+    labels' sources and predecessors, the graph's CSR (metres share the structure of
+    minutes: one entry per edge, same order), the number of cells, the node classes."""
+    csr = graph.minutes
+    classes = node_class if node_class is not None else _NO_CLASSES
+    return (
+        labels.source,
+        labels.pred,
+        csr.indptr,
+        csr.indices,
+        graph.metres.data,
+        csr.data,
+        graph.n_cells,
+        classes,
+    )
+
+
 def walk_routes(
     graph: CostGraph,
     labels: NearestLabels,
@@ -292,19 +312,10 @@ def walk_routes(
         if position is None:
             raise ValueError(f"source_id={source_id!r} is not one source of the labels")
         positions[i] = position
-    classes = node_class if node_class is not None else _NO_CLASSES
     width = n_classes if node_class is not None else 1
-    csr = graph.minutes  # metres share its structure (one entry per edge, same order)
     starts = np.asarray(start_nodes, dtype=np.int64)
     per_class, worst, seed, road_m, road_min, status = _walks.walk_many(
-        labels.source,
-        labels.pred,
-        csr.indptr,
-        csr.indices,
-        graph.metres.data,
-        csr.data,
-        graph.n_cells,
-        classes,
+        *_walk_arrays(graph, labels, node_class),
         starts,
         positions,
         width,
@@ -342,17 +353,8 @@ def walk_route(
     )
     nodes = np.empty(0, np.int64)
     if keep_nodes:
-        csr = graph.minutes
-        classes = node_class if node_class is not None else _NO_CLASSES
         nodes = _walks.walk_labels(
-            labels.source,
-            labels.pred,
-            csr.indptr,
-            csr.indices,
-            graph.metres.data,
-            csr.data,
-            graph.n_cells,
-            classes,
+            *_walk_arrays(graph, labels, node_class),
             int(start_node),
             labels.positions[int(source_id)],
             n_classes if node_class is not None else 1,
