@@ -51,7 +51,6 @@ __all__ = [
     "densify_roads",
     "point_entries",
     "road_distance_m",
-    "road_index",
 ]
 
 _NEIGHBOURS = ((0, 1, 1.0), (1, 0, 1.0), (1, 1, np.sqrt(2.0)), (1, -1, np.sqrt(2.0)))
@@ -172,23 +171,20 @@ class CostGraph:
         return len(self.node_x)
 
     @cached_property
-    def _road_index(self) -> RoadIndex | None:
+    def road_index(self) -> RoadIndex | None:
+        """The graph's :class:`RoadIndex` (a KD-tree of the road vertices, bounds on the
+        distance to the nearest one), shared with the graphs on the same roads; None
+        without roads."""
         if self.n_road == 0:
             return None
         sl = slice(self.n_cells, self.n_cells + self.n_road)
-        return road_index(self.grid, self.node_x[sl], self.node_y[sl])
+        return _shared_road_index(self.grid, self.node_x[sl], self.node_y[sl])
 
     @property
     def road_tree(self) -> cKDTree | None:
         """KD-tree of road vertices (for snapping points), None without roads."""
-        index = self._road_index
+        index = self.road_index
         return None if index is None else index.tree
-
-    @property
-    def road_bounds(self) -> RoadIndex | None:
-        """The graph's :class:`RoadIndex` (bounds on the distance to the nearest road
-        vertex), None without roads."""
-        return self._road_index
 
 
 @dataclass(frozen=True, eq=False)
@@ -226,7 +222,7 @@ _ROAD_INDEXES_KEPT = 4
 _ROAD_INDEXES_LOCK = threading.Lock()
 
 
-def road_index(grid: Grid, x: np.ndarray, y: np.ndarray) -> RoadIndex:
+def _shared_road_index(grid: Grid, x: np.ndarray, y: np.ndarray) -> RoadIndex:
     """The :class:`RoadIndex` of road vertices at (x, y) on ``grid`` (made once for the
     same grid and positions)."""
     x = np.ascontiguousarray(x, dtype=np.float64)
@@ -445,7 +441,7 @@ def point_entries(
     if cell < 0 or not np.isfinite(graph.cell_pace[cell]):
         return np.empty(0, np.int64), np.empty(0), np.empty(0)
     nodes = [cell]
-    index = graph.road_bounds
+    index = graph.road_index
     if index is not None:
         bounds = index.bounds(x, y)
         if bounds is None or bounds[0] <= graph.grid.cell_m:  # else no vertex within reach
@@ -467,7 +463,7 @@ def road_distance_m(graph: CostGraph, x: float, y: float) -> float | None:
     exact nearest-neighbour search far from any road costs several times more); outside
     the grid, asked of the tree.
     """
-    index = graph.road_bounds
+    index = graph.road_index
     if index is None:
         return None
     tree = index.tree

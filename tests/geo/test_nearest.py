@@ -273,12 +273,12 @@ def test_offroad_share_detour_and_same_site_flags(net):
     assert time_flags(None, None, None, 20.0) == []
 
 
-def test_road_bounds_hold_and_entries_are_every_vertex_within_a_cell(net):
+def test_road_index_bounds_hold_and_entries_are_every_vertex_within_a_cell(net):
     """The road index's bounds hold for any point (on the raster, beside a road, far
     from one), and the entries they let the query skip the tree for are the very
     vertices within a cell width that a brute-force search finds."""
     graph, *_ = net
-    index = graph.road_bounds
+    index = graph.road_index
     vx = graph.node_x[graph.n_cells :]
     vy = graph.node_y[graph.n_cells :]
     rng = np.random.default_rng(11)
@@ -309,10 +309,10 @@ def test_graphs_on_the_same_roads_share_one_road_index(net):
     again = build_cost_graph(
         graph.grid, densify_roads(_roads(), max_segment_m=500), SPEEDS, mode="walk"
     )
-    assert again.road_bounds is graph.road_bounds
+    assert again.road_index is graph.road_index
     moved = _roads()
     moved["geometry"] = moved.translate(xoff=100.0)
     other = build_cost_graph(
         graph.grid, densify_roads(moved, max_segment_m=500), SPEEDS, mode="car"
     )
-    assert other.road_bounds is not graph.road_bounds
+    assert other.road_index is not graph.road_index
