@@ -351,23 +351,29 @@ def walk_route(
     w = walk_routes(
         graph, labels, [start_node], [source_id], node_class=node_class, n_classes=n_classes
     )
-    nodes = np.empty(0, np.int64)
-    if keep_nodes:
-        nodes = _walks.walk_labels(
-            *_walk_arrays(graph, labels, node_class),
-            int(start_node),
-            labels.positions[int(source_id)],
-            n_classes if node_class is not None else 1,
-            True,
-        )[3]
+    nodes = _route_node_list(graph, labels, start_node, source_id) if keep_nodes else None
     return RouteWalk(
         w.metres_by_class[0],
         int(w.worst_class[0]),
         int(w.seed_node[0]),
-        nodes,
+        np.empty(0, np.int64) if nodes is None else nodes,
         float(w.road_metres[0]),
         float(w.road_minutes[0]),
     )
+
+
+def _route_node_list(
+    graph: CostGraph, labels: NearestLabels, start_node: int, source_id: int
+) -> np.ndarray:
+    """The nodes of source ``source_id``'s route from ``start_node`` (a walk of its
+    labels that keeps them, without the per-class accounting)."""
+    return _walks.walk_labels(
+        *_walk_arrays(graph, labels, None),
+        int(start_node),
+        labels.positions[int(source_id)],
+        1,
+        True,
+    )[3]
 
 
 _NO_CLASSES = np.zeros(1, dtype=np.int8)
@@ -413,16 +419,21 @@ def ranked_walks(
     per label set (:func:`walk_routes`); or, given the reference's explicit ``paths``,
     measured along them.  A source reached straight across country has no route in the
     graph: its class is its cell's."""
-    if paths is not None:
-        return _path_walks(graph, sets, ranking, node_class, paths, n_classes)
     n = len(ranking.ids)
     per_class = np.zeros((n, n_classes if node_class is not None else 1))
     top = np.zeros(n, dtype=np.int64)
     road_m = np.zeros(n)
     road_min = np.zeros(n)
     reachable = np.isfinite(ranking.minutes)
-    for s in np.unique(ranking.sets[reachable]):
-        rows = np.flatnonzero(reachable & (ranking.sets == s))
+    # the reference's explicit paths are measured along them (a route the reference
+    # reached straight across has none); every other route is walked along the labels
+    measured = np.zeros(n, dtype=bool)
+    if paths is not None:
+        has_path = np.array([p is not None for p in paths], dtype=bool)
+        measured = reachable & has_path & (ranking.entry_node != DIRECT)
+    walked = reachable & ~measured
+    for s in np.unique(ranking.sets[walked]):
+        rows = np.flatnonzero(walked & (ranking.sets == s))
         w = walk_routes(
             graph,
             sets[int(s)],
@@ -434,49 +445,14 @@ def ranked_walks(
         top[rows] = w.worst_class
         road_m[rows] = w.road_metres
         road_min[rows] = w.road_minutes
-    return per_class, top, road_m, road_min
-
-
-def _path_walks(
-    graph: CostGraph,
-    sets: Sequence[NearestLabels],
-    ranking: Ranking,
-    node_class: np.ndarray | None,
-    paths: list[np.ndarray | None],
-    n_classes: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`ranked_walks` of the reference's explicit paths."""
-    n = len(ranking.ids)
-    per_class = np.zeros((n, n_classes if node_class is not None else 1))
-    top = np.zeros(n, dtype=np.int64)
-    road_m = np.zeros(n)
-    road_min = np.zeros(n)
-    for i in np.flatnonzero(np.isfinite(ranking.minutes)):
+    for i in np.flatnonzero(measured):
         labels = sets[int(ranking.sets[i])]
         position = labels.positions[int(ranking.ids[i])]
+        path = paths[i] if paths is not None else None
+        assert path is not None  # measured: it has one
         end_x, end_y = float(labels.x[position]), float(labels.y[position])
-        path = paths[i]
-        if ranking.entry_node[i] == DIRECT:
-            if node_class is not None:
-                cell = graph.grid.locate_one(end_x, end_y)
-                top[i] = int(node_class[cell]) if cell >= 0 else 0
-        elif path is None:
-            w = walk_route(
-                graph,
-                labels,
-                int(ranking.entry_node[i]),
-                int(ranking.ids[i]),
-                node_class=node_class,
-            )
-            per_class[i], top[i], road_m[i], road_min[i] = (
-                w.metres_by_class,
-                w.worst_class,
-                w.road_metres,
-                w.road_minutes,
-            )
-        else:
-            per_class[i], top[i] = _path_walk(graph, path, end_x, end_y, node_class, n_classes)
-            road_m[i], road_min[i] = path_road_part(graph, path)
+        per_class[i], top[i] = _path_walk(graph, path, end_x, end_y, node_class, n_classes)
+        road_m[i], road_min[i] = path_road_part(graph, path)
     return per_class, top, road_m, road_min
 
 
@@ -488,10 +464,7 @@ def route_nodes(
         return np.empty(0, np.int64)
     if path is not None:
         return path
-    walk = walk_route(
-        graph, labels, int(ranking.entry_node[i]), int(ranking.ids[i]), keep_nodes=True
-    )
-    return walk.nodes
+    return _route_node_list(graph, labels, int(ranking.entry_node[i]), int(ranking.ids[i]))
 
 
 def route_geometry(
