@@ -78,7 +78,9 @@ class _Dispatcher:
     def attach(self, worker: int) -> socket.socket:
         """A channel to a new worker in place ``worker``; the worker's end is returned."""
         self.detach(worker)
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # a stream (macOS has no AF_UNIX SOCK_SEQPACKET): each descriptor travels with
+        # one byte, so a read of up to 16 bytes takes at most 16 descriptors (_take)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         ours.setblocking(False)
         self.channels[worker] = ours
         return theirs
@@ -147,7 +149,7 @@ class _SharingServer(uvicorn.Server):
         loop = asyncio.get_running_loop()
         while True:
             try:
-                msg, fds, _flags, _address = socket.recv_fds(self._channel, 16, 4)
+                msg, fds, _flags, _address = socket.recv_fds(self._channel, 16, 16)
             except (BlockingIOError, InterruptedError):
                 return
             if not msg and not fds:  # the parent is gone
