@@ -285,6 +285,26 @@ def test_travel_time_image_is_reprojected_and_classed(tmp_path):
 # ----------------------------------------------------------------------- browser
 
 
+def _open_first_popup(page) -> str:
+    """Click the first provider marker once the map has settled; the popup's text.
+
+    The map zooms to its bounds as it opens (an animated zoom): a click that lands while
+    it runs can be dropped, as a user's would be, so a second click is allowed (a slow CI
+    machine once missed the popup within 5 s)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.wait_for_function("!document.querySelector('.leaflet-zoom-anim')")
+    popup = page.locator(".leaflet-popup-content")
+    for _attempt in range(3):
+        page.locator(".orienter-marker").first.click()
+        try:
+            popup.wait_for(state="attached", timeout=5000)
+        except PlaywrightTimeout:
+            continue
+        return popup.inner_text()
+    raise AssertionError("no popup after three clicks on the first marker")
+
+
 def test_standalone_map_renders_offline_in_chromium(tmp_path, public_html, chromium):
     # the session's browser (tests/web/conftest.py): one Playwright per process
     path = tmp_path / "map.html"
@@ -310,8 +330,7 @@ def test_standalone_map_renders_offline_in_chromium(tmp_path, public_html, chrom
         boundaries = page.locator(".leaflet-orienter-base-pane path").count()
         circles = page.locator("path[stroke-dasharray]").count()
         markers = page.locator(".leaflet-marker-icon").count()
-        page.locator(".orienter-marker").first.click()
-        popup = page.locator(".leaflet-popup-content").inner_text(timeout=5000)
+        popup = _open_first_popup(page)
         page.wait_for_timeout(500)  # popup fade-in
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "standalone-map-offline.png"))
