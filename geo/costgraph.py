@@ -180,12 +180,6 @@ class CostGraph:
         sl = slice(self.n_cells, self.n_cells + self.n_road)
         return _shared_road_index(self.grid, self.node_x[sl], self.node_y[sl])
 
-    @property
-    def road_tree(self) -> cKDTree | None:
-        """KD-tree of road vertices (for snapping points), None without roads."""
-        index = self.road_index
-        return None if index is None else index.tree
-
 
 @dataclass(frozen=True, eq=False)
 class RoadIndex:
