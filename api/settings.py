@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         ge=1,
         le=8,
         description="Heavy computations (what-if, siting, briefings, new coverage tables) "
-        "run at once per server process.",
+        "run at once by the whole server (its workers share them).",
     )
     heavy_queue: int = Field(
         default=4,

@@ -52,7 +52,7 @@ def serve(
     if not can_fork():  # each worker process builds its own app and loads everything
         uvicorn.run("api.http.app:create_app", factory=True, workers=workers, **options)
         return
-    from api.http.app import preload_app
+    from api.http.app import preload_app, worker_ended
 
     # one process loads the layers and computes the opening tables, then forks the
     # workers, which share those pages instead of each holding a copy (api/http/prefork.py)
@@ -61,7 +61,7 @@ def serve(
         sock = bind(host, port)
     except OSError as exc:  # the port is taken, or the address is not this machine's
         raise fail(f"--port: cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    code = serve_forked(preload_app, sock, workers=workers, options=options)
+    code = serve_forked(preload_app, sock, workers=workers, options=options, ended=worker_ended)
     if code:
         raise typer.Exit(code)
 

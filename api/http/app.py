@@ -211,6 +211,14 @@ NO_TELEMETRY: TelemetryConfig = {
 }
 
 
+def worker_ended(app: FastAPI, pid: int) -> None:
+    """A forked worker of ``app`` ended (:func:`api.http.prefork.serve_forked`): give back
+    the heavy-work places it held, which the workers share (:mod:`api.http.budget`)."""
+    budget = getattr(app.state, "heavy", None)
+    if budget is not None and (freed := budget.recover(pid)):
+        log.warning("a worker ended during heavy work; %d place(s) of the budget given back", freed)
+
+
 def preload_app(settings: Settings | None = None) -> FastAPI:
     """The app with its state loaded now, and the warm-up tables computed now (not in a
     thread), for workers forked from this process (:mod:`api.http.prefork`)."""

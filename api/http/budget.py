@@ -8,6 +8,12 @@ refuses anything beyond with :class:`Busy` (a 503 with ``Retry-After``).  The pa
 ``/api/v1/nearest`` never enter it, so they keep the rest of the pool however many heavy
 requests arrive.
 
+One budget serves the whole server: its counters and its semaphore live in memory shared
+with the processes forked after it is made (``orienter serve --workers N``,
+:mod:`api.http.prefork`), so N workers run ``workers`` heavy computations between them,
+not N times as many.  A worker that dies holding places gives them back through
+:meth:`WorkBudget.recover`, called by the process that reaps it.
+
 Usage in a route (:func:`api.http.deps.heavy_work`)::
 
     with budget.slot():
@@ -16,13 +22,31 @@ Usage in a route (:func:`api.http.deps.heavy_work`)::
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import math
-import threading
+import multiprocessing
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 __all__ = ["Busy", "WorkBudget"]
+
+#: Seconds a request waits for the budget's own lock (held for microseconds at a time)
+#: before it is refused: only a process that died inside it holds it longer.
+LOCK_WAIT_S = 5.0
+
+# the shared counters (RawArray of doubles)
+_REFUSED, _DONE, _SECONDS = range(3)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """The fork context where there is one: its locks are unlinked at once and need no
+    resource-tracker process (the workers are forked, never spawned)."""
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
 
 
 class Busy(Exception):
@@ -34,12 +58,16 @@ class Busy(Exception):
 
 
 class WorkBudget:
-    """At most ``workers`` heavy computations at once and ``queue`` waiting.
+    """At most ``workers`` heavy computations at once and ``queue`` waiting, in this
+    process and every process forked from it after.
 
     A route runs its heavy work inside :meth:`slot`; the thread waits there for a free
     worker while fewer than ``queue`` others wait, and gets :class:`Busy` otherwise (or
     after ``wait_s`` seconds of waiting).  So heavy requests occupy at most
-    ``workers + queue`` threads of the server's pool, and the pages keep the others.
+    ``workers + queue`` threads of the server's pools, and the pages keep the others.
+
+    Each admitted request holds a place in a shared table (its process id, and whether
+    it runs), so the places of a process that died can be given back (:meth:`recover`).
 
     Parameters
     ----------
@@ -64,54 +92,108 @@ class WorkBudget:
         self.workers = workers
         self.queue = queue
         self.wait_s = wait_s
-        self._running = threading.BoundedSemaphore(workers)
-        self._lock = threading.Lock()
-        self._admitted = 0  # running + waiting
-        self._seconds = 1.0  # running mean of a computation's duration
-        self.refused = 0
-        self.done = 0
+        # process-shared (fork): a semaphore for the running places, a lock for the table
+        ctx = _context()
+        self._running = ctx.BoundedSemaphore(workers)
+        self._lock = ctx.Lock()
+        self._holder = ctx.RawArray(ctypes.c_long, workers + queue)  # pid, 0 when free
+        self._runs = ctx.RawArray(ctypes.c_byte, workers + queue)
+        self._figures = ctx.RawArray(ctypes.c_double, 3)
+        self._figures[_SECONDS] = 1.0  # running mean of a computation's duration
+
+    @property
+    def refused(self) -> int:
+        """Requests refused so far, by every process of the budget."""
+        return int(self._figures[_REFUSED])
+
+    @property
+    def done(self) -> int:
+        """Computations finished so far, by every process of the budget."""
+        return int(self._figures[_DONE])
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        if not self._lock.acquire(timeout=LOCK_WAIT_S):
+            raise Busy(1)
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     @contextmanager
     def slot(self) -> Iterator[None]:
         """Run the ``with`` block as one heavy computation, or raise :class:`Busy`."""
-        with self._lock:
-            if self._admitted >= self.workers + self.queue:
-                self.refused += 1
+        with self._locked():
+            place = next((i for i, pid in enumerate(self._holder) if pid == 0), None)
+            if place is None:
+                self._figures[_REFUSED] += 1
                 raise Busy(self._retry_after())
-            self._admitted += 1
+            self._holder[place] = os.getpid()
         try:
             if not self._running.acquire(timeout=self.wait_s):
-                with self._lock:
-                    self.refused += 1
+                with self._locked():
+                    self._figures[_REFUSED] += 1
                 raise Busy(self._retry_after())
+            self._runs[place] = 1
             started = time.perf_counter()
             try:
                 yield
             finally:
+                # released before the mark is cleared: a process dying in between leaves
+                # a mark that recover() releases once more, which a bounded semaphore
+                # refuses, never a place lost for good
                 self._running.release()
+                self._runs[place] = 0
                 seconds = time.perf_counter() - started
-                with self._lock:
-                    self._seconds = 0.8 * self._seconds + 0.2 * seconds
-                    self.done += 1
+                if self._lock.acquire(timeout=LOCK_WAIT_S):  # figures only: never raise here
+                    self._figures[_SECONDS] = 0.8 * self._figures[_SECONDS] + 0.2 * seconds
+                    self._figures[_DONE] += 1
+                    self._lock.release()
         finally:
-            with self._lock:
-                self._admitted -= 1
+            self._holder[place] = 0  # one word: a place is free the moment it reads 0
+
+    def recover(self, pid: int) -> int:
+        """Give back the places of process ``pid``, which ended without releasing them
+        (killed during a heavy computation); the number of places freed.  Called by the
+        process that reaps it (:mod:`api.http.prefork`), never for a live process."""
+        if not self._lock.acquire(timeout=1.0):
+            # the lock is held for microseconds at a time: held a second, it was held by
+            # the process that died; take it over
+            self._lock.release()
+            self._lock.acquire()
+        try:
+            freed = 0
+            for place, holder in enumerate(self._holder):
+                if holder != pid:
+                    continue
+                if self._runs[place]:
+                    self._runs[place] = 0
+                    # a ValueError: it had released its place before it died
+                    with contextlib.suppress(ValueError):
+                        self._running.release()
+                self._holder[place] = 0
+                freed += 1
+            return freed
+        finally:
+            self._lock.release()
 
     def _retry_after(self) -> int:
         """Seconds until a place is likely free: the queue ahead times a computation."""
-        waves = (self._admitted + 1) / self.workers
-        return max(1, min(60, math.ceil(waves * self._seconds)))
+        admitted = sum(1 for pid in self._holder if pid)
+        waves = (admitted + 1) / self.workers
+        return max(1, min(60, math.ceil(waves * self._figures[_SECONDS])))
 
     def state(self) -> dict:
-        """Figures for ``/api/v1/health``."""
-        with self._lock:
-            running = min(self._admitted, self.workers)
+        """Figures for ``/api/v1/health``: the whole budget, every worker process's share."""
+        with self._locked():
+            admitted = sum(1 for pid in self._holder if pid)
+            running = sum(self._runs)
             return {
                 "workers": self.workers,
                 "queue": self.queue,
                 "running": running,
-                "waiting": self._admitted - running,
+                "waiting": admitted - running,
                 "done": self.done,
                 "refused": self.refused,
-                "mean_seconds": round(self._seconds, 2),
+                "mean_seconds": round(self._figures[_SECONDS], 2),
             }

@@ -194,10 +194,13 @@ def serve_forked(
     *,
     workers: int,
     options: dict[str, Any],
+    ended: Callable[[Any, int], object] | None = None,
 ) -> int:
     """Load the app with ``make_app()`` (its state loaded and warmed), fork ``workers``
     children, hand them the connections of ``sock`` (from :func:`bind`, before the long
-    load), supervise them; the exit status of the server."""
+    load), supervise them; the exit status of the server.  ``ended(app, pid)`` is called
+    in the parent for each worker that ends, before another takes its place (it gives
+    back what the worker held in memory shared between them)."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     app = make_app()
@@ -248,6 +251,11 @@ def serve_forked(
             if worker < 0:
                 continue
             dispatcher.detach(worker)
+            if ended is not None:
+                try:
+                    ended(app, pid)
+                except Exception as exc:  # the parent supervises on, whatever it was
+                    log.warning("after a worker ended: %s", type(exc).__name__)
             if stopping:
                 continue
             now = time.monotonic()

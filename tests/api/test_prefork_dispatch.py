@@ -1,14 +1,17 @@
-"""``serve_forked`` shares the connections out evenly and survives a worker's death.
+"""``serve_forked`` shares the connections out evenly, survives a worker's death, and
+its workers share one heavy-work budget.
 
 A tiny ASGI app that answers with its worker's process id stands in for Orienter (no
 data needed): each connection is kept open, so the process id it answers names the
-worker that was handed that connection.
+worker that was handed that connection.  Its ``/heavy?S`` holds a place of a budget of
+one (made before the fork, as Orienter's is) for S seconds, 503 when none is free.
 """
 
 from __future__ import annotations
 
 import collections
 import http.client
+import json
 import signal
 import subprocess
 import sys
@@ -20,8 +23,19 @@ import pytest
 
 SERVER = textwrap.dedent(
     """
-    import os, sys
+    import asyncio, json, os, sys, time
+    from api.http.budget import Busy, WorkBudget
     from api.http.prefork import bind, serve_forked
+
+    budget = WorkBudget("test", workers=1, queue=0)
+
+    def heavy(seconds):
+        try:
+            with budget.slot():
+                time.sleep(seconds)
+            return 200
+        except Busy:
+            return 503
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
@@ -31,14 +45,20 @@ SERVER = textwrap.dedent(
                 await send({"type": f"lifespan.{kind}.complete"})
                 if kind == "shutdown":
                     return
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
+        status, body = 200, str(os.getpid()).encode()
+        if scope["path"] == "/heavy":
+            status = await asyncio.to_thread(heavy, float(scope["query_string"].decode()))
+        elif scope["path"] == "/budget":
+            body = json.dumps(budget.state()).encode()
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": body})
 
     sock = bind("127.0.0.1", 0)
     print(sock.getsockname()[1], flush=True)
     options = {"log_level": "warning", "access_log": False,
                "http": "api.http.edge:EdgeProtocol"}
-    sys.exit(serve_forked(lambda: app, sock, workers=int(sys.argv[1]), options=options))
+    sys.exit(serve_forked(lambda: app, sock, workers=int(sys.argv[1]), options=options,
+                          ended=lambda _app, pid: budget.recover(pid)))
     """
 )
 
@@ -116,3 +136,38 @@ def test_stopping_ends_every_worker(server):
     assert proc.wait(timeout=40) == 0
     _gone, alive = psutil.wait_procs(children, timeout=5)
     assert not alive
+
+
+def _ask(port: int, path: str) -> tuple[int, bytes]:
+    """One request on a new connection (the next worker's turn): status and body."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_the_workers_share_one_heavy_work_budget(server):
+    port, proc = server
+    workers = {w.pid for w in _workers(proc)}
+    holder = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    holder.request("GET", "/")
+    busy_worker = int(holder.getresponse().read())
+    holder.request("GET", "/heavy?60")  # its answer is never read: the worker dies first
+    try:
+        _wait(lambda: json.loads(_ask(port, "/budget")[1])["running"] == 1, "the place taken")
+        # the one place is held in one worker: both workers refuse the next heavy request
+        answers = [_ask(port, "/heavy?0") for _ in range(4)]
+        assert [status for status, _ in answers] == [503] * 4
+        assert {int(body) for _, body in answers} == workers
+        # the worker dies in the middle of its heavy work: the parent gives its place back
+        dying = psutil.Process(busy_worker)
+        dying.kill()
+        dying.wait(10)  # gone: no connection is handed to it any more
+        _wait(lambda: json.loads(_ask(port, "/budget")[1])["running"] == 0, "the place back")
+        _wait(lambda: len(_workers(proc)) == 2, "a new worker in place of the dead one")
+        assert [_ask(port, "/heavy?0")[0] for _ in range(2)] == [200, 200]
+    finally:
+        holder.close()

@@ -30,7 +30,8 @@ def health(request: Request) -> JSONResponse:
             "built_at": found.manifest.get("built_at") if found else None,
             # "running" while the start-up tables are computed: the first pages wait for them
             "warm_up": getattr(state, "warm_up", "off"),
-            # bounded work and bounded caches: what this process holds now
+            # bounded work (the whole server's budget, shared by its workers) and bounded
+            # caches (what this worker process holds now)
             "heavy_work": budget.state() if budget is not None else None,
             "caches": {
                 "analysis": analysis.cache_state() if analysis is not None else None,
