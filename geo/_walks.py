@@ -23,6 +23,26 @@ def _slot_of(lab_source, node, source):  # type: ignore[no-untyped-def]
     return -1
 
 
+@njit(cache=True, inline="always")
+def _popcount(x):  # type: ignore[no-untyped-def]
+    """Bits set in a uint64."""
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+
+@njit(cache=True, inline="always")
+def _summary_of(words, rank, key):  # type: ignore[no-untyped-def]
+    """The row of label ``key`` (node * k + slot) among the summaries; -1 when it has
+    none: bit ``key`` of ``words`` marks it, ``rank`` counts the marks before each word."""
+    w = words[key >> 6]
+    bit = np.uint64(1) << np.uint64(key & 63)
+    if not w & bit:
+        return -1
+    return rank[key >> 6] + np.int64(_popcount(w & (bit - np.uint64(1))))
+
+
 @njit(cache=True, nogil=True)
 def walk_labels(
     lab_source,
@@ -37,11 +57,22 @@ def walk_labels(
     source,
     n_classes,
     keep_nodes,
+    words,
+    rank,
+    sum_class,
+    sum_road,
+    sum_worst,
+    sum_seed,
 ):  # type: ignore[no-untyped-def]
     """Follow ``source``'s labels from ``start`` to the seed node where the route leaves
     the graph for the source itself.  ``lab_pred`` holds offsets (:func:`pred_offsets`);
     ``metres`` and ``minutes`` are the CSR data of the same edges; nodes below
     ``n_cells`` are grid cells, the others road vertices.
+
+    ``words`` ... ``sum_seed`` are route summaries (:func:`summarize_labels`; empty
+    arrays: none): a walk that reaches a label marked in ``words`` adds that label's
+    figures for the rest of its route and stops there.  A walk keeping its nodes must
+    pass none.
 
     Returns (metres per conflict class (float64, n_classes), worst class on the way
     (node classes, start included), the seed node, the path's nodes if ``keep_nodes``
@@ -61,10 +92,21 @@ def walk_labels(
     if keep_nodes:
         path[0] = n
         length = 1
+    k = lab_source.shape[1]
+    summarized = len(words) > 0
     for _ in range(len(indptr)):
         slot = _slot_of(lab_source, n, source)
         if slot < 0:
             return per_class, worst, n, path[:length], road_m, road_min, 1
+        if summarized:
+            i = _summary_of(words, rank, n * k + slot)
+            if i >= 0:
+                for c in range(n_classes):
+                    per_class[c] += sum_class[i, c]
+                worst = max(worst, sum_worst[i])
+                road_m += sum_road[i, 0]
+                road_min += sum_road[i, 1]
+                return per_class, worst, sum_seed[i], path[:length], road_m, road_min, 0
         off = lab_pred[n, slot]
         if off == SEED_OFFSET:
             return per_class, worst, n, path[:length], road_m, road_min, 0
@@ -191,6 +233,12 @@ def walk_many(
     src_x,
     src_y,
     end_cells,
+    words,
+    rank,
+    sum_class,
+    sum_road,
+    sum_worst,
+    sum_seed,
 ):  # type: ignore[no-untyped-def]
     """Several routes of the same labels in one call: :func:`walk_labels` from
     ``starts[i]`` to source ``sources[i]`` (a position), then the last off-road leg to
@@ -227,6 +275,12 @@ def walk_many(
             p,
             n_classes,
             False,
+            words,
+            rank,
+            sum_class,
+            sum_road,
+            sum_worst,
+            sum_seed,
         )
         last = np.hypot(node_x[s] - src_x[p], node_y[s] - src_y[p])
         if n_classes > 1:
@@ -346,3 +400,80 @@ def first_label_routes(
             length[on_node[d], on_slot[d]] = m
             done[on_node[d], on_slot[d]] = True
     return road[:n_starts, 0].copy(), length[:n_starts, 0].copy()
+
+
+@njit(cache=True, nogil=True)
+def summarize_labels(
+    lab_source, lab_pred, indptr, indices, metres, minutes, n_cells, node_class, n_classes
+):  # type: ignore[no-untyped-def]
+    """What the rest of the route of every label adds up to, as :func:`walk_labels` from
+    that label would return it: steps to the seed (-1 for a label whose chain breaks or
+    an empty one), metres per class, worst class, road metres and minutes, seed node.
+
+    Each label is reached once: a chain is followed up to the first label already
+    known (or its seed), then filled back from there, parents before children.
+    """
+    n, k = lab_source.shape
+    depth = np.full((n, k), -1, np.int32)
+    per_class = np.zeros((n, k, n_classes))
+    road = np.zeros((n, k, 2))
+    worst = np.zeros((n, k), np.int8)
+    seed = np.full((n, k), -1, np.int32)
+    on_node = np.empty(n, np.int64)
+    on_slot = np.empty(n, np.int64)
+    for start in range(n):
+        for first in range(k):
+            src = lab_source[start, first]
+            if src < 0 or depth[start, first] >= 0:
+                continue
+            node = start
+            slot = first
+            top = 0
+            ok = True
+            while depth[node, slot] < 0:
+                off = lab_pred[node, slot]
+                if off == SEED_OFFSET:
+                    depth[node, slot] = 0
+                    seed[node, slot] = node
+                    worst[node, slot] = node_class[node] if n_classes > 1 else 0
+                    break
+                if off == NONE_OFFSET or top == n:
+                    ok = False
+                    break
+                on_node[top] = node
+                on_slot[top] = slot
+                top += 1
+                p = indices[indptr[node] + off]
+                nxt = _slot_of(lab_source, p, src)
+                if nxt < 0:
+                    ok = False
+                    break
+                node = p
+                slot = nxt
+            if not ok:
+                continue
+            # (node, slot) is known; fill its children back down the stack
+            while top > 0:
+                top -= 1
+                c = on_node[top]
+                cs = on_slot[top]
+                e = indptr[c] + lab_pred[c, cs]
+                p = indices[e]
+                m = metres[e]
+                depth[c, cs] = depth[node, slot] + 1
+                for q in range(n_classes):
+                    per_class[c, cs, q] = per_class[node, slot, q]
+                if n_classes > 1:
+                    per_class[c, cs, max(node_class[c], node_class[p])] += m
+                    worst[c, cs] = max(worst[node, slot], node_class[c])
+                else:
+                    per_class[c, cs, 0] += m
+                road[c, cs, 0] = road[node, slot, 0]
+                road[c, cs, 1] = road[node, slot, 1]
+                if c >= n_cells and p >= n_cells:
+                    road[c, cs, 0] += m
+                    road[c, cs, 1] += minutes[e]
+                seed[c, cs] = seed[node, slot]
+                node = c
+                slot = cs
+    return depth, per_class, road, worst, seed

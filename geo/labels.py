@@ -27,12 +27,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from geo import _kernels
 from geo.costgraph import CostGraph, point_entries
+
+if TYPE_CHECKING:
+    from geo.route_summary import RouteSummary
 
 __all__ = [
     "DEFAULT_K",
@@ -125,6 +129,9 @@ class NearestLabels:
         float64 (n_sources,): the sources' coordinates in the graph CRS.
     entered
         bool (n_sources,): whether each source could enter the graph at all.
+    summary
+        The route summaries of the set (:mod:`geo.route_summary`), when the build kept
+        them: route walks stop early.
     """
 
     source: np.ndarray
@@ -134,6 +141,7 @@ class NearestLabels:
     x: np.ndarray
     y: np.ndarray
     entered: np.ndarray
+    summary: RouteSummary | None = None
 
     @property
     def k(self) -> int:

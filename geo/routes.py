@@ -33,6 +33,7 @@ from scipy.sparse.csgraph import dijkstra
 from geo import _walks
 from geo.costgraph import CostGraph, point_entries
 from geo.labels import NearestLabels, source_seeds
+from geo.route_summary import no_summary
 
 __all__ = [
     "DIRECT",
@@ -314,6 +315,7 @@ def walk_routes(
         positions[i] = position
     width = n_classes if node_class is not None else 1
     starts = np.asarray(start_nodes, dtype=np.int64)
+    summary = labels.summary
     per_class, worst, seed, road_m, road_min, status = _walks.walk_many(
         *_walk_arrays(graph, labels, node_class),
         starts,
@@ -324,6 +326,11 @@ def walk_routes(
         labels.x,
         labels.y,
         _end_cells(graph, labels),
+        *(
+            summary.arrays()
+            if summary is not None and summary.fits(labels, node_class, width)
+            else no_summary(width)
+        ),
     )
     if (status == 1).any():
         i = int(np.flatnonzero(status == 1)[0])
@@ -373,6 +380,7 @@ def _route_node_list(
         labels.positions[int(source_id)],
         1,
         True,
+        *no_summary(1),  # every node: no summary
     )[3]
 
 

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import rasterio
@@ -30,6 +30,7 @@ __all__ = [
     "atomic_path",
     "load_graph",
     "load_labels",
+    "plain_array",
     "save_graph",
     "save_labels",
     "write_raster",
@@ -99,7 +100,10 @@ def load_graph(directory: str | Path, *, mmap: bool = True) -> CostGraph:
         raise FileNotFoundError(f"{directory} holds no saved graph (meta.json); rebuild")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     mode: Literal["r"] | None = "r" if mmap else None
-    z = {name: _plain(np.load(directory / f"{name}.npy", mmap_mode=mode)) for name in _GRAPH_ARRAYS}
+    z = {
+        name: plain_array(np.load(directory / f"{name}.npy", mmap_mode=mode))
+        for name in _GRAPH_ARRAYS
+    }
     n_cells_total = meta["nrows"] * meta["ncols"]
     active = np.unpackbits(np.load(directory / "active.npy"), count=n_cells_total).astype(bool)
     grid = Grid(
@@ -147,9 +151,9 @@ def load_labels(directory: str | Path, *, mmap: bool = True) -> NearestLabels:
     directory = Path(directory)
     mode: Literal["r"] | None = "r" if mmap else None
     per_node = {"source", "minutes", "pred"}
-    arrays = {
+    arrays: dict[str, Any] = {
         # plain views of the memory maps: shared pages, without np.memmap's slow indexing
-        name: _plain(
+        name: plain_array(
             np.load(directory / f"{name}.npy", mmap_mode=mode if name in per_node else None)
         )
         for name in _LABEL_ARRAYS
@@ -157,7 +161,7 @@ def load_labels(directory: str | Path, *, mmap: bool = True) -> NearestLabels:
     return NearestLabels(**arrays)
 
 
-def _plain(array: np.ndarray) -> np.ndarray:
+def plain_array(array: np.ndarray) -> np.ndarray:
     """An ``np.memmap`` as a plain ndarray over the same mapped buffer (no copy)."""
     return array.view(np.ndarray) if isinstance(array, np.memmap) else array
 

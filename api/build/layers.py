@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -26,6 +26,7 @@ from geo.costgraph import CostGraph
 from geo.freshness import freshness_flags
 from geo.layers import Layer, load_sets
 from geo.nearest import CLOSED_ORIGIN, NearestAnswer, ProviderTable, nearest_answer
+from geo.route_summary import load_summaries, zone_fingerprint
 from geo.routes import node_classes
 from geo.settlements import Gazetteer
 from geo.speeds import read_speed_table
@@ -159,6 +160,12 @@ class Layers:
         return found
 
 
+def _step_key(manifest: dict, tag: str) -> str | None:
+    """The key the labels of ``tag`` were built with (None if the manifest has none)."""
+    entry = manifest.get("steps", {}).get(f"labels:{tag}")
+    return entry.get("key") if isinstance(entry, dict) else None
+
+
 def load_layers(
     settings: Settings,
     *,
@@ -195,6 +202,14 @@ def load_layers(
             graph = load_graph(root / "graphs" / tag)
             sets = load_sets(root / "labels" / tag)
             classes = None if zone is None else node_classes(graph, zone)
+            # the route summaries made with these labels and these zones, if the build
+            # kept them (else the walks go the whole way: slower, the same answers)
+            made_with = {"zone": zone_fingerprint(zone), "labels": _step_key(manifest, tag)}
+            summaries = load_summaries(root / "summaries" / tag, made_with, classes)
+            sets = {
+                name: replace(labels, summary=summaries[name]) if name in summaries else labels
+                for name, labels in sets.items()
+            }
             layers[(mode, scenario)] = Layer(graph, sets, classes)
     if not layers:
         raise NotBuiltError(f"the manifest in {root} lists no built mode; run `orienter build`")

@@ -53,13 +53,15 @@ from api.choices import SCENARIOS, SERVICE_KEYS
 from api.datasets import find_dataset
 from api.settings import Settings
 from geo.boundaries import read_boundaries
-from geo.costgraph import build_cost_graph, densify_roads
+from geo.costgraph import CostGraph, build_cost_graph, densify_roads
 from geo.crs import METRIC_CRS
 from geo.demand import population_on_grid
 from geo.errors import DataFileError
 from geo.grid import Grid, make_grid
 from geo.layers import Layer, ProviderTables, compute_sets, load_sets, save_sets
 from geo.population import read_population_raster
+from geo.route_summary import EVERY, SUMMARY_VERSION, save_summaries, summarize, zone_fingerprint
+from geo.routes import node_classes
 from geo.speeds import SpeedTable
 from geo.store import atomic_path, load_graph, save_graph, write_raster
 from geo.traveltime import isochrones
@@ -277,6 +279,7 @@ def _build_layers(
                 scenario,
                 factor,
                 conflict_key if scenario != "baseline" else None,
+                None if zones is None else zones.zone,
             )
             if scenario != "baseline" and population.path is not None and zones is not None:
                 _loss_of_access(ctx, population, keys["baseline"], keys[scenario], mode, scenario)
@@ -326,9 +329,17 @@ def _layer_fresh(ctx: _Context, mode: str, scenario: str, conflict_key: str | No
 
 
 def _graph_labels_surfaces(
-    ctx: _Context, roads, speeds, mode: str, scenario: str, factor, conflict_key: str | None
+    ctx: _Context,
+    roads,
+    speeds,
+    mode: str,
+    scenario: str,
+    factor,
+    conflict_key: str | None,
+    zone: np.ndarray | None,
 ) -> str:
-    """Graph, label sets and surfaces of one (mode, scenario); returns the labels' key.
+    """Graph, label sets, route summaries and surfaces of one (mode, scenario); returns
+    the labels' key.
 
     Nothing is loaded when every output is fresh, so a rebuild with unchanged inputs
     only hashes them.
@@ -339,6 +350,7 @@ def _graph_labels_surfaces(
     gdir, ldir = f"graphs/{tag}", f"labels/{tag}"
     if _layer_fresh(ctx, mode, scenario, conflict_key):
         ctx.report.add(f"graph, labels, surfaces {tag}", "reused", 0.0)
+        _route_summaries(ctx, tag, lkey, zone)
         return lkey
     t = time.perf_counter()
     if manifest.fresh(f"graph:{tag}", gkey, root):
@@ -366,9 +378,38 @@ def _graph_labels_surfaces(
         save_sets(sets, root / ldir)
         manifest.record(f"labels:{tag}", lkey, [ldir], time.perf_counter() - t)
         ctx.report.add(f"labels {tag}", "built", time.perf_counter() - t)
+    _route_summaries(ctx, tag, lkey, zone, graph, sets)
     if not manifest.fresh(f"surfaces:{tag}", skey, root):
         _write_surfaces(ctx, Layer(graph, sets), mode, scenario, skey)
     return lkey
+
+
+def _route_summaries(
+    ctx: _Context,
+    tag: str,
+    lkey: str,
+    zone: np.ndarray | None,
+    graph: CostGraph | None = None,
+    sets: dict | None = None,
+) -> None:
+    """The route summaries of every label set of ``tag`` (:mod:`geo.route_summary`),
+    made with these labels and these conflict zones, unless already there."""
+    fingerprint = zone_fingerprint(zone)
+    key = step_key("summaries", lkey, fingerprint, SUMMARY_VERSION, EVERY)
+    out = f"summaries/{tag}"
+    if ctx.manifest.fresh(f"summaries:{tag}", key, ctx.root):
+        return
+    t = time.perf_counter()
+    graph = graph if graph is not None else load_graph(ctx.root / "graphs" / tag)
+    sets = sets if sets is not None else load_sets(ctx.root / "labels" / tag)
+    classes = None if zone is None else node_classes(graph, zone)
+    made = {}
+    for i, (name, labels) in enumerate(sets.items()):
+        made[name] = summarize(graph, labels, classes)
+        ctx.progress(f"route summaries {tag}", i + 1, len(sets))
+    save_summaries(made, ctx.root / out, {"zone": fingerprint, "labels": lkey})
+    ctx.manifest.record(f"summaries:{tag}", key, [f"{out}/meta.json"], time.perf_counter() - t)
+    ctx.report.add(f"route summaries {tag}", "built", time.perf_counter() - t)
 
 
 def _workers() -> int:

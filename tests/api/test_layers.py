@@ -9,6 +9,8 @@ paths; the fast answer reads the label sets and walks them.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from pyproj import Transformer
@@ -16,6 +18,7 @@ from pyproj import Transformer
 from api.build.layers import PUBLIC_FIELDS, answer_nearest, load_layers
 from api.settings import Settings
 from geo.crs import GEOGRAPHIC_CRS
+from geo.layers import Layer
 from geo.nearest import CLOSED_ORIGIN, CUT_OFF, nearest_answer
 
 pytestmark = pytest.mark.integration
@@ -138,3 +141,43 @@ def test_public_answers_never_name_a_confidential_provider(layers):
     )
     assert marked["query"]["includes_confidential"] is True
     assert {r["id"] for r in marked["results"]} <= secret
+
+
+def test_the_build_keeps_route_summaries_and_answers_are_the_same_without(layers):
+    """Every label set of the build carries route summaries made with its conflict zones
+    (bound to the layer's node classes); answers with them equal answers walked the whole
+    way, for every audience, scenario and service."""
+    for layer in layers.layers.values():
+        for labels in layer.sets.values():
+            assert labels.summary is not None and labels.summary.node_class is layer.node_class
+    whole = dataclasses.replace(
+        layers,
+        layers={
+            key: Layer(
+                layer.graph,
+                {name: dataclasses.replace(s, summary=None) for name, s in layer.sets.items()},
+                layer.node_class,
+            )
+            for key, layer in layers.layers.items()
+        },
+    )
+    rng = np.random.default_rng(7)
+    compared = 0
+    for i in range(40):
+        lon, lat = float(rng.uniform(-11.5, 4.0)), float(rng.uniform(10.5, 24.5))
+        query = dict(
+            lon=lon,
+            lat=lat,
+            service=(None, "medical", "legal", "shelter")[i % 4],
+            mode="car",
+            scenario=("baseline", "slowed", "avoid")[i % 3],
+            k=5,
+            include_confidential=bool(i % 2),
+        )
+        try:
+            fast = answer_nearest(layers, **query)
+        except ValueError:  # off the grid
+            continue
+        _assert_same_answer(fast, answer_nearest(whole, **query))
+        compared += bool(fast["results"])
+    assert compared >= 20

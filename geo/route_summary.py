@@ -1,0 +1,224 @@
+"""Route summaries: what the rest of a route adds up to, kept for one label in every few
+steps of each label chain, so a nearest answer's route walks stop early.
+
+A nearest answer walks each of its routes along the labels' predecessors
+(:func:`geo.routes.walk_routes`) to add up its metres per conflict class, its metres and
+minutes on roads, its worst class and where it leaves the graph: on the national build
+some 900 steps a route, a quarter of the answer's time.  The build keeps those figures
+for every label that lies a multiple of :data:`EVERY` steps from its seed (marked in a
+bit set, with a count of the marks before each 64 bits), so a walk goes at most
+``EVERY`` steps and adds the summary of the first marked label it meets: the same
+figures (sums in another order: within 1e-9 of a metre or minute).
+
+The per-class metres depend on the conflict class of every node, so a summary is kept
+with the fingerprint of the conflict zones it was made with (:func:`zone_fingerprint`)
+and of its label set; loaded against other zones or labels it is not used (the walk
+goes the whole way), never wrong.  Walks that keep their nodes (a route's line) never
+use summaries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from geo import _walks
+from geo.costgraph import CostGraph
+from geo.labels import NearestLabels
+from geo.store import atomic_dir, plain_array
+
+__all__ = [
+    "EVERY",
+    "SUMMARY_VERSION",
+    "RouteSummary",
+    "load_summaries",
+    "no_summary",
+    "save_summaries",
+    "summarize",
+    "zone_fingerprint",
+]
+
+#: Steps between two summarized labels of a chain: a walk takes at most this many.
+EVERY = 64
+#: Bump when the summary files change meaning.
+SUMMARY_VERSION = 1
+
+_FILES = ("words", "rank", "per_class", "road", "worst", "seed")
+
+
+@dataclass(frozen=True, eq=False)
+class RouteSummary:
+    """The summaries of one label set.
+
+    Attributes
+    ----------
+    words
+        uint64 (ceil(n_nodes * k / 64),): bit ``node * k + slot`` marks a summarized label.
+    rank
+        int64, same length: summarized labels before each word (the row of a mark is its
+        word's rank plus the marks below it in the word).
+    per_class
+        float64 (m, n_classes): metres per conflict class from the label to its seed.
+    road
+        float64 (m, 2): metres and minutes on roads from the label to its seed.
+    worst
+        int8 (m,): the worst class of the nodes from the label to its seed.
+    seed
+        int64 (m,): the seed node where the route leaves the graph.
+    node_class
+        The conflict class per node the figures were added up with (None: one class);
+        a walk uses the summaries only with this very array.
+    """
+
+    words: np.ndarray
+    rank: np.ndarray
+    per_class: np.ndarray
+    road: np.ndarray
+    worst: np.ndarray
+    seed: np.ndarray
+    node_class: np.ndarray | None = None
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The arrays in the compiled walk's order (:func:`geo._walks.walk_labels`)."""
+        return (self.words, self.rank, self.per_class, self.road, self.worst, self.seed)
+
+    def fits(self, labels: NearestLabels, node_class: np.ndarray | None, width: int) -> bool:
+        """Whether a walk of ``labels`` with ``node_class`` in ``width`` classes may use
+        these summaries."""
+        return (
+            self.node_class is node_class
+            and self.per_class.shape[1] == width
+            and len(self.words) == -(-labels.source.size // 64)
+        )
+
+
+def _readonly(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
+
+
+@cache
+def no_summary(width: int) -> tuple[np.ndarray, ...]:
+    """Empty arrays in the place of summaries (read-only, like memory-mapped ones, so the
+    compiled walk has one signature; made once per width)."""
+    return _readonly(
+        np.zeros(0, np.uint64),
+        np.zeros(0, np.int64),
+        np.zeros((0, width)),
+        np.zeros((0, 2)),
+        np.zeros(0, np.int8),
+        np.zeros(0, np.int64),
+    )
+
+
+def summarize(
+    graph: CostGraph,
+    labels: NearestLabels,
+    node_class: np.ndarray | None,
+    *,
+    n_classes: int = 3,
+    every: int = EVERY,
+) -> RouteSummary:
+    """The summaries of ``labels`` on ``graph``: every label ``every``, ``2 * every``...
+    steps from its seed.  ``node_class`` as for :func:`geo.routes.walk_routes`."""
+    if every < 1:
+        raise ValueError(f"every must be at least 1, got {every}")
+    width = n_classes if node_class is not None else 1
+    classes = node_class if node_class is not None else np.zeros(1, np.int8)
+    csr = graph.minutes
+    depth, per_class, road, worst, seed = _walks.summarize_labels(
+        labels.source,
+        labels.pred,
+        csr.indptr,
+        csr.indices,
+        graph.metres.data,
+        csr.data,
+        graph.n_cells,
+        classes,
+        width,
+    )
+    flat = depth.ravel()
+    keys = np.flatnonzero((flat > 0) & (flat % every == 0))  # ascending: the rows' order
+    n_words = -(-flat.size // 64)
+    words = np.zeros(n_words, np.uint64)
+    np.bitwise_or.at(words, keys >> 6, np.left_shift(np.uint64(1), (keys & 63).astype(np.uint64)))
+    counts = np.bincount(keys >> 6, minlength=n_words)
+    rank = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    return RouteSummary(
+        words=words,
+        rank=rank,
+        per_class=np.ascontiguousarray(per_class.reshape(-1, width)[keys]),
+        road=np.ascontiguousarray(road.reshape(-1, 2)[keys]),
+        worst=worst.ravel()[keys].astype(np.int8),
+        seed=seed.ravel()[keys].astype(np.int64),
+        node_class=node_class,
+    )
+
+
+def zone_fingerprint(zone: np.ndarray | None) -> str | None:
+    """SHA-256 of a conflict zone raster (its dtype, shape and cells); None without."""
+    if zone is None:
+        return None
+    a = np.ascontiguousarray(zone)
+    h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
+    h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def save_summaries(
+    summaries: Mapping[tuple[str, str], RouteSummary], directory: str | Path, meta: dict
+) -> None:
+    """Write ``directory/<audience>/<service>/*.npy`` and ``meta.json`` (what they were
+    made with: :func:`load_summaries` checks it), the directory replaced whole."""
+    with atomic_dir(Path(directory)) as tmp:
+        for (audience, service), summary in summaries.items():
+            if not len(summary.seed):  # chains all shorter than EVERY: nothing to keep
+                continue
+            out = tmp / audience / service
+            out.mkdir(parents=True)
+            for name, array in zip(_FILES, summary.arrays(), strict=True):
+                np.save(out / f"{name}.npy", array)
+        (tmp / "meta.json").write_text(
+            json.dumps({**meta, "version": SUMMARY_VERSION, "every": EVERY}, indent=2),
+            encoding="utf-8",
+        )
+
+
+def load_summaries(
+    directory: str | Path, expected: dict, node_class: np.ndarray | None
+) -> dict[tuple[str, str], RouteSummary]:
+    """The summaries under ``directory`` (memory-mapped), bound to ``node_class``; none
+    ({}) when they are missing or were made with other inputs than ``expected`` (the
+    meta written by :func:`save_summaries`: zones, labels)."""
+    directory = Path(directory)
+    try:
+        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if meta.get("version") != SUMMARY_VERSION or any(
+        meta.get(name) != value for name, value in expected.items()
+    ):
+        return {}
+    out: dict[tuple[str, str], RouteSummary] = {}
+    for path in sorted(directory.glob("*/*/")):
+        if not (path / "words.npy").is_file():
+            continue
+        # plain views of the memory maps (shared pages, without np.memmap's slow indexing)
+        a = {name: plain_array(np.load(path / f"{name}.npy", mmap_mode="r")) for name in _FILES}
+        out[(path.parent.name, path.name)] = RouteSummary(
+            words=a["words"],
+            rank=a["rank"],
+            per_class=a["per_class"],
+            road=a["road"],
+            worst=a["worst"],
+            seed=a["seed"],
+            node_class=node_class,
+        )
+    return out
