@@ -57,22 +57,17 @@ def walk_labels(
     source,
     n_classes,
     keep_nodes,
-    words,
-    rank,
-    sum_class,
-    sum_road,
-    sum_worst,
-    sum_seed,
+    summary,
 ):  # type: ignore[no-untyped-def]
     """Follow ``source``'s labels from ``start`` to the seed node where the route leaves
     the graph for the source itself.  ``lab_pred`` holds offsets (:func:`pred_offsets`);
     ``metres`` and ``minutes`` are the CSR data of the same edges; nodes below
     ``n_cells`` are grid cells, the others road vertices.
 
-    ``words`` ... ``sum_seed`` are route summaries (:func:`summarize_labels`; empty
-    arrays: none): a walk that reaches a label marked in ``words`` adds that label's
-    figures for the rest of its route and stops there.  A walk keeping its nodes must
-    pass none.
+    ``summary`` holds route summaries, (words, rank, per class, road, worst, seed) as
+    :class:`geo.route_summary.RouteSummary` keeps them (empty arrays: none): a walk that
+    reaches a label marked in ``words`` adds that label's figures for the rest of its
+    route and stops there.  A walk keeping its nodes must pass none.
 
     Returns (metres per conflict class (float64, n_classes), worst class on the way
     (node classes, start included), the seed node, the path's nodes if ``keep_nodes``
@@ -93,6 +88,7 @@ def walk_labels(
         path[0] = n
         length = 1
     k = lab_source.shape[1]
+    words, rank, sum_class, sum_road, sum_worst, sum_seed = summary
     summarized = len(words) > 0
     for _ in range(len(indptr)):
         slot = _slot_of(lab_source, n, source)
@@ -233,20 +229,15 @@ def walk_many(
     src_x,
     src_y,
     end_cells,
-    words,
-    rank,
-    sum_class,
-    sum_road,
-    sum_worst,
-    sum_seed,
+    summary,
 ):  # type: ignore[no-untyped-def]
     """Several routes of the same labels in one call: :func:`walk_labels` from
     ``starts[i]`` to source ``sources[i]`` (a position), then the last off-road leg to
     the source at (``src_x``, ``src_y``), in the worse class of the seed node and the
     source's cell (``end_cells``, -1 off the grid).  A start of -1 is a source reached
-    straight across country: no route, its class the source cell's.  Per route: metres
-    per class (rows), worst class, seed node (-1 without route), metres and minutes on
-    roads, status (:func:`walk_labels`)."""
+    straight across country: no route, its class the source cell's.  ``summary`` as for
+    :func:`walk_labels`.  Per route: metres per class (rows), worst class, seed node (-1
+    without route), metres and minutes on roads, status (:func:`walk_labels`)."""
     m = len(starts)
     per_class = np.zeros((m, n_classes))
     worst = np.zeros(m, np.int64)
@@ -275,12 +266,7 @@ def walk_many(
             p,
             n_classes,
             False,
-            words,
-            rank,
-            sum_class,
-            sum_road,
-            sum_worst,
-            sum_seed,
+            summary,
         )
         last = np.hypot(node_x[s] - src_x[p], node_y[s] - src_y[p])
         if n_classes > 1:

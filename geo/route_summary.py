@@ -23,7 +23,6 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ import numpy as np
 from geo import _walks
 from geo.costgraph import CostGraph
 from geo.labels import NearestLabels
+from geo.routes import walk_arrays
 from geo.store import atomic_dir, plain_array
 
 __all__ = [
@@ -38,7 +38,6 @@ __all__ = [
     "SUMMARY_VERSION",
     "RouteSummary",
     "load_summaries",
-    "no_summary",
     "save_summaries",
     "summarize",
     "zone_fingerprint",
@@ -98,26 +97,6 @@ class RouteSummary:
         )
 
 
-def _readonly(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    for a in arrays:
-        a.setflags(write=False)
-    return arrays
-
-
-@cache
-def no_summary(width: int) -> tuple[np.ndarray, ...]:
-    """Empty arrays in the place of summaries (read-only, like memory-mapped ones, so the
-    compiled walk has one signature; made once per width)."""
-    return _readonly(
-        np.zeros(0, np.uint64),
-        np.zeros(0, np.int64),
-        np.zeros((0, width)),
-        np.zeros((0, 2)),
-        np.zeros(0, np.int8),
-        np.zeros(0, np.int64),
-    )
-
-
 def summarize(
     graph: CostGraph,
     labels: NearestLabels,
@@ -131,18 +110,8 @@ def summarize(
     if every < 1:
         raise ValueError(f"every must be at least 1, got {every}")
     width = n_classes if node_class is not None else 1
-    classes = node_class if node_class is not None else np.zeros(1, np.int8)
-    csr = graph.minutes
     depth, per_class, road, worst, seed = _walks.summarize_labels(
-        labels.source,
-        labels.pred,
-        csr.indptr,
-        csr.indices,
-        graph.metres.data,
-        csr.data,
-        graph.n_cells,
-        classes,
-        width,
+        *walk_arrays(graph, labels, node_class), width
     )
     flat = depth.ravel()
     keys = np.flatnonzero((flat > 0) & (flat % every == 0))  # ascending: the rows' order

@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -33,7 +34,6 @@ from scipy.sparse.csgraph import dijkstra
 from geo import _walks
 from geo.costgraph import CostGraph, point_entries
 from geo.labels import NearestLabels, source_seeds
-from geo.route_summary import no_summary
 
 __all__ = [
     "DIRECT",
@@ -270,7 +270,24 @@ class RouteWalks:
     road_minutes: np.ndarray
 
 
-def _walk_arrays(
+@cache
+def no_summary(width: int) -> tuple[np.ndarray, ...]:
+    """Empty arrays in the place of route summaries (:mod:`geo.route_summary`), read-only
+    like memory-mapped ones so the compiled walk has one signature; made once per width."""
+    arrays = (
+        np.zeros(0, np.uint64),
+        np.zeros(0, np.int64),
+        np.zeros((0, width)),
+        np.zeros((0, 2)),
+        np.zeros(0, np.int8),
+        np.zeros(0, np.int64),
+    )
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
+
+
+def walk_arrays(
     graph: CostGraph, labels: NearestLabels, node_class: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
     """The arrays every walk along ``labels`` reads, in the compiled walks' order: the
@@ -317,7 +334,7 @@ def walk_routes(
     starts = np.asarray(start_nodes, dtype=np.int64)
     summary = labels.summary
     per_class, worst, seed, road_m, road_min, status = _walks.walk_many(
-        *_walk_arrays(graph, labels, node_class),
+        *walk_arrays(graph, labels, node_class),
         starts,
         positions,
         width,
@@ -326,7 +343,7 @@ def walk_routes(
         labels.x,
         labels.y,
         _end_cells(graph, labels),
-        *(
+        (
             summary.arrays()
             if summary is not None and summary.fits(labels, node_class, width)
             else no_summary(width)
@@ -375,12 +392,12 @@ def _route_node_list(
     """The nodes of source ``source_id``'s route from ``start_node`` (a walk of its
     labels that keeps them, without the per-class accounting)."""
     return _walks.walk_labels(
-        *_walk_arrays(graph, labels, None),
+        *walk_arrays(graph, labels, None),
         int(start_node),
         labels.positions[int(source_id)],
         1,
         True,
-        *no_summary(1),  # every node: no summary
+        no_summary(1),  # every node: no summary
     )[3]
 
 
