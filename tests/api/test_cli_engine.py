@@ -91,10 +91,13 @@ def test_nearest_bad_input(built):
 
 def test_rebuild_reuses_and_provider_change_rebuilds_only_what_depends(built):
     build_dir, providers = built
+    first = _steps(build_dir)
     result = CliRunner().invoke(app, ["build", "--mode", "car"])
     assert result.exit_code == 0
     before = _steps(build_dir)
     assert "reused" in result.output
+    # the route summaries are kept with the labels, and reused with them
+    assert before["summaries:car-baseline"] == first["summaries:car-baseline"]
     data = json.loads(providers.read_text())
     data["features"] = [f for f in data["features"] if f["properties"]["id"] != "osc-kangaba"]
     providers.write_text(json.dumps(data, ensure_ascii=False))
@@ -103,6 +106,7 @@ def test_rebuild_reuses_and_provider_change_rebuilds_only_what_depends(built):
     after = _steps(build_dir)
     assert after["graph:car-baseline"]["built_at"] == before["graph:car-baseline"]["built_at"]
     assert after["labels:car-baseline"]["key"] != before["labels:car-baseline"]["key"]
+    assert after["summaries:car-baseline"]["key"] != before["summaries:car-baseline"]["key"]
 
 
 def test_nearest_routes_are_lines_from_the_point_to_the_provider(built):
