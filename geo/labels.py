@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -35,13 +34,11 @@ import scipy.sparse as sp
 from geo import _kernels
 from geo.costgraph import CostGraph, point_entries
 
-if TYPE_CHECKING:
-    from geo.route_summary import RouteSummary
-
 __all__ = [
     "DEFAULT_K",
     "NearestLabels",
     "Reach",
+    "RouteSummary",
     "Seeds",
     "bounded_reach",
     "labels_surface",
@@ -104,6 +101,53 @@ def source_seeds(graph: CostGraph, x: np.ndarray, y: np.ndarray) -> Seeds:
         metres=np.asarray(cat(metres), dtype=np.float64),
         n_sources=len(x),
     )
+
+
+@dataclass(frozen=True, eq=False)
+class RouteSummary:
+    """The route summaries of one label set (:mod:`geo.route_summary` makes, saves and
+    loads them).
+
+    Attributes
+    ----------
+    words
+        uint64 (ceil(n_nodes * k / 64),): bit ``node * k + slot`` marks a summarized label.
+    rank
+        int64, same length: summarized labels before each word (the row of a mark is its
+        word's rank plus the marks below it in the word).
+    per_class
+        float64 (m, n_classes): metres per conflict class from the label to its seed.
+    road
+        float64 (m, 2): metres and minutes on roads from the label to its seed.
+    worst
+        int8 (m,): the worst class of the nodes from the label to its seed.
+    seed
+        int64 (m,): the seed node where the route leaves the graph.
+    node_class
+        The conflict class per node the figures were added up with (None: one class);
+        a walk uses the summaries only with this very array.
+    """
+
+    words: np.ndarray
+    rank: np.ndarray
+    per_class: np.ndarray
+    road: np.ndarray
+    worst: np.ndarray
+    seed: np.ndarray
+    node_class: np.ndarray | None = None
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The arrays in the compiled walk's order (:func:`geo._walks.walk_labels`)."""
+        return (self.words, self.rank, self.per_class, self.road, self.worst, self.seed)
+
+    def fits(self, labels: NearestLabels, node_class: np.ndarray | None, width: int) -> bool:
+        """Whether a walk of ``labels`` with ``node_class`` in ``width`` classes may use
+        these summaries."""
+        return (
+            self.node_class is node_class
+            and self.per_class.shape[1] == width
+            and len(self.words) == -(-labels.source.size // 64)
+        )
 
 
 @dataclass(frozen=True, eq=False)

@@ -22,14 +22,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from geo import _walks
 from geo.costgraph import CostGraph
-from geo.labels import NearestLabels
+from geo.labels import NearestLabels, RouteSummary
 from geo.routes import walk_arrays
 from geo.store import atomic_dir, plain_array
 
@@ -49,52 +48,6 @@ EVERY = 64
 SUMMARY_VERSION = 1
 
 _FILES = ("words", "rank", "per_class", "road", "worst", "seed")
-
-
-@dataclass(frozen=True, eq=False)
-class RouteSummary:
-    """The summaries of one label set.
-
-    Attributes
-    ----------
-    words
-        uint64 (ceil(n_nodes * k / 64),): bit ``node * k + slot`` marks a summarized label.
-    rank
-        int64, same length: summarized labels before each word (the row of a mark is its
-        word's rank plus the marks below it in the word).
-    per_class
-        float64 (m, n_classes): metres per conflict class from the label to its seed.
-    road
-        float64 (m, 2): metres and minutes on roads from the label to its seed.
-    worst
-        int8 (m,): the worst class of the nodes from the label to its seed.
-    seed
-        int64 (m,): the seed node where the route leaves the graph.
-    node_class
-        The conflict class per node the figures were added up with (None: one class);
-        a walk uses the summaries only with this very array.
-    """
-
-    words: np.ndarray
-    rank: np.ndarray
-    per_class: np.ndarray
-    road: np.ndarray
-    worst: np.ndarray
-    seed: np.ndarray
-    node_class: np.ndarray | None = None
-
-    def arrays(self) -> tuple[np.ndarray, ...]:
-        """The arrays in the compiled walk's order (:func:`geo._walks.walk_labels`)."""
-        return (self.words, self.rank, self.per_class, self.road, self.worst, self.seed)
-
-    def fits(self, labels: NearestLabels, node_class: np.ndarray | None, width: int) -> bool:
-        """Whether a walk of ``labels`` with ``node_class`` in ``width`` classes may use
-        these summaries."""
-        return (
-            self.node_class is node_class
-            and self.per_class.shape[1] == width
-            and len(self.words) == -(-labels.source.size // 64)
-        )
 
 
 def summarize(

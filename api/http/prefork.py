@@ -188,6 +188,17 @@ def _child(app: Any, channel: socket.socket, options: dict[str, Any]) -> None:
     _SharingServer(config, channel).run()
 
 
+def _after_worker(ended: Callable[[Any, int], object] | None, app: Any, pid: int) -> None:
+    """Call ``ended(app, pid)`` for a worker that ended; the parent goes on whatever it
+    raises (and says so)."""
+    if ended is None:
+        return
+    try:
+        ended(app, pid)
+    except Exception as exc:
+        log.warning("after a worker ended: %s", type(exc).__name__)
+
+
 def serve_forked(
     make_app: Callable[[], Any],
     sock: socket.socket,
@@ -198,9 +209,7 @@ def serve_forked(
 ) -> int:
     """Load the app with ``make_app()`` (its state loaded and warmed), fork ``workers``
     children, hand them the connections of ``sock`` (from :func:`bind`, before the long
-    load), supervise them; the exit status of the server.  ``ended(app, pid)`` is called
-    in the parent for each worker that ends, before another takes its place (it gives
-    back what the worker held in memory shared between them)."""
+    load), supervise them; the exit status.  ``ended(app, pid)``: for each that ends."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     app = make_app()
@@ -251,11 +260,7 @@ def serve_forked(
             if worker < 0:
                 continue
             dispatcher.detach(worker)
-            if ended is not None:
-                try:
-                    ended(app, pid)
-                except Exception as exc:  # the parent supervises on, whatever it was
-                    log.warning("after a worker ended: %s", type(exc).__name__)
+            _after_worker(ended, app, pid)
             if stopping:
                 continue
             now = time.monotonic()
