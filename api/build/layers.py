@@ -191,6 +191,7 @@ def load_layers(
     )
     zone_path = root / "conflict" / "zone.npy"
     zone = np.load(zone_path) if zone_path.is_file() else None
+    zone_made = zone_fingerprint(zone)  # what the route summaries must have been made with
     layers: dict[tuple[str, str], Layer] = {}
     for mode in manifest.get("modes", []):
         for scenario in manifest.get("scenarios", []):
@@ -204,7 +205,7 @@ def load_layers(
             classes = None if zone is None else node_classes(graph, zone)
             # the route summaries made with these labels and these zones, if the build
             # kept them (else the walks go the whole way: slower, the same answers)
-            made_with = {"zone": zone_fingerprint(zone), "labels": _step_key(manifest, tag)}
+            made_with = {"zone": zone_made, "labels": _step_key(manifest, tag)}
             summaries = load_summaries(root / "summaries" / tag, made_with, classes)
             sets = {
                 name: replace(labels, summary=summaries[name]) if name in summaries else labels
